@@ -1,0 +1,1 @@
+"""Agents that learn when to answer, baselines, evaluation and the benchmark."""

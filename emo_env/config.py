@@ -1,0 +1,111 @@
+"""Run configuration: defaults, YAML or paper-style ``params.json`` files, ``key=value`` overrides.
+
+A config is a plain nested ``dict`` loaded once at the edge (a CLI) and passed down; library
+code takes plain arguments. Every key must exist in ``emo_env/defaults.yaml``: an unknown key
+is a :class:`ConfigError` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+__all__ = ["ConfigError", "default_config", "load_config", "resolve_path"]
+
+# params.json of the paper's public code: key -> dotted key here.
+PARAMS_JSON_KEYS = {
+    "num_epochs": "encoder.num_epochs",
+    "batch_size": "encoder.batch_size",
+    "learning_rate": "encoder.learning_rate",
+    "decay_step": "encoder.decay_step",
+    "decay_rate": "encoder.decay_rate",
+    "modality": "encoder.modality",
+    "speaker": "encoder.speaker",
+}
+
+
+class ConfigError(ValueError):
+    """A config file or override is malformed or names an unknown key."""
+
+
+def default_config() -> dict[str, Any]:
+    """Return a fresh copy of every default setting."""
+    text = resources.files("emo_env").joinpath("defaults.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:
+    """Load defaults, then ``path`` (YAML or params.json), then ``key=value`` overrides.
+
+    Override values are parsed as YAML (``encoder.num_epochs=2``, ``data.classes=[a,b]``).
+    """
+    config = default_config()
+    if path is not None:
+        path = Path(path)
+        _merge(config, _read_file(path), source=str(path))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. encoder.num_epochs=2")
+        _set_dotted(config, key.strip(), yaml.safe_load(raw), source=f"override {item!r}")
+    return config
+
+
+def resolve_path(config: dict[str, Any], value: str | Path | None, default_under_workdir: str) -> Path:
+    """Return ``value`` as a path, or ``{workdir}/{default_under_workdir}`` when it is null."""
+    if value is None:
+        return Path(config["workdir"]) / default_under_workdir
+    return Path(value)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping at the top level, got {type(data).__name__}")
+    if path.suffix == ".json" and set(data) & set(PARAMS_JSON_KEYS):
+        return _from_params_json(data, path)
+    return data
+
+
+def _from_params_json(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in PARAMS_JSON_KEYS:
+            raise ConfigError(f"params file {path}: unknown key {key!r} (known: {', '.join(PARAMS_JSON_KEYS)})")
+        section, name = PARAMS_JSON_KEYS[key].split(".")
+        nested.setdefault(section, {})[name] = value
+    return nested
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any], source: str, prefix: str = "") -> None:
+    for key, value in update.items():
+        dotted = f"{prefix}{key}"
+        if key not in base:
+            raise ConfigError(f"{source}: unknown config key {dotted!r}")
+        if isinstance(base[key], dict) and base[key] and isinstance(value, dict):
+            _merge(base[key], value, source, prefix=f"{dotted}.")
+        elif isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
+            raise ConfigError(f"{source}: {dotted!r} is a section, got {value!r}")
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _set_dotted(config: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    *parents, leaf = dotted.split(".")
+    update: dict[str, Any] = {leaf: value}
+    for name in reversed(parents):
+        update = {name: update}
+    _merge(config, update, source)

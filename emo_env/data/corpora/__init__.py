@@ -1,0 +1,1 @@
+"""Adapters for public audio-visual emotion corpora."""

@@ -1,0 +1,1 @@
+"""AVEmotion-v0 and its vectorized twin."""

@@ -1,0 +1,1 @@
+"""Audio, visual, fusion and temporal encoders: architectures, training, export, bundled weights."""
