@@ -1,0 +1,62 @@
+"""Run configuration: defaults, files, params.json, overrides, and the errors for bad input."""
+
+import json
+
+import pytest
+
+from emo_env.config import ConfigError, default_config, load_config
+
+
+def test_defaults_are_complete_and_fresh():
+    first = default_config()
+    first["data"]["classes"].append("neutral")
+    assert default_config()["data"]["classes"] == ["happy", "surprise", "sad", "fear", "anger", "disgust"]
+
+
+def test_yaml_file_then_overrides(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("seed: 3\nencoder:\n  num_epochs: 7\ndata:\n  label_map: {calm: neutral}\n")
+    config = load_config(path, ["encoder.num_epochs=2", "data.classes=[a, b]"])
+    assert config["seed"] == 3
+    assert config["encoder"]["num_epochs"] == 2
+    assert config["encoder"]["batch_size"] == default_config()["encoder"]["batch_size"]
+    assert config["data"]["classes"] == ["a", "b"]
+    assert config["data"]["label_map"] == {"calm": "neutral"}
+
+
+def test_paper_params_json(tmp_path):
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps({"num_epochs": 50, "batch_size": 32, "learning_rate": 1e-5, "decay_step": 10,
+                                "decay_rate": 0.1, "modality": "audio", "speaker": "s3"}))
+    encoder = load_config(path)["encoder"]
+    assert (encoder["num_epochs"], encoder["learning_rate"], encoder["modality"], encoder["speaker"]) == (50, 1e-5, "audio", "s3")
+
+
+@pytest.mark.parametrize(
+    "text, overrides, message",
+    [
+        ("encoder:\n  num_epoch: 3\n", [], "unknown config key 'encoder.num_epoch'"),
+        ("colour: blue\n", [], "unknown config key 'colour'"),
+        ("encoder: 3\n", [], "'encoder' is a section"),
+        ("- a\n- b\n", [], "expected a mapping"),
+        ("seed: [\n", [], "not valid"),
+        ("", ["encoder.num_epochs"], "expected key=value"),
+        ("", ["agent.nme=dqn"], "unknown config key 'agent.nme'"),
+    ],
+)
+def test_bad_config_names_the_problem(tmp_path, text, overrides, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")) as info:
+        load_config(path, overrides)
+    if not overrides:
+        assert "bad.yaml" in str(info.value)
+
+
+def test_missing_file_and_unknown_params_key(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps({"num_epochs": 5, "dropout": 0.5}))
+    with pytest.raises(ConfigError, match="unknown key 'dropout'"):
+        load_config(path)
