@@ -1,3 +1,7 @@
 """emo-env: online audio-visual emotion recognition as a Gymnasium environment."""
 
 __version__ = "0.1.0"
+
+from emo_env.envs.registration import register_envs
+
+register_envs()

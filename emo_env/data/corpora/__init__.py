@@ -1,1 +1,34 @@
-"""Adapters for public audio-visual emotion corpora."""
+"""Dataset adapters: one ``discover(root, classes, label_map) -> Discovery`` function per corpus.
+
+Add a corpus with one line in :data:`ADAPTERS`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+from ..clips import DatasetError, Discovery
+from . import baum1s, cremad, enterface, generic_csv, iemocap, ravdess, rml, synthetic
+
+__all__ = ["Adapter", "ADAPTERS", "get_adapter"]
+
+Adapter = Callable[[Path, Sequence[str], Mapping[str, "str | None"]], Discovery]
+
+ADAPTERS: dict[str, Adapter] = {
+    "synthetic": synthetic.discover,
+    "csv": generic_csv.discover,
+    "rml": rml.discover,
+    "enterface": enterface.discover,
+    "baum1s": baum1s.discover,
+    "ravdess": ravdess.discover,
+    "cremad": cremad.discover,
+    "iemocap": iemocap.discover,
+}
+
+
+def get_adapter(name: str) -> Adapter:
+    """The adapter registered as ``name``; an unknown name is a DatasetError listing the known ones."""
+    if name not in ADAPTERS:
+        raise DatasetError(f"unknown dataset {name!r} (known: {', '.join(sorted(ADAPTERS))})")
+    return ADAPTERS[name]

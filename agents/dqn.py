@@ -1,0 +1,129 @@
+"""A fast custom DQN that steps the vectorized environment.
+
+Double DQN (the online network picks the next action among the allowed ones, the target network
+scores it), a hard-updated target network, a replay buffer of preallocated tensors, Huber loss,
+an MLP of configurable width and depth, and epsilon-greedy exploration that respects the action
+mask and explores the wait/predict choice separately from the class (:mod:`agents.exploration`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.exploration import explore, linear_schedule
+from agents.monitor import Monitor
+from agents.networks import mlp
+from agents.policy import Policy, masked_argmax
+from agents.replay import ReplayBuffer
+from agents.rollout import VectorStepper
+
+__all__ = ["DQNConfig", "DQNAgent"]
+
+
+@dataclass
+class DQNConfig:
+    hidden: list[int] = field(default_factory=lambda: [64, 64])  # MLP widths
+    activation: str = "relu"
+    learning_rate: float = 1.0e-3
+    gamma: float = 1.0  # episodes are short and end on an answer: the env's return, undiscounted
+    num_envs: int = 256  # episodes stepped together
+    batch_size: int = 256
+    buffer_size: int = 100_000
+    learning_starts: int = 5_000  # env steps before the first update
+    gradient_steps: int = 1  # updates per vector step
+    target_update_interval: int = 250  # updates between target network copies
+    max_grad_norm: float = 10.0
+    epsilon_start: float = 1.0
+    epsilon_end: float = 0.02
+    exploration_fraction: float = 0.3  # share of the training budget over which epsilon decays
+    explore_wait_prob: float = 0.9  # exploratory steps: probability of waiting (else a uniform class)
+
+
+class DQNAgent(Policy):
+    """Double DQN on the vectorized env; acts greedily among the allowed actions."""
+
+    name = "dqn"
+    Config = DQNConfig
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cfg = self.config
+        torch.manual_seed(self.seed)
+        self.q_net = mlp(self.spec.obs_dim, cfg.hidden, self.spec.num_actions, cfg.activation).to(self.device)
+        self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
+        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate)
+        self.generator = torch.Generator(self.device).manual_seed(self.seed)
+        self.num_updates = 0
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        q = self.q_net(torch.as_tensor(obs, dtype=torch.float32, device=self.device))
+        return masked_argmax(q, torch.as_tensor(mask, device=self.device)).cpu().numpy()
+
+    def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Monitor | None = None) -> None:
+        cfg = self.config
+        monitor = monitor or Monitor()
+        replay = ReplayBuffer(cfg.buffer_size, self.spec.obs_dim, self.spec.num_actions, self.device)
+        stepper = VectorStepper(env_kwargs, cfg.num_envs, seed=self.seed + self.num_steps, device=self.device)
+        decay_steps = int(cfg.exploration_fraction * total_steps)
+        try:
+            while self.num_steps < total_steps:
+                epsilon = linear_schedule(cfg.epsilon_start, cfg.epsilon_end, decay_steps, self.num_steps)
+                with torch.no_grad():
+                    actions = explore(self.q_net(stepper.obs), stepper.mask, epsilon, cfg.explore_wait_prob,
+                                      self.generator)
+                step = stepper.step(actions)
+                valid = step.valid
+                replay.add(step.obs[valid], step.action[valid], step.reward[valid], step.next_obs[valid],
+                           step.terminated[valid], step.next_mask[valid])
+                self.num_steps += int(valid.sum())
+                scalars: dict[str, float | torch.Tensor] = {"epsilon": epsilon}
+                if len(replay) >= cfg.learning_starts:
+                    for _ in range(cfg.gradient_steps):
+                        scalars["loss"] = self._update(replay)
+                monitor.on_step(self, step.finished, scalars)
+        finally:
+            stepper.close()
+
+    def _update(self, replay: ReplayBuffer) -> torch.Tensor:
+        cfg = self.config
+        obs, action, reward, next_obs, done, next_mask = replay.sample(cfg.batch_size, self.generator)
+        with torch.no_grad():
+            next_action = masked_argmax(self.q_net(next_obs), next_mask)
+            next_q = self.target_net(next_obs).gather(1, next_action[:, None]).squeeze(1)
+            target = reward + cfg.gamma * (1.0 - done) * next_q
+        q = self.q_net(obs).gather(1, action[:, None]).squeeze(1)
+        loss = F.smooth_l1_loss(q, target)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)
+        self.optimizer.step()
+        self.num_updates += 1
+        if self.num_updates % cfg.target_update_interval == 0:
+            self.target_net.load_state_dict(self.q_net.state_dict())
+        return loss.detach()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.q_net.state_dict())
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        self.q_net.load_state_dict(state)
+        self.target_net.load_state_dict(state)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {**super().checkpoint_state(), "target": self.target_net.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "num_updates": self.num_updates,
+                "generator": self.generator.get_state()}
+
+    def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
+        super().load_checkpoint_state(state)
+        self.target_net.load_state_dict(state["target"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.num_updates = int(state["num_updates"])
+        self.generator.set_state(state["generator"])

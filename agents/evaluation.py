@@ -1,0 +1,90 @@
+"""One evaluation for every policy: each clip of a split exactly once, then the metrics.
+
+All clips of the split run side by side in one :class:`~emo_env.envs.vector.AVEmotionVectorEnv`
+with ``clip_order="sequential"``, so slot ``i`` plays the split's ``i``-th clip; a slot is
+scored when its first episode ends and ignored afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from agents.baselines import ThresholdPolicy
+from agents.metrics import Metrics, compute_metrics, harmonic_mean
+from agents.policy import EnvSpec, Policy
+from emo_env.envs.episodes import open_store
+from emo_env.envs.vector import AVEmotionVectorEnv
+
+__all__ = ["Evaluation", "evaluate", "threshold_curve", "pareto_front", "curve_accuracy_at", "best_hm"]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Per-episode table (:data:`agents.metrics.EPISODE_COLUMNS`, one row per clip) and its metrics."""
+
+    episodes: pd.DataFrame
+    metrics: Metrics
+
+
+def evaluate(policy: Policy, env_kwargs: Mapping[str, Any], split: str = "eval") -> Evaluation:
+    """Run ``policy`` once on every clip of ``split`` of the env described by ``env_kwargs``."""
+    store = open_store(env_kwargs.get("store"))
+    n = len(store.clip_indices(split))
+    env = AVEmotionVectorEnv(n, **{**env_kwargs, "store": store, "split": split, "clip_order": "sequential"})
+    obs, infos = env.reset(seed=0)
+    clip_ids, speakers, labels = infos["clip_id"].copy(), infos["speaker"].copy(), infos["label"].copy()
+    policy.reset(np.ones(n, dtype=bool))
+    active = np.ones(n, dtype=bool)
+    returns = np.zeros(n)
+    columns = {name: np.zeros(n, dtype=dtype) for name, dtype in
+               (("prediction", np.int64), ("decision_step", np.int64), ("time_s", np.float64), ("fraction", np.float64))}
+    while active.any():
+        actions = policy.act(obs, infos["action_mask"])
+        obs, rewards, terminated, truncated, infos = env.step(actions)
+        returns[active] += rewards[active]
+        done = (terminated | truncated) & active
+        for name, key in (("prediction", "prediction"), ("decision_step", "decision_step"),
+                          ("time_s", "decision_time_s"), ("fraction", "earliness")):
+            columns[name][done] = infos[key][done]
+        active &= ~done
+    env.close()
+    episodes = pd.DataFrame({"clip_id": clip_ids, "speaker": speakers, "label": labels,
+                             "steps": store.lengths[env.episodes.clips], **columns, "return": returns})
+    return Evaluation(episodes, compute_metrics(episodes, store.num_classes))
+
+
+def threshold_curve(spec: EnvSpec, env_kwargs: Mapping[str, Any], thresholds: Sequence[float],
+                    split: str = "eval") -> pd.DataFrame:
+    """Accuracy, earliness, HM and return of the threshold baseline at every threshold (sorted by earliness)."""
+    rows = []
+    for threshold in thresholds:
+        metrics = evaluate(ThresholdPolicy(spec, {"threshold": float(threshold)}), env_kwargs, split).metrics
+        rows.append({"threshold": float(threshold), **metrics.summary()})
+    return pd.DataFrame(rows).sort_values(["earliness", "accuracy"]).reset_index(drop=True)
+
+
+def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
+    """Points not dominated by another (higher or equal accuracy at lower or equal earliness), by earliness."""
+    ordered = points.sort_values(["earliness", "accuracy"], ascending=[True, False])
+    best = -np.inf
+    keep = []
+    for index, accuracy in ordered["accuracy"].items():
+        if accuracy > best:
+            keep.append(index)
+            best = accuracy
+    return ordered.loc[keep].reset_index(drop=True)
+
+
+def curve_accuracy_at(front: pd.DataFrame, earliness: float) -> float:
+    """Best accuracy the front reaches at ``earliness`` or earlier (a step function; 0 before its first point)."""
+    reached = front.loc[front["earliness"] <= earliness, "accuracy"]
+    return float(reached.max()) if len(reached) else 0.0
+
+
+def best_hm(curve: pd.DataFrame) -> float:
+    """Highest harmonic mean over a curve's points."""
+    return float(max(harmonic_mean(a, e) for a, e in zip(curve["accuracy"], curve["earliness"])))

@@ -1,0 +1,139 @@
+"""The one policy interface every agent and baseline implements, and its save format.
+
+A policy maps a batch of observations and action masks to actions
+(``0 = wait``, ``1 + k = predict class k``). Agents that learn override :meth:`Policy.learn`;
+everything a policy needs to act again after :func:`agents.load_policy` lives in
+:meth:`Policy.state_dict` (tensors) and its hyperparameter dataclass (plain values).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+
+import numpy as np
+import torch
+
+from emo_env.envs.observations import OBS_MODES
+from pretrained_encoders.checkpoint import save_atomic
+
+if TYPE_CHECKING:
+    from agents.monitor import Monitor
+
+__all__ = ["POLICY_FORMAT", "EnvSpec", "Policy", "NoConfig", "resolve_device", "masked_argmax"]
+
+POLICY_FORMAT = "emo-env-policy/1"
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """What a policy must know about the environment it acts in."""
+
+    obs_mode: str
+    obs_dim: int
+    num_classes: int
+
+    def __post_init__(self) -> None:
+        if self.obs_mode not in OBS_MODES:
+            raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {self.obs_mode!r}")
+        if self.obs_dim < 1 or self.num_classes < 2:
+            raise ValueError(f"need obs_dim >= 1 and num_classes >= 2, got {self.obs_dim} and {self.num_classes}")
+
+    @property
+    def num_actions(self) -> int:
+        return self.num_classes + 1
+
+
+@dataclass
+class NoConfig:
+    """Hyperparameters of a policy that has none."""
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is the first GPU when one is present, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def masked_argmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Index of the highest score among the allowed actions of each row."""
+    return scores.masked_fill(~mask.bool(), float("-inf")).argmax(dim=1)
+
+
+class Policy:
+    """Observation and action mask in, action out, batched.
+
+    Subclasses set ``name`` (their registry key) and ``Config`` (a dataclass of hyperparameters,
+    every field with a default) and implement :meth:`act`.
+    """
+
+    name: ClassVar[str]
+    Config: ClassVar[type] = NoConfig
+    #: Observation modes the policy can act on (baselines need the class probabilities).
+    obs_modes: ClassVar[tuple[str, ...]] = OBS_MODES
+    #: The observation mode the agent is meant for, when it differs from the run's (``None``: any).
+    preferred_obs_mode: ClassVar[str | None] = None
+    #: Environment steps of a training run when the config does not say (0: learns nothing).
+    default_total_steps: ClassVar[int] = 200_000
+
+    def __init__(self, spec: EnvSpec, config: Mapping[str, Any] | None = None, *, seed: int = 0,
+                 device: str | torch.device = "auto") -> None:
+        if spec.obs_mode not in self.obs_modes:
+            raise ValueError(f"agent {self.name!r} needs obs_mode in {self.obs_modes}, got {spec.obs_mode!r}")
+        self.spec = spec
+        self.config = _build_config(self.Config, config or {}, self.name)
+        self.seed = seed
+        self.device = resolve_device(device)
+        #: Environment steps taken while learning (checkpoints record it; learning resumes from it).
+        self.num_steps = 0
+
+    def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Actions ``[B] int64`` for observations ``[B, obs_dim] float32`` and masks ``[B, K+1] int8``."""
+        raise NotImplementedError
+
+    def reset(self, episode_start: np.ndarray) -> None:
+        """Forget the memory of the rows whose episode starts with the next :meth:`act` (recurrent policies)."""
+
+    def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Monitor | None = None) -> None:
+        """Train on environments built from ``env_kwargs`` until :attr:`num_steps` reaches ``total_steps``.
+
+        Policies that learn nothing return at once.
+        """
+
+    # -- weights and checkpoints -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Tensors the policy needs to act (saved by :meth:`save`)."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything needed to resume learning (weights, optimizer, counters); plain values and tensors."""
+        return {"policy": self.state_dict(), "num_steps": self.num_steps}
+
+    def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`checkpoint_state` returned."""
+        self.load_state_dict(state["policy"])
+        self.num_steps = int(state["num_steps"])
+
+    def describe(self) -> dict[str, Any]:
+        """Agent name, environment spec and hyperparameters, as plain values."""
+        return {"agent": self.name, "obs_mode": self.spec.obs_mode, "obs_dim": self.spec.obs_dim,
+                "num_classes": self.spec.num_classes, "config": dataclasses.asdict(self.config)}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the policy atomically; :func:`agents.load_policy` reads it back with ``weights_only=True``."""
+        state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
+        return save_atomic({"format": POLICY_FORMAT, **self.describe(), "seed": self.seed, "state": state}, path)
+
+
+def _build_config(cls: type, values: Mapping[str, Any], agent: str) -> Any:
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"agent {agent!r}: unknown hyperparameter(s) {unknown} (known: {sorted(known)})")
+    return cls(**values)

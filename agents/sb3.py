@@ -1,0 +1,185 @@
+"""stable-baselines3 and sb3-contrib agents behind the policy interface: configuration only.
+
+Each adapter names an algorithm and its policy; training is the library's ``learn`` on
+``AVEmotionEnv`` copies in a ``DummyVecEnv``. Hyperparameters pass through unchanged:
+``algo_kwargs`` to the algorithm's constructor, ``policy_kwargs`` to its policy. Acting is
+deterministic: the highest action value (DQN) or logit (actor-critic) among the allowed actions.
+MaskablePPO reads the mask from the env's ``info["action_mask"]``; RecurrentPPO carries its LSTM
+state across the steps of each row (:meth:`Policy.reset` starts a row afresh).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import gymnasium as gym
+import numpy as np
+import torch
+from sb3_contrib import MaskablePPO, RecurrentPPO
+from stable_baselines3 import A2C, DQN, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.env_util import make_vec_env
+
+from agents.monitor import Monitor
+from agents.policy import Policy, masked_argmax
+from emo_env.envs.av_emotion import AVEmotionEnv
+
+__all__ = ["SB3Config", "SB3DQNConfig", "SB3Agent", "SB3_AGENTS"]
+
+
+@dataclass
+class SB3Config:
+    num_envs: int = 8  # env copies in the DummyVecEnv
+    algo_kwargs: dict[str, Any] = field(default_factory=dict)  # algorithm constructor arguments
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {net_arch: [64, 64]}
+
+
+@dataclass
+class SB3DQNConfig(SB3Config):
+    num_envs: int = 1
+
+
+class InfoActionMask(gym.Wrapper):
+    """Expose the env's ``info["action_mask"]`` as ``action_masks()``, the method MaskablePPO asks."""
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._mask = info["action_mask"]
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._mask = info["action_mask"]
+        return obs, reward, terminated, truncated, info
+
+    def action_masks(self) -> np.ndarray:
+        return self._mask.astype(bool)
+
+
+class SB3Agent(Policy):
+    """An SB3 ``algorithm`` with its ``policy_alias``."""
+
+    algorithm: ClassVar[type[BaseAlgorithm]]
+    policy_alias: ClassVar[str] = "MlpPolicy"
+    family: ClassVar[str] = "actor-critic"  # "q" (action values), "actor-critic" or "recurrent"
+    masked: ClassVar[bool] = False
+    Config = SB3Config
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        torch.manual_seed(self.seed)
+        space = gym.spaces.Box(-np.inf, np.inf, (self.spec.obs_dim,), np.float32)
+        policy_class = self.algorithm.policy_aliases[self.policy_alias]
+        self.sb3_policy = policy_class(space, gym.spaces.Discrete(self.spec.num_actions), lambda _: 0.0,
+                                       **self.config.policy_kwargs).to(self.device)
+        self._optimizer_state: dict[str, Any] | None = None
+        self._lstm: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._starts: torch.Tensor | None = None
+
+    # -- acting ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        policy = self.sb3_policy.eval()
+        obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
+        if self.family == "q":
+            scores = policy.q_net(obs_t)
+        elif self.family == "recurrent":
+            self._ensure_rows(len(obs_t))
+            distribution, self._lstm = policy.get_distribution(obs_t, self._lstm, self._starts)
+            self._starts = torch.zeros_like(self._starts)
+            scores = distribution.distribution.logits
+        else:
+            scores = policy.get_distribution(obs_t).distribution.logits
+        return masked_argmax(scores, torch.as_tensor(mask, device=self.device)).cpu().numpy()
+
+    def reset(self, episode_start: np.ndarray) -> None:
+        if self.family == "recurrent":
+            self._ensure_rows(len(episode_start))
+            self._starts = torch.maximum(self._starts, torch.as_tensor(episode_start, dtype=torch.float32,
+                                                                        device=self.device))
+
+    def _ensure_rows(self, rows: int) -> None:
+        if self._lstm is None or self._lstm[0].shape[1] != rows:
+            layers, _, size = self.sb3_policy.lstm_hidden_state_shape
+            zeros = torch.zeros(layers, rows, size, device=self.device)
+            self._lstm = (zeros, zeros.clone())
+            self._starts = torch.ones(rows, device=self.device)
+
+    # -- learning ----------------------------------------------------------------------------------
+    def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Monitor | None = None) -> None:
+        remaining = total_steps - self.num_steps
+        if remaining <= 0:
+            return
+        wrapper = InfoActionMask if self.masked else None
+        env = make_vec_env(AVEmotionEnv, n_envs=self.config.num_envs, seed=self.seed + self.num_steps,
+                           env_kwargs=dict(env_kwargs), wrapper_class=wrapper)
+        model = self.algorithm(self.policy_alias, env, seed=self.seed, device=self.device, verbose=0,
+                                        policy_kwargs=dict(self.config.policy_kwargs), **self.config.algo_kwargs)
+        if self.num_steps > 0:  # resuming: carry the weights and optimizer state on
+            model.policy.load_state_dict(self.sb3_policy.state_dict())
+            if self._optimizer_state is not None:
+                model.policy.optimizer.load_state_dict(self._optimizer_state)
+            model.num_timesteps = self.num_steps
+        self.sb3_policy = model.policy
+        try:
+            model.learn(remaining, callback=MonitorCallback(self, monitor or Monitor()),
+                        reset_num_timesteps=self.num_steps == 0)
+        finally:
+            env.close()
+        self.num_steps = int(model.num_timesteps)
+
+    # -- weights -----------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.sb3_policy.state_dict())
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        self.sb3_policy.load_state_dict(state)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {**super().checkpoint_state(), "optimizer": self.sb3_policy.optimizer.state_dict()}
+
+    def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
+        super().load_checkpoint_state(state)
+        self._optimizer_state = state["optimizer"]
+
+
+class MonitorCallback(BaseCallback):
+    """Forwards SB3 training progress (finished episodes, step count) to a :class:`Monitor`."""
+
+    def __init__(self, agent: SB3Agent, monitor: Monitor) -> None:
+        super().__init__()
+        self.agent, self.monitor = agent, monitor
+        self.returns = np.zeros(agent.config.num_envs)
+
+    def _on_step(self) -> bool:
+        self.returns += self.locals["rewards"]
+        dones = np.flatnonzero(self.locals["dones"])
+        infos = self.locals["infos"]
+        finished = {"return": self.returns[dones].copy(),
+                    "correct": np.array([infos[i]["is_correct"] for i in dones], dtype=bool),
+                    "fraction": np.array([infos[i]["earliness"] for i in dones], dtype=np.float64)}
+        self.returns[dones] = 0.0
+        self.agent.num_steps = self.num_timesteps
+        self.monitor.on_step(self.agent, finished, {})
+        return True
+
+
+def _sb3(name: str, algorithm: type[BaseAlgorithm], *, family: str = "actor-critic", masked: bool = False,
+         policy_alias: str = "MlpPolicy", config: type = SB3Config, obs_mode: str | None = None,
+         budget: int = 200_000) -> type[SB3Agent]:
+    attrs = {"name": name, "algorithm": algorithm, "family": family, "masked": masked, "policy_alias": policy_alias,
+             "Config": config, "preferred_obs_mode": obs_mode, "default_total_steps": budget,
+             "__doc__": f"{algorithm.__module__.split('.')[0]} ``{algorithm.__name__}`` on AVEmotion-v0."}
+    return type(f"SB3{name.split('-', 1)[1].title().replace('-', '')}Agent", (SB3Agent,), attrs)
+
+
+SB3_AGENTS: tuple[type[SB3Agent], ...] = (
+    _sb3("sb3-dqn", DQN, family="q", config=SB3DQNConfig, budget=100_000),
+    _sb3("sb3-ppo", PPO),
+    _sb3("sb3-a2c", A2C),
+    _sb3("sb3-maskable-ppo", MaskablePPO, masked=True),
+    _sb3("sb3-recurrent-ppo", RecurrentPPO, family="recurrent", policy_alias="MlpLstmPolicy",
+         obs_mode="frame"),
+)

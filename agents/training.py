@@ -1,0 +1,137 @@
+"""One agent run: build or resume, train with checkpoints, evaluate on the held-out split, compare, save.
+
+:func:`run_agent` takes plain arguments; ``agents.cli`` (``train_agent.py``) and
+``agents.benchmark`` map a run config onto them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from agents.baselines import EndPolicy
+from agents.evaluation import Evaluation, best_hm, curve_accuracy_at, evaluate, pareto_front, threshold_curve
+from agents.monitor import CHECKPOINT_FORMAT, TrainingMonitor
+from agents.policy import EnvSpec, Policy
+from agents.registry import get_agent
+from emo_env.data.store import FeatureStore
+from emo_env.envs.episodes import open_store
+from emo_env.envs.observations import observation_space
+from pretrained_encoders.checkpoint import CheckpointError, load_safe
+
+__all__ = ["Baselines", "RunResult", "env_spec", "compute_baselines", "compare", "run_agent"]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+POLICY_NAME = "policy.pt"
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """What a learner is measured against on the same store and rewards (held-out split)."""
+
+    threshold_curve: pd.DataFrame  # one row per threshold: accuracy, earliness, hm, ...
+    pareto: pd.DataFrame  # the curve's non-dominated points
+    end: Evaluation  # answer at the last step with the temporal model's argmax
+
+    @property
+    def best_threshold_hm(self) -> float:
+        return best_hm(self.threshold_curve)
+
+
+@dataclass
+class RunResult:
+    """A finished run: the trained policy, its held-out evaluation and its training record."""
+
+    policy: Policy
+    evaluation: Evaluation
+    monitor: TrainingMonitor
+    out_dir: Path | None
+
+    @property
+    def train_time_s(self) -> float:
+        return self.monitor.train_time_s
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.policy.num_steps / self.train_time_s if self.policy.num_steps and self.train_time_s > 0 else float("nan")
+
+
+def env_spec(store: FeatureStore, obs_mode: str, modality: str | None = None) -> EnvSpec:
+    """The spec of policies acting on ``obs_mode`` observations of ``store``."""
+    obs_dim = observation_space(store, obs_mode, modality).shape[0]
+    return EnvSpec(obs_mode, int(obs_dim), store.num_classes)
+
+
+def compute_baselines(env_kwargs: Mapping[str, Any], thresholds: Sequence[float]) -> Baselines:
+    """Threshold sweep, its Pareto front and answer-at-the-end, from the class probabilities (``probs`` mode)."""
+    kwargs = {**env_kwargs, "obs_mode": "probs", "modality": None}
+    spec = env_spec(open_store(kwargs.get("store")), "probs")
+    curve = threshold_curve(spec, kwargs, thresholds)
+    return Baselines(curve, pareto_front(curve), evaluate(EndPolicy(spec), kwargs))
+
+
+def compare(metrics: Mapping[str, float], baselines: Baselines) -> dict[str, float | bool]:
+    """Where a run stands against the baselines (HM, the Pareto curve, full-clip accuracy)."""
+    at_curve = curve_accuracy_at(baselines.pareto, metrics["earliness"])
+    end_accuracy = baselines.end.metrics.accuracy
+    return {
+        "best_threshold_hm": baselines.best_threshold_hm,
+        "hm_above_best_threshold": metrics["hm"] > baselines.best_threshold_hm,
+        "pareto_accuracy_at_earliness": at_curve,
+        "above_pareto_curve": metrics["accuracy"] > at_curve,
+        "end_accuracy": end_accuracy,
+        "accuracy_gap_to_end": end_accuracy - metrics["accuracy"],
+    }
+
+
+def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapping[str, Any] | None = None,
+              seed: int = 0, device: str = "auto", total_steps: int | None = None, out_dir: str | Path | None = None,
+              resume: bool = False, checkpoint_every: int = 0, eval_every: int = 0, progress: bool = True,
+              run_info: Mapping[str, Any] | None = None) -> RunResult:
+    """Train agent ``name`` on the train split of the env ``env_kwargs`` describes, then evaluate it on the
+    held-out split. With ``out_dir``: TensorBoard logs, checkpoints (``resume`` continues from the last
+    one) and the saved policy go there."""
+    cls = get_agent(name)
+    store = open_store(env_kwargs.get("store"))
+    env_kwargs = {**env_kwargs, "store": store}
+    spec = env_spec(store, env_kwargs.get("obs_mode", "belief"), env_kwargs.get("modality"))
+    total_steps = cls.default_total_steps if total_steps is None else int(total_steps)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    checkpoint = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    saved = _load_checkpoint(checkpoint, name, spec) if resume and checkpoint is not None else None
+    policy = cls(spec, saved["config"] if saved else hyperparameters, seed=seed, device=device)
+    if saved:
+        policy.load_checkpoint_state(saved["agent_state"])
+    monitor = TrainingMonitor(
+        total_steps, progress=progress and total_steps > 0, log_dir=out_dir / "tb" if out_dir and total_steps else None,
+        checkpoint_path=checkpoint, checkpoint_every=checkpoint_every, state=saved["monitor"] if saved else None,
+        evaluate=lambda p: evaluate(p, env_kwargs).metrics.summary(), eval_every=eval_every,
+        run_info={**dict(run_info or {}), "total_steps": total_steps})
+    try:
+        if total_steps > policy.num_steps:
+            policy.learn({**env_kwargs, "split": "train", "clip_order": "random"}, total_steps, monitor)
+            if checkpoint is not None:
+                monitor.save_checkpoint(policy)
+    finally:
+        monitor.close()
+    if out_dir is not None:
+        policy.save(out_dir / POLICY_NAME)
+    return RunResult(policy, evaluate(policy, env_kwargs), monitor, out_dir)
+
+
+def _load_checkpoint(path: Path, name: str, spec: EnvSpec) -> dict[str, Any] | None:
+    if not path.is_file():
+        print(f"no checkpoint at {path}: training from scratch")
+        return None
+    saved = load_safe(path, kind="checkpoint")
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not an emo-env agent checkpoint (expected {CHECKPOINT_FORMAT!r})")
+    found = (saved["agent"], saved["obs_mode"], saved["obs_dim"], saved["num_classes"])
+    wanted = (name, spec.obs_mode, spec.obs_dim, spec.num_classes)
+    if found != wanted:
+        raise CheckpointError(f"checkpoint {path} is for agent/obs_mode/obs_dim/classes {found}, this run needs {wanted}")
+    return saved
+

@@ -1,0 +1,159 @@
+"""Face detection and tracking: OpenCV's Haar cascade, a smoothed track, and the face crop.
+
+The tracker detects only when asked for a crop (ingest asks once per step, so 10 times per second at
+the default step rate); frames in between are only kept until a later one replaces them. Without a
+track, the detector scans the whole frame (scaled to ``detect_width``) and the largest face starts
+the track. With a track, it scans only the track's neighbourhood for faces of about the track's
+size (cheap, and a stray detection elsewhere cannot pull the track away); the detection nearest the
+track's centre updates it through an exponential moving average of the box. When the detector
+misses, the track keeps its last box; after ``reacquire_after`` misses in a row the whole frame is
+scanned again. Before the first detection the box is a centred square covering half the frame's
+shorter side.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from .media import VideoFrame
+
+__all__ = ["TIME_TOLERANCE", "FaceCrop", "FaceTracker", "detect_faces", "crop_face"]
+
+CASCADE = "haarcascade_frontalface_default.xml"
+TIME_TOLERANCE = 1e-6  # a frame within this many seconds of a time counts as shown at it
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """The face at one time: the RGB crop, its box in frame pixels, and whether the detector hit."""
+
+    image: np.ndarray  # uint8 [S, S, 3]
+    box: np.ndarray  # float32 [4]: x, y, w, h
+    found: bool
+
+
+@lru_cache(maxsize=None)
+def _cascade(name: str) -> cv2.CascadeClassifier:
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    if cascade.empty():
+        raise RuntimeError(f"OpenCV cannot load the Haar cascade {name}")
+    return cascade
+
+
+def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24, max_size: float = 0) -> np.ndarray:
+    """Face boxes ``[n, 4]`` (x, y, w, h, float32, pixels of ``image``) in an RGB image.
+
+    The image is resized by ``scale`` first; ``min_size``/``max_size`` (0: none) bound the face
+    side in pixels of the resized image (the cascade's smallest face is 24 pixels).
+    """
+    height, width = image.shape[:2]
+    if scale != 1.0:
+        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+    gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    low, high = max(24, round(min_size)), round(max_size)
+    boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(low, low), maxSize=(high, high))
+    return np.asarray(boxes, np.float32).reshape(-1, 4) / scale
+
+
+def crop_face(image: np.ndarray, box: np.ndarray, size: int) -> np.ndarray:
+    """Crop ``box`` (x, y, w, h) from an RGB frame, zero-padding outside it, resized to ``size``."""
+    x0, y0 = round(float(box[0])), round(float(box[1]))
+    x1, y1 = x0 + max(1, round(float(box[2]))), y0 + max(1, round(float(box[3])))
+    height, width = image.shape[:2]
+    patch = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    if cx1 > cx0 and cy1 > cy0:
+        patch[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = image[cy0:cy1, cx0:cx1]
+    return cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+
+
+class FaceTracker:
+    """Feed frames in time order with :meth:`push`; ask for the face at a time with :meth:`crop_at`.
+
+    ``crop_at(t)`` uses the latest pushed frame shown at ``t`` (time <= t); times asked must not
+    decrease. ``smoothing`` is the weight of a new detection in the moving average of the box.
+    """
+
+    def __init__(
+        self,
+        face_size: int = 64,
+        *,
+        smoothing: float = 0.6,
+        margin: float = 0.5,
+        reacquire_after: int = 5,
+        detect_width: int = 320,
+        min_face: float = 0.15,
+        search_face: int = 64,
+    ) -> None:
+        self.face_size = face_size
+        self.smoothing = smoothing
+        self.margin = margin
+        self.reacquire_after = reacquire_after
+        self.detect_width = detect_width
+        self.min_face = min_face
+        self.search_face = search_face
+        self._frames: deque[VideoFrame] = deque()
+        self._box: np.ndarray | None = None
+        self._misses = 0
+
+    def push(self, frame: VideoFrame) -> None:
+        """Add the next frame (its image is only read if a crop needs it)."""
+        if self._frames and frame.time < self._frames[-1].time:
+            raise ValueError(f"frame at {frame.time:.3f} s pushed after one at {self._frames[-1].time:.3f} s")
+        self._frames.append(frame)
+
+    def crop_at(self, time: float) -> FaceCrop:
+        """Detect and track in the frame shown at ``time`` and return the face crop."""
+        if not self._frames:
+            raise ValueError("no frame pushed yet")
+        while len(self._frames) > 1 and self._frames[1].time <= time + TIME_TOLERANCE:
+            self._frames.popleft()
+        image = self._frames[0].image
+        found = self._observe(image)
+        box = self._box if self._box is not None else _centre_square(image)
+        return FaceCrop(crop_face(image, box, self.face_size), box.astype(np.float32), found)
+
+    def _observe(self, image: np.ndarray) -> bool:
+        searching = self._box is None or self._misses >= self.reacquire_after
+        boxes = self._search_frame(image) if searching else self._search_near_track(image)
+        if not len(boxes):
+            self._misses += 1
+            return False
+        if searching:
+            self._box = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
+        else:
+            nearest = np.argmin(np.linalg.norm(_centres(boxes) - _centres(self._box[None]), axis=1))
+            self._box = self.smoothing * boxes[nearest] + (1 - self.smoothing) * self._box
+        self._misses = 0
+        return True
+
+    def _search_frame(self, image: np.ndarray) -> np.ndarray:
+        scale = min(1.0, self.detect_width / image.shape[1])
+        return detect_faces(image, scale=scale, min_size=self.min_face * min(image.shape[:2]) * scale)
+
+    def _search_near_track(self, image: np.ndarray) -> np.ndarray:
+        """Detect in the track's box grown by ``margin`` on each side, for faces of 0.7-1.4 times its size."""
+        x, y, w, h = self._box
+        height, width = image.shape[:2]
+        x0, y0 = max(0, round(x - self.margin * w)), max(0, round(y - self.margin * h))
+        x1, y1 = min(width, round(x + (1 + self.margin) * w)), min(height, round(y + (1 + self.margin) * h))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return np.zeros((0, 4), np.float32)
+        scale = self.search_face / max(w, h)
+        boxes = detect_faces(image[y0:y1, x0:x1], scale=scale, min_size=0.7 * self.search_face, max_size=1.4 * self.search_face)
+        return boxes + np.array([x0, y0, 0, 0], np.float32)
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, :2] + boxes[:, 2:] / 2
+
+
+def _centre_square(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    side = min(height, width) / 2
+    return np.array([(width - side) / 2, (height - side) / 2, side, side], np.float32)

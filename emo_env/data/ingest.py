@@ -1,0 +1,254 @@
+"""Ingest: turn clips into per-step face crops and log-mel windows, one ``.npz`` file per clip.
+
+Output in ``out_dir``: ``clips/<clip_id>.npz`` (``faces`` uint8 [T, S, S, 3], ``mels`` float16
+[T, F, M], ``times`` float32 [T], ``face_found`` bool [T], ``boxes`` float32 [T, 4], and the
+``source_hash`` it was made from), ``index.csv`` (one row per ingested clip) and
+``ingest_report.csv`` (``path,reason`` of every skipped clip). Every file is written atomically.
+A clip whose npz already holds the same source hash (the media files' content, the segment and
+the ingest parameters) is reused, so an interrupted ingest resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .atomic import atomic_path
+from .audio import LogMelExtractor
+from .clips import Clip, DatasetError, Skip
+from .faces import FaceTracker
+from .media import MediaError, read_media
+from .steps import StepSampler, num_steps
+
+__all__ = ["INGEST_VERSION", "INDEX_COLUMNS", "IngestParams", "IngestResult", "sample_clip", "ingest_dataset"]
+
+INGEST_VERSION = 1  # part of every source hash: bump when the samples' computation changes
+INDEX_COLUMNS = ["clip_id", "label", "speaker", "group", "steps", "file", "source_hash"]
+REPORT_COLUMNS = ["path", "reason"]
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    """How clips become steps (the names match the ``data`` section of the config)."""
+
+    step_rate: float = 10.0
+    face_size: int = 64
+    sample_rate: int = 16000
+    mel_window_s: float = 0.96
+    mel_bands: int = 64
+    mel_fmin: float = 125.0
+    mel_fmax: float = 7500.0
+    mel_win_ms: float = 25.0
+    mel_hop_ms: float = 10.0
+    mel_log_offset: float = 0.01
+
+    def sampler(self) -> StepSampler:
+        """A fresh :class:`StepSampler` for one clip or stream."""
+        mels = LogMelExtractor(
+            self.sample_rate,
+            window_s=self.mel_window_s,
+            bands=self.mel_bands,
+            f_min=self.mel_fmin,
+            f_max=self.mel_fmax,
+            win_ms=self.mel_win_ms,
+            hop_ms=self.mel_hop_ms,
+            log_offset=self.mel_log_offset,
+        )
+        return StepSampler(FaceTracker(self.face_size), mels, self.step_rate)
+
+
+@dataclass
+class IngestResult:
+    """What an ingest produced: the index of ingested clips and the skipped ones."""
+
+    ingest_dir: Path
+    index: pd.DataFrame
+    skipped: list[Skip] = field(default_factory=list)
+    reused: int = 0
+    computed: int = 0
+
+    def summary(self) -> str:
+        """A few lines for the console."""
+        lines = [
+            f"ingested {len(self.index)} clips, {int(self.index['steps'].sum())} steps "
+            f"({self.computed} computed, {self.reused} reused) into {self.ingest_dir}"
+        ]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} clips (see {self.ingest_dir / 'ingest_report.csv'}):")
+            reasons = Counter(skip.reason.split(" (")[0] for skip in self.skipped)
+            lines += [f"  {count:5d}  {reason}" for reason, count in reasons.most_common()]
+        return "\n".join(lines)
+
+
+def sample_clip(clip: Clip, params: IngestParams = IngestParams()) -> dict[str, np.ndarray]:
+    """Decode one clip and return its per-step arrays (see the module docstring).
+
+    Raises :class:`MediaError` when the clip is unusable: missing or corrupt media, no audio,
+    shorter than one step, or no face detected at any step.
+    """
+    sampler = params.sampler()
+    steps = []
+    for item in read_media(clip.video, clip.audio, sample_rate=params.sample_rate, start=clip.start, end=clip.end):
+        steps += sampler.push(item)
+    steps += sampler.finish()
+    steps = steps[: num_steps(sampler.duration, params.step_rate)]
+    if not steps:
+        raise MediaError(clip.video, f"shorter than one step ({sampler.duration:.3f} s < {1 / params.step_rate:.3f} s)")
+    if not any(step.face.found for step in steps):
+        raise MediaError(clip.video, f"no face detected at any of its {len(steps)} steps")
+    return {
+        "faces": np.stack([step.face.image for step in steps]),
+        "mels": np.stack([step.mel for step in steps]).astype(np.float16),
+        "times": np.array([step.time for step in steps], np.float32),
+        "face_found": np.array([step.face.found for step in steps], bool),
+        "boxes": np.stack([step.face.box for step in steps]).astype(np.float32),
+    }
+
+
+def ingest_dataset(
+    clips: Sequence[Clip],
+    out_dir: str | Path,
+    params: IngestParams = IngestParams(),
+    *,
+    workers: int = 2,
+    skipped: Iterable[Skip] = (),
+    progress: bool = True,
+) -> IngestResult:
+    """Ingest ``clips`` into ``out_dir`` with ``workers`` processes (output independent of it).
+
+    ``skipped`` (files an adapter left out) go into the report with the clips ingest skips.
+    Clips already ingested with the same source hash are reused.
+    """
+    out_dir = Path(out_dir)
+    (out_dir / "clips").mkdir(parents=True, exist_ok=True)
+    _check_unique(clips)
+    hasher = _SourceHasher(params)
+    outcome: dict[str, int | Skip] = {}
+    hashes: dict[str, str] = {}
+    jobs = []
+    reused = 0
+    for clip in clips:
+        try:
+            hashes[clip.clip_id] = hasher(clip)
+        except OSError as exc:
+            outcome[clip.clip_id] = Skip(str(exc.filename or clip.video), f"cannot read ({exc.strerror or exc})")
+            continue
+        target = out_dir / "clips" / f"{clip.clip_id}.npz"
+        stored = _stored_steps(target, hashes[clip.clip_id])
+        if stored is not None:
+            outcome[clip.clip_id] = stored
+            reused += 1
+        else:
+            jobs.append((clip, params, target, hashes[clip.clip_id]))
+    bar = tqdm(total=len(clips), initial=len(outcome), desc="ingest", unit="clip", disable=not progress)
+    with bar:
+        for (clip, *_), result in zip(jobs, _run(jobs, workers)):
+            outcome[clip.clip_id] = result
+            bar.update()
+    rows = [
+        [clip.clip_id, clip.label, clip.speaker, clip.group or "", outcome[clip.clip_id],
+         f"clips/{clip.clip_id}.npz", hashes[clip.clip_id]]
+        for clip in clips if not isinstance(outcome[clip.clip_id], Skip)
+    ]
+    index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
+    skips = [*skipped, *(result for result in outcome.values() if isinstance(result, Skip))]
+    _write_csv(out_dir / "index.csv", index)
+    _write_csv(out_dir / "ingest_report.csv", pd.DataFrame([[s.path, s.reason] for s in skips], columns=REPORT_COLUMNS))
+    return IngestResult(out_dir, index, skips, reused=reused, computed=len(index) - reused)
+
+
+def _check_unique(clips: Sequence[Clip]) -> None:
+    seen: dict[str, Clip] = {}
+    for clip in clips:
+        if clip.clip_id in seen:
+            raise DatasetError(f"clip id {clip.clip_id!r} is used by {seen[clip.clip_id].video} and {clip.video}")
+        seen[clip.clip_id] = clip
+
+
+class _SourceHasher:
+    """SHA-256 of a clip's media files, its segment, and the ingest parameters (file digests cached)."""
+
+    def __init__(self, params: IngestParams) -> None:
+        self._params = json.dumps({"version": INGEST_VERSION, **asdict(params)}, sort_keys=True)
+        self._files: dict[Path, str] = {}
+
+    def __call__(self, clip: Clip) -> str:
+        digest = hashlib.sha256(self._params.encode())
+        digest.update(json.dumps([clip.start, clip.end]).encode())
+        for path in (clip.video, clip.audio):
+            if path is not None:
+                digest.update(self._file(Path(path)).encode())
+        return digest.hexdigest()
+
+    def _file(self, path: Path) -> str:
+        if path not in self._files:
+            with open(path, "rb") as f:
+                self._files[path] = hashlib.file_digest(f, "sha256").hexdigest()
+        return self._files[path]
+
+
+def _stored_steps(target: Path, source_hash: str) -> int | None:
+    """Steps of an existing npz made from ``source_hash``, else None."""
+    try:
+        with np.load(target) as arrays:
+            if str(arrays["source_hash"]) == source_hash:
+                return len(arrays["times"])
+    except (OSError, KeyError, ValueError):
+        pass
+    return None
+
+
+def _run(jobs: list, workers: int) -> Iterator[int | Skip]:
+    """Each clip runs single-threaded (small operations; same numbers in every process)."""
+    if workers <= 1 or len(jobs) <= 1:
+        with _single_threaded():
+            yield from map(_ingest_one, jobs)
+        return
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(min(workers, len(jobs)), initializer=_set_threads, initargs=(1, 1)) as pool:
+        yield from pool.imap(_ingest_one, jobs)
+
+
+@contextmanager
+def _single_threaded() -> Iterator[None]:
+    previous = torch.get_num_threads(), cv2.getNumThreads()
+    _set_threads(1, 1)
+    try:
+        yield
+    finally:
+        _set_threads(*previous)
+
+
+def _set_threads(torch_threads: int, cv2_threads: int) -> None:
+    torch.set_num_threads(torch_threads)
+    cv2.setNumThreads(cv2_threads)
+
+
+def _ingest_one(job: tuple[Clip, IngestParams, Path, str]) -> int | Skip:
+    clip, params, target, source_hash = job
+    try:
+        arrays = sample_clip(clip, params)
+    except MediaError as exc:
+        return Skip(exc.path, exc.reason)
+    except Exception as exc:  # one broken clip must never stop the corpus
+        return Skip(str(clip.video), f"failed: {type(exc).__name__}: {exc}".replace("\n", " "))
+    with atomic_path(target) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, source_hash=np.array(source_hash), **arrays)
+    return len(arrays["times"])
+
+
+def _write_csv(path: Path, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)

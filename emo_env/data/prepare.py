@@ -1,0 +1,61 @@
+"""From a run config to ingested data: generate the synthetic corpus if missing, ingest, write folds.
+
+These functions read the config dict (``data`` and ``synthetic`` sections); they are the edge
+that CLIs call (``python -m emo_env.data``, ``pretrain_encoder.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from ..config import resolve_path
+from .clips import DatasetError
+from .corpora import get_adapter
+from .ingest import IngestParams, IngestResult, ingest_dataset
+from .splits import make_folds, write_folds
+from .synthetic import generate_corpus
+
+__all__ = ["ingest_params", "generate_from_config", "ingest_from_config", "ensure_ingested"]
+
+
+def ingest_params(config: dict[str, Any]) -> IngestParams:
+    """The ingest parameters of a config's ``data`` section."""
+    return IngestParams(**{f.name: config["data"][f.name] for f in fields(IngestParams)})
+
+
+def generate_from_config(config: dict[str, Any], out_dir: str | Path) -> Path:
+    """Generate the synthetic corpus described by the config's ``synthetic`` section and ``seed``."""
+    return generate_corpus(out_dir, seed=config["seed"], workers=config["data"]["workers"], **config["synthetic"])
+
+
+def ingest_from_config(config: dict[str, Any], *, progress: bool = True) -> IngestResult:
+    """Discover the configured dataset, ingest it (reusing clips already done), write the folds."""
+    data = config["data"]
+    root = resolve_path(config, data["root"], "raw")
+    out_dir = resolve_path(config, data["ingest_dir"], "ingest")
+    discovery = get_adapter(data["dataset"])(root, data["classes"], data["label_map"])
+    result = ingest_dataset(discovery.clips, out_dir, ingest_params(config), workers=data["workers"],
+                            skipped=discovery.skipped, progress=progress)
+    if result.index.empty:
+        raise DatasetError(f"no clip of {root} could be ingested; see {out_dir / 'ingest_report.csv'}")
+    write_folds(result.index, out_dir, make_folds(result.index, data["folds"], data["groups"]))
+    return result
+
+
+def ensure_ingested(config: dict[str, Any], *, progress: bool = True) -> Path:
+    """Return the config's ingest folder, ready: the synthetic corpus is generated when its root has
+    no ``clips.csv``, new or changed clips are ingested, and the fold CSVs are written.
+
+    With ``progress``, progress bars and the ingest summary go to stderr.
+    """
+    data = config["data"]
+    root = resolve_path(config, data["root"], "raw")
+    if data["dataset"] == "synthetic" and not (root / "clips.csv").is_file():
+        generate_from_config(config, root)
+    result = ingest_from_config(config, progress=progress)
+    if progress:
+        print(result.summary(), file=sys.stderr)
+    return result.ingest_dir

@@ -1,0 +1,105 @@
+"""Emotion classes, difficulty knobs and the time course of an expression, shared by the
+synthetic face (:mod:`synthetic_face`) and voice (:mod:`synthetic_voice`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["EMOTIONS", "NEUTRAL", "Difficulty", "class_names", "separate", "envelope", "smooth_noise"]
+
+EMOTIONS = ("happy", "surprise", "sad", "fear", "anger", "disgust")  # RML order
+NEUTRAL = "neutral"
+
+
+def class_names(neutral: bool) -> tuple[str, ...]:
+    """The corpus's class names in order: the six RML emotions, then neutral when enabled."""
+    return EMOTIONS + ((NEUTRAL,) if neutral else ())
+
+
+@dataclass(frozen=True)
+class Difficulty:
+    """The knobs that set how hard the synthetic corpus is (defaults in brackets).
+
+    expression_intensity [1.0]: scale of every facial action unit and prosody change at the apex.
+    intensity_jitter [0.35]: a clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``.
+    face_separation [0.3]: how far apart the face-confusable emotions are (fear vs surprise,
+        anger vs disgust): 0 identical faces, 1 fully distinct prototypes.
+    voice_separation [0.3]: the same for the voice-confusable emotions (happy vs surprise vs anger,
+        sad vs disgust).
+    identity_spread [1.0]: between-speaker spread of appearance (face geometry, skin, hair) and voice
+        (pitch, formants, speaking rate).
+    style_spread [1.0]: between-speaker spread of the personal way each emotion is expressed (each
+        speaker's deviation from the prototype face and prosody); held-out speakers get harder.
+    onset_range [(0.15, 0.45)]: expression onset, as a fraction of the clip, drawn uniformly.
+    rise_range [(0.15, 0.35)]: onset-to-apex time, as a fraction of the clip, drawn uniformly.
+    expression_noise [0.08]: slow random wobble added to each action unit and prosody parameter.
+    image_noise [5.0]: sensor noise standard deviation in grey levels (0-255).
+    lighting_variation [0.12]: relative amplitude of the slow brightness and colour drift.
+    head_motion [1.0]: scale of head translation, roll and zoom over the clip.
+    audio_snr_db [22.0]: speech to background noise ratio in dB (a clip varies +-5 dB around it).
+    """
+
+    expression_intensity: float = 1.0
+    intensity_jitter: float = 0.35
+    face_separation: float = 0.3
+    voice_separation: float = 0.3
+    identity_spread: float = 1.0
+    style_spread: float = 1.0
+    onset_range: tuple[float, float] = (0.15, 0.45)
+    rise_range: tuple[float, float] = (0.15, 0.35)
+    expression_noise: float = 0.08
+    image_noise: float = 5.0
+    lighting_variation: float = 0.12
+    head_motion: float = 1.0
+    audio_snr_db: float = 22.0
+
+    def __post_init__(self) -> None:
+        for name in ("onset_range", "rise_range"):
+            low, high = getattr(self, name)
+            if not 0.0 <= low <= high <= 1.0:
+                raise ValueError(f"{name} must be (low, high) with 0 <= low <= high <= 1, got {(low, high)}")
+            object.__setattr__(self, name, (float(low), float(high)))
+        if self.onset_range[1] + self.rise_range[1] > 1.0:
+            raise ValueError("onset_range[1] + rise_range[1] must be <= 1 so every clip reaches its apex")
+        for name in ("intensity_jitter", "face_separation", "voice_separation"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("expression_intensity", "identity_spread", "style_spread", "expression_noise",
+                     "image_noise", "lighting_variation", "head_motion"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+def separate(profiles: Mapping[str, np.ndarray], groups: Sequence[Sequence[str]],
+             separation: float) -> dict[str, np.ndarray]:
+    """Pull the profiles of each group of confusable emotions toward the group's mean.
+
+    ``separation`` 0 makes a group's profiles identical, 1 leaves them as they are.
+    """
+    out = {name: np.asarray(p, dtype=np.float64) for name, p in profiles.items()}
+    for group in groups:
+        mean = np.mean([out[name] for name in group], axis=0)
+        for name in group:
+            out[name] = mean + separation * (out[name] - mean)
+    return out
+
+
+def envelope(times: np.ndarray, onset: float, rise: float) -> np.ndarray:
+    """Expression strength over time: 0 before ``onset``, a smooth rise over ``rise`` s, then 1."""
+    x = np.clip((np.asarray(times, dtype=np.float64) - onset) / max(rise, 1e-6), 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def smooth_noise(rng: np.random.Generator, times: np.ndarray, dims: int, period: float = 0.6) -> np.ndarray:
+    """Smooth random curves ``[len(times), dims]`` with unit-ish amplitude and the given time scale."""
+    times = np.asarray(times, dtype=np.float64)
+    span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
+    knots = np.arange(-1.0, span / period + 2.0) * period + (times[0] if len(times) else 0.0)
+    values = rng.standard_normal((len(knots), dims))
+    out = np.empty((len(times), dims))
+    for d in range(dims):
+        out[:, d] = np.interp(times, knots, values[:, d])
+    return out

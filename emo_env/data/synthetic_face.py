@@ -1,0 +1,466 @@
+"""Synthetic faces drawn with OpenCV: a speaker's identity, facial action units, one clip's frames.
+
+The face is drawn in a head-centred sprite (shaded skin, hair, ears, then the moving parts: brows,
+eyes and lids, nose wrinkles, folds, lips, teeth), placed over a static background at the head's
+pose for the frame, then lit and given sensor noise. Lengths are in pixels of a 240-pixel-high
+frame and scale with the frame height. Images are RGB uint8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from emo_env.data.synthetic_expr import EMOTIONS, NEUTRAL, separate
+
+__all__ = ["AUS", "FACE_PROFILES", "FACE_GROUPS", "FaceIdentity", "FaceTrack", "FaceScene", "face_box"]
+
+# Facial action units (FACS number in brackets) that the renderer understands, 0 = relaxed.
+AUS = ("inner_brow_raise",  # AU1
+       "outer_brow_raise",  # AU2
+       "brow_lower",  # AU4
+       "upper_lid_raise",  # AU5
+       "cheek_raise",  # AU6
+       "lid_tighten",  # AU7
+       "nose_wrinkle",  # AU9
+       "upper_lip_raise",  # AU10
+       "lip_corner_pull",  # AU12
+       "lip_corner_depress",  # AU15
+       "lip_stretch",  # AU20
+       "lip_press",  # AU24
+       "jaw_drop",  # AU26
+       "lid_droop")  # AU43 (partial)
+_AU = {name: i for i, name in enumerate(AUS)}
+
+
+def _profile(**units: float) -> np.ndarray:
+    out = np.zeros(len(AUS))
+    for name, value in units.items():
+        out[_AU[name]] = value
+    return out
+
+
+# Prototype expressions at the apex (after Ekman and Friesen's EMFACS descriptions).
+FACE_PROFILES = {
+    "happy": _profile(cheek_raise=0.8, lip_corner_pull=1.0, lid_tighten=0.2, jaw_drop=0.15),
+    "surprise": _profile(inner_brow_raise=1.0, outer_brow_raise=1.0, upper_lid_raise=0.9, jaw_drop=0.9),
+    "sad": _profile(inner_brow_raise=0.9, brow_lower=0.35, lip_corner_depress=0.9, lid_droop=0.5),
+    "fear": _profile(inner_brow_raise=1.0, outer_brow_raise=0.5, brow_lower=0.5, upper_lid_raise=1.0,
+                     lid_tighten=0.2, lip_stretch=0.9, jaw_drop=0.4),
+    "anger": _profile(brow_lower=1.0, upper_lid_raise=0.4, lid_tighten=0.8, lip_press=0.9),
+    "disgust": _profile(brow_lower=0.5, nose_wrinkle=1.0, upper_lip_raise=0.9, lip_corner_depress=0.4,
+                        lid_tighten=0.4, cheek_raise=0.3),
+    NEUTRAL: _profile(),
+}
+# Emotions whose faces look alike; the voice tells them apart.
+FACE_GROUPS = (("fear", "surprise"), ("anger", "disgust"))
+
+_SKIN_LIGHT = np.array([236.0, 198.0, 172.0])
+_SKIN_DARK = np.array([112.0, 74.0, 52.0])
+_HAIR = np.array([[28, 22, 20], [62, 42, 30], [112, 78, 48], [190, 160, 110], [150, 146, 140], [120, 52, 30]],
+                 dtype=np.float64)
+_IRIS = np.array([[70, 45, 30], [40, 28, 22], [70, 100, 140], [80, 105, 70], [110, 85, 50]], dtype=np.float64)
+_SCLERA = (236, 232, 226, 255)
+_MOUTH_DARK = (58, 18, 24, 255)
+_TEETH = (226, 222, 208, 255)
+_PUPIL = (12, 10, 10, 255)
+_GLINT = (250, 250, 250, 255)
+_LASH = (25, 18, 16, 255)
+_U = np.linspace(-1.0, 1.0, 11)  # samples across a feature
+_BOW = np.exp(-(_U / 0.12) ** 2)  # the cupid's bow dip of the upper lip
+_T = np.linspace(0.0, 1.0, 7)[:, None]
+
+
+def _rgba(color: np.ndarray | tuple) -> tuple[float, ...]:
+    return tuple(float(c) for c in np.clip(color, 0, 255)) + (255.0,)
+
+
+def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
+    """Points along the quadratic Bezier curve p0 -> p2 bent toward p1."""
+    return (1 - _T) ** 2 * p0 + 2 * _T * (1 - _T) * p1 + _T ** 2 * p2
+
+
+def _muted(rng: np.random.Generator, saturation: float = 0.35) -> np.ndarray:
+    """A random RGB colour of low saturation, as walls and furniture are."""
+    grey = rng.uniform(35, 215)
+    return np.clip(grey + saturation * rng.uniform(-1, 1, 3) * min(grey, 255 - grey), 0, 255)
+
+
+@dataclass(frozen=True)
+class FaceIdentity:
+    """A speaker's face: geometry (ratios of the head's half-width ``a`` / half-height ``b``),
+    colours, and the personal deviations of resting face and of each emotion's action units."""
+
+    a: float
+    b: float
+    eye_dx: float
+    eye_y: float
+    eye_w: float
+    eye_h: float
+    brow_gap: float
+    brow_thick: float
+    brow_arch: float
+    nose_y: float
+    nose_w: float
+    mouth_y: float
+    mouth_w: float
+    lip_upper: float
+    lip_lower: float
+    skin: tuple[float, float, float]
+    hair: tuple[float, float, float]
+    iris: tuple[float, float, float]
+    lips: tuple[float, float, float]
+    long_hair: bool
+    hairline: float
+    rest: np.ndarray
+    style: dict[str, np.ndarray]
+
+    @classmethod
+    def sample(cls, rng: np.random.Generator, spread: float = 1.0, style_spread: float = 1.0) -> "FaceIdentity":
+        """Draw a random identity; ``spread`` scales geometry/colour variation, ``style_spread`` the
+        personal expression style."""
+
+        def vary(mean: float, sd: float) -> float:
+            return float(mean + spread * sd * np.clip(rng.standard_normal(), -2.2, 2.2))
+
+        tone = float(np.clip(0.35 + spread * 0.3 * rng.uniform(-1, 1), 0.0, 0.85))
+        skin = (1 - tone) * _SKIN_LIGHT + tone * _SKIN_DARK + rng.normal(0, 5 * spread, 3)
+        hair = _HAIR[rng.integers(len(_HAIR))] + rng.normal(0, 6, 3)
+        iris = _IRIS[rng.integers(len(_IRIS))] + rng.normal(0, 6, 3)
+        lips = skin * np.array([0.8, 0.5, 0.52]) + np.array([30.0, 0.0, 4.0])
+        a = vary(54.0, 3.0)
+        style = {name: style_spread * rng.normal(0.0, 0.18, len(AUS)) * (p > 0) for name, p in FACE_PROFILES.items()}
+        return cls(a=a, b=a * vary(1.36, 0.05), eye_dx=vary(0.45, 0.025), eye_y=vary(-0.10, 0.02),
+                   eye_w=vary(0.2, 0.015), eye_h=vary(0.085, 0.008), brow_gap=vary(0.30, 0.03),
+                   brow_thick=vary(0.075, 0.012), brow_arch=vary(0.07, 0.02), nose_y=vary(0.24, 0.02),
+                   nose_w=vary(0.17, 0.015), mouth_y=vary(0.52, 0.025), mouth_w=vary(0.36, 0.03),
+                   lip_upper=vary(0.055, 0.008), lip_lower=vary(0.075, 0.01),
+                   skin=tuple(np.clip(skin, 0, 255)), hair=tuple(np.clip(hair, 0, 255)),
+                   iris=tuple(np.clip(iris, 0, 255)), lips=tuple(np.clip(lips, 0, 255)),
+                   long_hair=bool(rng.random() < 0.4), hairline=vary(-0.5, 0.05),
+                   rest=spread * rng.normal(0.0, 0.08, len(AUS)), style=style)
+
+    def expression(self, emotion: str, separation: float) -> np.ndarray:
+        """This speaker's action units at the apex of ``emotion`` (before the clip's intensity)."""
+        proto = separate(FACE_PROFILES, FACE_GROUPS, separation)[emotion]
+        return np.clip(proto + self.style[emotion], 0.0, 1.2)
+
+
+@dataclass
+class FaceTrack:
+    """Everything that moves in one clip, per video frame (``T`` frames)."""
+
+    aus: np.ndarray  # [T, len(AUS)] action units
+    mouth_open: np.ndarray  # [T] speech mouth opening, 0..1
+    mouth_round: np.ndarray  # [T] -1 spread (i) .. 1 rounded (u)
+    blink: np.ndarray  # [T] 0 open .. 1 closed
+    gaze: np.ndarray  # [T, 2] iris offset, fraction of the eye half-width
+    pose: np.ndarray  # [T, 4] dx, dy (pixels), roll (degrees), zoom (relative)
+    light: np.ndarray  # [T] brightness gain (around 1)
+
+
+def face_box(identity: FaceIdentity, center: tuple[float, float], scale: float, roll_deg: float,
+             zoom: float) -> np.ndarray:
+    """Ground-truth face box ``[x, y, w, h]`` framed as OpenCV's frontal Haar cascade frames a face:
+    a square from the forehead to just below the chin and across the cheeks, centred a little below
+    the head's centre (constants measured on rendered faces)."""
+    side = 2.42 * identity.a * scale * zoom
+    t = np.deg2rad(roll_deg)
+    drop = 0.085 * identity.b * scale * zoom  # box centre below the head centre, along the face axis
+    cx, cy = center[0] + drop * np.sin(t), center[1] + drop * np.cos(t)
+    return np.array([cx - side / 2, cy - side / 2, side, side], dtype=np.float32)
+
+
+class FaceScene:
+    """One clip's camera view: background, shaded head sprite, and the per-frame drawing."""
+
+    _SHIFT = 4  # sub-pixel bits for OpenCV drawing
+
+    def __init__(self, identity: FaceIdentity, width: int, height: int, rng: np.random.Generator,
+                 image_noise: float) -> None:
+        self.id = identity
+        self.width, self.height = width, height
+        self.k = height / 240.0
+        self.a = identity.a * self.k
+        self.b = identity.b * self.k
+        self.center = (width * (0.5 + rng.uniform(-0.08, 0.08)), height * (0.47 + rng.uniform(-0.04, 0.04)))
+        half_w, half_h = int(np.ceil(1.3 * self.a)), int(np.ceil(1.18 * self.b))
+        self.origin = np.array([half_w, half_h], dtype=np.float64)  # head centre inside the sprite
+        self.sprite_size = (2 * half_w, 2 * half_h)
+        self._fixed_scale = self.k * (1 << self._SHIFT)
+        self._fixed_offset = self.origin * (1 << self._SHIFT) + 0.5
+        light_dir = rng.uniform(-1.0, 1.0)
+        self.background = self._background(rng)
+        self.sprite = self._sprite(rng, light_dir)
+        skin = np.array(identity.skin)
+        self._shades = [_rgba(skin * (1.0 - d)) for d in np.arange(0.0, 0.7, 0.05)]
+        self._brow = _rgba(np.array(identity.hair) * 0.75)
+        self._iris = _rgba(identity.iris)
+        self._lips = _rgba(identity.lips)
+        self._lip_line = _rgba(np.array(identity.lips) * 0.55)
+        noise = image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
+        self.noise = [(np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)) for n in noise]
+
+    # ---- geometry helpers -------------------------------------------------------------------
+    def _pts(self, xy: np.ndarray) -> np.ndarray:
+        """Head-centred coordinates (240-pixel units) -> fixed-point sprite pixels."""
+        return (np.asarray(xy) * self._fixed_scale + self._fixed_offset).astype(np.int32)
+
+    def _shade(self, depth: float) -> tuple[float, ...]:
+        """Skin darkened by ``depth`` (0..0.65), for wrinkles and folds."""
+        return self._shades[min(int(depth * 20 + 0.5), len(self._shades) - 1)]
+
+    def _line(self, img: np.ndarray, points: np.ndarray, color: tuple, thick: float) -> None:
+        cv2.polylines(img, [self._pts(points)], False, color, max(1, int(round(thick * self.k))), cv2.LINE_AA,
+                      self._SHIFT)
+
+    def _fill(self, img: np.ndarray, points: np.ndarray, color: tuple) -> None:
+        cv2.fillPoly(img, [self._pts(points)], color, cv2.LINE_AA, self._SHIFT)
+
+    # ---- static layers ------------------------------------------------------------------------
+    def _background(self, rng: np.random.Generator) -> np.ndarray:
+        h, w = self.height, self.width
+        top, bottom = _muted(rng), _muted(rng)
+        ramp = np.linspace(0.0, 1.0, h)[:, None, None]
+        bg = ((top * (1 - ramp) + bottom * ramp) * np.ones((1, w, 1))).astype(np.float32)
+        for _ in range(rng.integers(2, 6)):  # furniture, frames, doors: soft-edged blocks
+            x0, y0 = rng.uniform(-0.2, 1.0) * w, rng.uniform(-0.2, 1.0) * h
+            x1, y1 = x0 + rng.uniform(0.1, 0.6) * w, y0 + rng.uniform(0.1, 0.6) * h
+            color = _muted(rng)
+            cv2.rectangle(bg, (int(x0), int(y0)), (int(x1), int(y1)), color.tolist(), -1)
+        bg = cv2.GaussianBlur(bg, (0, 0), 1.5 * self.k)
+        # Neck and shoulders (they stay put; the head moves a little over them).
+        cx, cy = self.center
+        clothes = _muted(rng, saturation=0.6).tolist()
+        cv2.ellipse(bg, (int(cx), int(cy + 1.75 * self.b)), (int(2.1 * self.a), int(0.7 * self.b)), 0, 180, 360,
+                    clothes, -1, cv2.LINE_AA)
+        cv2.rectangle(bg, (int(cx - 2.1 * self.a), int(cy + 1.75 * self.b)), (int(cx + 2.1 * self.a), h), clothes, -1)
+        neck = np.array(self.id.skin) * 0.78
+        cv2.rectangle(bg, (int(cx - 0.5 * self.a), int(cy + 0.5 * self.b)), (int(cx + 0.5 * self.a),
+                      int(cy + 1.45 * self.b)), neck.tolist(), -1)
+        cv2.ellipse(bg, (int(cx), int(cy + 1.45 * self.b)), (int(0.5 * self.a), int(0.2 * self.b)), 0, 0, 180,
+                    neck.tolist(), -1, cv2.LINE_AA)
+        return np.clip(bg, 0, 255).astype(np.uint8)
+
+    def _sprite(self, rng: np.random.Generator, light_dir: float) -> np.ndarray:
+        """The head without its moving parts, RGBA, with skin shading and hair."""
+        idt = self.id
+        sw, sh = self.sprite_size
+        a, b = idt.a, idt.b  # 240-pixel units; grids below are in the same units
+        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float64)
+        x = (xs - self.origin[0]) / self.k
+        y = (ys - self.origin[1]) / self.k
+
+        def blob(cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
+            return np.exp(-0.5 * (((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
+
+        r2 = (x / a) ** 2 + (y / b) ** 2
+        shade = 1.0 - 0.28 * np.clip(r2, 0, 1) ** 2 + 0.10 * light_dir * x / a - 0.05 * y / b
+        ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
+        for side in (-1, 1):
+            shade -= 0.20 * blob(side * ex, ey - 0.2 * eh, 1.5 * ew, 2.6 * eh)  # eye socket
+            shade += 0.06 * blob(side * 0.45 * a, 0.18 * b, 0.2 * a, 0.12 * b)  # cheekbone
+        ny = idt.nose_y * b
+        shade += 0.08 * blob(0.0, (ey + ny) / 2, 0.06 * a, 0.25 * b)  # nose bridge
+        shade -= 0.12 * blob(-np.sign(light_dir + 1e-3) * 0.11 * a, ny - 0.1 * b, 0.05 * a, 0.15 * b)  # nose side
+        shade -= 0.18 * blob(0.0, ny + 0.07 * b, 0.15 * a, 0.035 * b)  # under the nose
+        shade -= 0.12 * blob(0.0, idt.mouth_y * b + 0.16 * b, 0.2 * a, 0.04 * b)  # under the lower lip
+        shade *= 1.0 + 0.03 * cv2.GaussianBlur(rng.standard_normal(x.shape), (0, 0), 1.2)  # skin texture
+        face = np.array(idt.skin)[None, None, :] * shade[..., None]
+        head = (r2 <= 1.0).astype(np.float64)
+        sprite = np.zeros((sh, sw, 4))
+        # Ears behind the face outline.
+        ears = np.zeros((sh, sw))
+        for side in (-1, 1):
+            ears = np.maximum(ears, (((x - side * 0.97 * a) / (0.16 * a)) ** 2 + ((y + 0.02 * b) / (0.24 * b)) ** 2 <= 1))
+        # Hair: a cap above a hairline that dips at the temples; long hair also falls beside the face.
+        hair_cap = (((x / (1.08 * a)) ** 2 + ((y + 0.04 * b) / (1.07 * b)) ** 2 <= 1)
+                    & (y < idt.hairline * b + 0.5 * b * np.abs(x / a) ** 3))
+        hair = hair_cap.astype(np.float64)
+        if idt.long_hair:
+            falls = ((np.abs(x) > 0.8 * a) & (np.abs(x) < 1.22 * a) & (y < 0.75 * b) & (y > -0.3 * b))
+            hair = np.maximum(hair, falls * (1 - head))
+        skin_rgb = np.array(idt.skin)
+        sprite[..., :3] = np.where(ears[..., None] > 0, skin_rgb * 0.85, 0.0)
+        sprite[..., 3] = ears
+        sprite[..., :3] = np.where(head[..., None] > 0, face, sprite[..., :3])
+        sprite[..., 3] = np.maximum(sprite[..., 3], head)
+        strands = 1.0 + 0.12 * cv2.GaussianBlur(rng.standard_normal(x.shape), (0, 0), sigmaX=3.0, sigmaY=0.6)
+        hair_rgb = np.array(idt.hair)[None, None, :] * (strands * (1.0 - 0.15 * y / b))[..., None]
+        sprite[..., :3] = np.where(hair[..., None] > 0, hair_rgb, sprite[..., :3])
+        sprite[..., 3] = np.maximum(sprite[..., 3], hair)
+        sprite[..., 3] = cv2.GaussianBlur(sprite[..., 3], (0, 0), 0.6 * self.k)
+        return np.clip(np.round(sprite * [1, 1, 1, 255]), 0, 255).astype(np.uint8)
+
+    # ---- moving parts -------------------------------------------------------------------------
+    def _draw(self, img: np.ndarray, au: np.ndarray, mouth_open: float, mouth_round: float, blink: float,
+              gaze: np.ndarray) -> None:
+        """Draw the moving parts for action units ``au`` onto the sprite copy ``img``."""
+        self._draw_brows(img, au)
+        self._draw_eyes(img, au, blink, gaze)
+        nose_y, nose_half_w = self._draw_nose(img, au)
+        self._draw_mouth(img, au, mouth_open, mouth_round, nose_y, nose_half_w)
+
+    def _draw_brows(self, img: np.ndarray, au: np.ndarray) -> None:
+        """Brows (inner, middle, outer points), forehead wrinkles and frown lines."""
+        idt = self.id
+        a, b = idt.a, idt.b
+        ex, ey, ew = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a
+        inner_up, outer_up = au[_AU["inner_brow_raise"]], au[_AU["outer_brow_raise"]]
+        lower = au[_AU["brow_lower"]] + 0.35 * au[_AU["nose_wrinkle"]]
+        raised = max(inner_up, outer_up)
+        if raised > 0.35:
+            color = self._shade(min(0.35, 0.4 * (raised - 0.35)))
+            for i in range(3):
+                yy = ey - idt.brow_gap * a - (0.16 + 0.09 * i) * b
+                self._line(img, np.stack([_U * 0.38 * a, yy + 0.03 * b * _U ** 2], 1), color, 1.0)
+        if au[_AU["brow_lower"]] > 0.3:
+            color = self._shade(min(0.35, 0.45 * (au[_AU["brow_lower"]] - 0.3)))
+            for side in (-1, 1):
+                self._line(img, np.array([[side * 0.06 * a, ey - 0.33 * a], [side * 0.05 * a, ey - 0.18 * a]]),
+                           color, 1.2)
+        base = ey - idt.brow_gap * a
+        for side in (-1, 1):
+            inner = np.array([side * (ex - 0.95 * ew - 0.05 * a * lower),
+                              base + 0.02 * a - 0.14 * a * inner_up + 0.12 * a * lower])
+            mid = np.array([side * (ex + 0.05 * ew),
+                            base - idt.brow_arch * a - 0.06 * a * (inner_up + outer_up) + 0.08 * a * lower])
+            outer = np.array([side * (ex + 1.15 * ew), base + 0.03 * a - 0.13 * a * outer_up + 0.03 * a * lower])
+            self._line(img, _bezier(inner, mid, outer), self._brow, idt.brow_thick * a)
+
+    def _draw_eyes(self, img: np.ndarray, au: np.ndarray, blink: float, gaze: np.ndarray) -> None:
+        """Eye openings between the lids, iris and pupil masked to them, lash lines, creases."""
+        idt = self.id
+        a, b = idt.a, idt.b
+        ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
+        sh = self._SHIFT
+        up = eh * max(0.0, 1.0 + 0.7 * au[_AU["upper_lid_raise"]] - 0.45 * au[_AU["lid_tighten"]]
+                      - 0.6 * au[_AU["lid_droop"]] - 0.25 * au[_AU["cheek_raise"]]) * (1.0 - blink)
+        low = eh * max(0.15, 0.8 - 0.35 * au[_AU["lid_tighten"]] - 0.4 * au[_AU["cheek_raise"]]
+                       + 0.2 * au[_AU["upper_lid_raise"]]) * (1.0 - 0.4 * blink)
+        iris_r = 0.48 * ew
+        radius = (np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale).astype(int)
+        arch = np.cos(np.pi / 2 * _U)
+        crow = au[_AU["cheek_raise"]] > 0.3
+        for side in (-1, 1):
+            cx = side * ex
+            xs = cx + _U * ew
+            upper = np.stack([xs, ey - up * arch ** 0.8 + 0.08 * eh * side * _U], 1)
+            lower = np.stack([xs, ey + low * arch], 1)
+            if up + low > 0.6:
+                x0, y0 = self._pts([cx - ew - 1, ey - up - 1]) >> sh
+                x1, y1 = (self._pts([cx + ew + 1, ey + low + 1]) >> sh) + 1
+                roi = img[y0:y1, x0:x1]
+                patch = np.empty_like(roi)
+                patch[:] = _SCLERA
+                off = np.array([x0, y0]) << sh
+                centre = self._pts([cx + gaze[0] * ew, ey + gaze[1] * eh]) - off
+                glint = self._pts([cx + gaze[0] * ew + 0.3 * iris_r, ey + gaze[1] * eh - 0.3 * iris_r]) - off
+                cv2.circle(patch, (int(centre[0]), int(centre[1])), int(radius[0]), self._iris, -1, cv2.LINE_AA, sh)
+                cv2.circle(patch, (int(centre[0]), int(centre[1])), int(radius[1]), _PUPIL, -1, cv2.LINE_AA, sh)
+                cv2.circle(patch, (int(glint[0]), int(glint[1])), int(radius[2]), _GLINT, -1, cv2.LINE_AA, sh)
+                mask = np.zeros(roi.shape[:2], np.uint8)
+                cv2.fillPoly(mask, [self._pts(np.concatenate([upper, lower[::-1]])) - off], 255, cv2.LINE_AA, sh)
+                cv2.copyTo(patch, cv2.compare(mask, 127, cv2.CMP_GT), roi)
+            self._line(img, upper, _LASH, 1.6 if up > 0.3 * eh else 1.2)
+            self._line(img, lower, self._shade(0.35), 0.8)
+            crease = np.stack([xs, ey - up - 0.25 * eh - 0.5 * eh * arch], 1)
+            self._line(img, crease[2:-1], self._shade(0.22), 0.8)
+            if crow:
+                color = self._shade(min(0.3, 0.4 * (au[_AU["cheek_raise"]] - 0.3)))
+                for dy in (-0.25, 0.05, 0.35):
+                    self._line(img, np.array([[cx + side * 1.12 * ew, ey + dy * eh],
+                                              [cx + side * 1.45 * ew, ey + 2.2 * dy * eh]]), color, 0.8)
+
+    def _draw_nose(self, img: np.ndarray, au: np.ndarray) -> tuple[float, float]:
+        """Bridge wrinkles and nostrils (which flare and lift with the wrinkle); returns the nostril
+        height and half-width for the folds."""
+        idt = self.id
+        a, b = idt.a, idt.b
+        ey = idt.eye_y * b
+        wrinkle = au[_AU["nose_wrinkle"]]
+        ny = idt.nose_y * b - 0.03 * b * wrinkle
+        if wrinkle > 0.2:
+            color = self._shade(min(0.4, 0.5 * (wrinkle - 0.2)))
+            for i in range(3):
+                yy = ey + 0.05 * b + 0.045 * b * i
+                self._line(img, np.array([[-0.09 * a, yy + 0.01 * b], [0.0, yy - 0.005 * b], [0.09 * a, yy + 0.01 * b]]),
+                           color, 1.0)
+        half_w = idt.nose_w * a * (1.0 + 0.25 * wrinkle)
+        axes = (int(0.32 * half_w * self._fixed_scale), int(0.15 * half_w * self._fixed_scale))
+        for side in (-1, 1):
+            centre = self._pts([side * 0.45 * half_w, ny])
+            cv2.ellipse(img, (int(centre[0]), int(centre[1])), axes, side * 20, 0, 360, self._shade(0.6), -1,
+                        cv2.LINE_AA, self._SHIFT)
+            wing = np.array([[side * half_w, ny - 0.06 * b], [side * 1.1 * half_w, ny], [side * 0.7 * half_w, ny + 0.02 * b]])
+            self._line(img, wing, self._shade(0.3), 1.0)
+        return ny, half_w
+
+    def _draw_mouth(self, img: np.ndarray, au: np.ndarray, mouth_open: float, mouth_round: float, nose_y: float,
+                    nose_half_w: float) -> None:
+        """Nasolabial folds, lips, and the opening with teeth when the lips part."""
+        idt = self.id
+        a, b = idt.a, idt.b
+        my, mw = idt.mouth_y * b, idt.mouth_w * a
+        pull, depress = au[_AU["lip_corner_pull"]], au[_AU["lip_corner_depress"]]
+        stretch, press = au[_AU["lip_stretch"]], au[_AU["lip_press"]]
+        corner_x = mw * (1.0 + 0.22 * pull + 0.3 * stretch - 0.18 * max(mouth_round, 0.0)
+                         + 0.08 * max(-mouth_round, 0.0) - 0.08 * press)
+        corner_y = my - 0.09 * b * pull + 0.08 * b * depress + 0.015 * b * stretch
+        fold = 0.12 + 0.35 * au[_AU["cheek_raise"]] + 0.3 * pull + 0.3 * au[_AU["upper_lip_raise"]] \
+            + 0.2 * au[_AU["nose_wrinkle"]]
+        for side in (-1, 1):
+            start = np.array([side * 1.15 * nose_half_w, nose_y - 0.03 * b])
+            end = np.array([side * (corner_x + 0.1 * a), corner_y + 0.09 * b])
+            bend = np.array([side * (corner_x + 0.12 * a), (start[1] + end[1]) / 2])
+            self._line(img, _bezier(start, bend, end), self._shade(min(0.45, fold)), 1.1)
+        opening = max(0.0, 0.13 * b * au[_AU["jaw_drop"]] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
+                      + 0.012 * b * pull)
+        lift = 0.05 * b * au[_AU["upper_lip_raise"]]
+        thin = 1.0 - 0.6 * press
+        top = my - idt.lip_upper * b * thin - 0.3 * opening - lift
+        inner_top = my - 0.3 * opening - lift
+        inner_bottom = my + 0.7 * opening
+        bottom = inner_bottom + idt.lip_lower * b * thin
+        xs = _U * corner_x
+        upper_outer = np.stack([xs, top + (corner_y - top) * np.abs(_U) ** 1.6 + 0.012 * b * _BOW], 1)
+        lower_outer = np.stack([xs, bottom + (corner_y - bottom) * _U ** 2], 1)
+        self._fill(img, np.concatenate([upper_outer, lower_outer[::-1]]), self._lips)
+        upper_inner = np.stack([xs * 0.96, inner_top + (corner_y - inner_top) * np.abs(_U) ** 1.3], 1)
+        if inner_bottom - inner_top > 1.0:
+            lower_inner = np.stack([xs * 0.96, inner_bottom + (corner_y - inner_bottom) * np.abs(_U) ** 1.5], 1)
+            self._fill(img, np.concatenate([upper_inner, lower_inner[::-1]]), _TEETH)
+            teeth_edge = upper_inner.copy()
+            teeth_edge[:, 1] += min(0.05 * b, 0.45 * (inner_bottom - inner_top))
+            floor = np.stack([lower_inner[:, 0], np.maximum(lower_inner[:, 1], teeth_edge[:, 1])], 1)
+            self._fill(img, np.concatenate([teeth_edge, floor[::-1]]), _MOUTH_DARK)
+        self._line(img, upper_inner, self._lip_line, 1.0)
+
+    def render(self, track: FaceTrack, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Frame ``i`` of the clip as RGB uint8 ``[H, W, 3]`` and its ground-truth face box."""
+        sprite = self.sprite.copy()
+        self._draw(sprite, track.aus[i], float(track.mouth_open[i]), float(track.mouth_round[i]),
+                   float(track.blink[i]), track.gaze[i])
+        dx, dy, roll, zoom = track.pose[i]
+        cx, cy = self.center[0] + dx * self.k, self.center[1] + dy * self.k
+        m = cv2.getRotationMatrix2D((float(self.origin[0]), float(self.origin[1])), float(roll), float(zoom))
+        m[:, 2] += (cx - self.origin[0], cy - self.origin[1])
+        # Warp only onto the region the sprite covers, then paste the head where it is opaque.
+        sw, sh = self.sprite_size
+        corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], dtype=np.float64) @ m.T
+        x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
+        x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int), (self.width, self.height))
+        m[:, 2] -= (x0, y0)
+        frame = self.background.copy()
+        if x1 > x0 and y1 > y0:
+            warped = cv2.warpAffine(sprite, m, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+            mask = cv2.compare(warped[..., 3], 127, cv2.CMP_GT)
+            cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), mask, frame[y0:y1, x0:x1])
+        frame = cv2.GaussianBlur(frame, (3, 3), 0)  # camera optics
+        frame = cv2.convertScaleAbs(frame, alpha=float(track.light[i]))
+        plus, minus = self.noise[i % len(self.noise)]
+        frame = cv2.subtract(cv2.add(frame, plus), minus)
+        return frame, face_box(self.id, (cx, cy), self.k, float(roll), float(zoom))

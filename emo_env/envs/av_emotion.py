@@ -1,0 +1,219 @@
+"""AVEmotion-v0: decide when to name the emotion of an audio-visual clip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from emo_env.data.store import FeatureStore
+from emo_env.envs.episodes import Episodes, Rules, open_store
+
+__all__ = ["AVEmotionEnv"]
+
+
+class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
+    """Online emotion recognition: watch a clip step by step and answer as early as is safe.
+
+    ## Description
+
+    One episode is one clip of a feature store (the per-step outputs of pretrained audio, visual,
+    fusion and temporal encoders, see ``emo_env.data.store``). At every step (``store.step_rate``
+    steps per second of video, 10 by default) the agent observes the current step's features and
+    either waits for more evidence or names the clip's emotion, which ends the episode. Early steps
+    are ambiguous and evidence accumulates, so the agent trades accuracy against latency.
+
+    ## Action Space
+
+    ``Discrete(K + 1)`` for the store's ``K`` classes (``store.class_names``, RML order by default:
+    happy, surprise, sad, fear, anger, disgust): ``0`` = wait, ``1 + k`` = predict class ``k``.
+    At the last step of a clip only predictions are legal (see ``info["action_mask"]``). An action
+    outside ``[0, K]`` or not an integer raises an error.
+
+    ## Observation Space
+
+    A ``float32`` vector, by ``obs_mode`` (built by ``emo_env.envs.observations.build_observation``,
+    which online inference shares), ending with the fraction of the clip observed,
+    ``(t + 1) / T`` at step ``t`` of a ``T``-step clip:
+
+    | obs_mode | parts                                         | bounds                        |
+    |----------|-----------------------------------------------|-------------------------------|
+    | belief   | temporal LSTM hidden state [H], probs [K], fraction | [-1, 1], [0, 1], [0, 1] |
+    | frame    | embedding of ``modality`` [E], fraction       | store min/max per dim, [0, 1] |
+    | probs    | temporal model class probabilities [K], fraction | [0, 1], [0, 1]             |
+
+    ``belief`` is Markov enough for a feed-forward agent (the temporal model summarises the past);
+    ``frame`` needs an agent with memory. Embeddings have no natural range, so their bounds are the
+    store's per-dimension min and max over all splits (identical for train and eval envs).
+
+    ## Rewards
+
+    - predicting the clip's label: ``correct_reward`` (+1); any other class: ``wrong_reward`` (-1);
+    - waiting at step ``t``: ``-latency_cost * ((t + 1) / T) ** latency_power``. The default
+      ``latency_cost=0.005`` with ``latency_power=0`` costs 0.05 per second of video at 10 steps/s,
+      so waiting through a whole 2-4 s clip costs 0.1-0.2, a fifth of a correct answer or less:
+      waiting pays while it raises the chance of being right. ``latency_power > 0`` makes
+      early waits cheap and late ones dear (time-dependent cost of early classification);
+    - a wait at the last step, which the mask forbids, counts as a wrong prediction
+      (``last_step_wait="wrong"``, reward ``wrong_reward``) or raises (``"error"``).
+
+    ## Starting State
+
+    A clip of ``split``: drawn uniformly with replacement from ``self.np_random``
+    (``clip_order="random"``), or the split's clips in store order, wrapping around
+    (``"sequential"``: ``n`` consecutive episodes visit each of the ``n`` clips exactly once;
+    a seeded reset restarts the sweep). ``reset(options={"clip_id": ID})`` starts that clip.
+    The first observation is the clip's first step.
+
+    ## Episode End
+
+    Terminated when the agent predicts; the last step of a clip forces a prediction, so every
+    episode ends with exactly one decision after at most ``T`` steps. Never truncated, so the
+    registered spec has no ``max_episode_steps`` (a time limit could only cut an episode before
+    its decision, and the longest clip depends on the store).
+
+    ``info`` every step: ``label`` (class index), ``step`` (0-based), ``fraction`` observed,
+    ``action_mask`` (``np.int8 [K + 1]``, usable with ``action_space.sample(mask=...)``),
+    ``clip_id``, ``speaker``; at the end also ``is_correct``, ``prediction`` (class index, -1 for
+    a wait at the last step), ``decision_step``, ``decision_time_s`` (seconds of the clip
+    observed, ``(decision_step + 1) / step_rate``) and ``earliness`` (fraction observed).
+
+    ## Arguments
+
+    ```python
+    gym.make("AVEmotion-v0", store=None, split="train", obs_mode="belief", modality=None,
+             clip_order="random", correct_reward=1.0, wrong_reward=-1.0, latency_cost=0.005,
+             latency_power=0.0, last_step_wait="wrong", render_mode=None, ingest_dir=None)
+    ```
+
+    - ``store``: feature store path or loaded ``FeatureStore``; ``None`` = the bundled store of
+      the synthetic corpus (``pretrained_encoders.bundled_store_path()``).
+    - ``split``: ``"train"`` (clips of the seen speakers, beliefs exported out-of-fold),
+      ``"eval"`` (the held-out speaker) or ``"all"``.
+    - ``obs_mode``: ``"belief"``, ``"frame"`` or ``"probs"``; ``modality``: ``"audio"``,
+      ``"visual"`` or ``"fusion"`` embedding for ``frame`` (default: the store's modality;
+      ``belief`` and ``probs`` exist only for the store's modality).
+    - ``clip_order``, rewards and ``last_step_wait``: see above.
+    - ``render_mode``: ``None`` or ``"rgb_array"`` (640x400 frames: face crop, log-mel window,
+      class probability bars, decision timeline); ``ingest_dir``: the ingest output folder
+      whose ``clips/<clip_id>.npz`` provide face crops and mel windows (else placeholders).
+
+    ## Vectorized environment
+
+    ``gym.make_vec("AVEmotion-v0", num_envs=N, vectorization_mode="vector_entry_point")``
+    returns ``emo_env.envs.vector.AVEmotionVectorEnv``, which steps all ``N`` episodes with
+    numpy array operations (next-step autoreset) and can return torch tensors on a device.
+
+    ## Version History
+
+    - v0: initial version.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+
+    def __init__(
+        self,
+        store: str | Path | FeatureStore | None = None,
+        split: str = "train",
+        obs_mode: str = "belief",
+        modality: str | None = None,
+        clip_order: str = "random",
+        correct_reward: float = 1.0,
+        wrong_reward: float = -1.0,
+        latency_cost: float = 0.005,
+        latency_power: float = 0.0,
+        last_step_wait: str = "wrong",
+        render_mode: str | None = None,
+        ingest_dir: str | Path | None = None,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        rules = Rules(correct_reward, wrong_reward, latency_cost, latency_power, last_step_wait)
+        self.episodes = Episodes(open_store(store), split, obs_mode, modality, clip_order, rules)
+        self.store = self.episodes.store
+        self.observation_space = self.episodes.observation_space
+        self.action_space = spaces.Discrete(self.episodes.num_actions)
+        self.render_mode = render_mode
+        self.metadata = {**self.metadata, "render_fps": self.store.step_rate}
+        self._renderer = None
+        if render_mode is not None:
+            from emo_env.envs.rendering import ClipRenderer  # imported here: OpenCV is only needed to render
+
+            self._renderer = ClipRenderer(self.store, ingest_dir)
+        # Per-row tables as Python lists: indexing them is the cheapest per-step lookup.
+        self._fraction = self.episodes.fraction.tolist()
+        self._wait_reward = self.episodes.wait_reward.tolist()
+        self._time_s = self.episodes.time_s.tolist()
+        self._mask_wait, self._mask_last = self.episodes.masks
+        self._correct_reward, self._wrong_reward = rules.correct_reward, rules.wrong_reward
+        self._cursor = 0
+        self._row = -1  # no episode before the first reset
+        self._prediction: int | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        if seed is not None:
+            self._cursor = 0
+        options = dict(options or {})
+        clip_id = options.pop("clip_id", None)
+        if options:
+            raise ValueError(f"unknown reset options {sorted(options)} (known: clip_id)")
+        if clip_id is None:
+            clips, self._cursor = self.episodes.draw(self.np_random, 1, self._cursor)
+            clip = int(clips[0])
+        else:
+            clip = self._clip_index(clip_id)
+        store = self.store
+        self._clip = clip
+        self._start = self._row = int(store.offsets[clip])
+        self._last = int(store.offsets[clip + 1]) - 1
+        self._label = int(store.labels[clip])
+        self._clip_id, self._speaker = store.clip_ids[clip], store.speakers[clip]
+        self._prediction = None
+        return self.episodes.observations[self._row].copy(), self._info()
+
+    def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._row < 0 or self._prediction is not None:
+            raise RuntimeError("call reset() before step(): " + ("no episode has started" if self._row < 0 else "the episode has ended"))
+        action = self.episodes.check_action(action)
+        row = self._row
+        if action == 0 and row != self._last:
+            self._row = row + 1
+            return self.episodes.observations[row + 1].copy(), self._wait_reward[row], False, False, self._info()
+        if action == 0 and self.episodes.rules.last_step_wait == "error":
+            raise ValueError(f"action 0 (wait) is illegal at the last step of clip {self._clip_id!r}: "
+                             "info['action_mask'] allows only predictions there")
+        self._prediction = prediction = action - 1
+        correct = prediction == self._label
+        info = self._info()
+        info.update(is_correct=correct, prediction=prediction, decision_step=row - self._start,
+                    decision_time_s=self._time_s[row], earliness=self._fraction[row])
+        reward = self._correct_reward if correct else self._wrong_reward
+        return self.episodes.observations[row].copy(), reward, True, False, info
+
+    def render(self) -> np.ndarray | None:
+        """The current step as an RGB frame (``render_mode="rgb_array"``)."""
+        if self._renderer is None:
+            gym.logger.warn("render() called without a render_mode; make the env with render_mode='rgb_array'")
+            return None
+        if self._row < 0:
+            raise RuntimeError("call reset() before render()")
+        return self._renderer.frame(self._clip, self._row - self._start, self._prediction)
+
+    def _info(self) -> dict[str, Any]:
+        row = self._row
+        return {"label": self._label, "step": row - self._start, "fraction": self._fraction[row],
+                "action_mask": (self._mask_last if row == self._last else self._mask_wait).copy(),
+                "clip_id": self._clip_id, "speaker": self._speaker}
+
+    def _clip_index(self, clip_id: str) -> int:
+        try:
+            clip = self.store.clip_ids.index(clip_id)
+        except ValueError:
+            raise ValueError(f"reset option clip_id={clip_id!r}: no such clip in {self.store.path}") from None
+        if clip not in self.episodes.clips:
+            raise ValueError(f"reset option clip_id={clip_id!r} is not in split {self.episodes.split!r}")
+        return clip

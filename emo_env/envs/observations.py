@@ -1,0 +1,127 @@
+"""The observation of one decision step, built the same way by the env and by online inference.
+
+An observation is a flat ``float32`` vector; its parts depend on the observation mode:
+
+- ``belief``: temporal model hidden state ``[H]`` + class probabilities ``[K]`` + fraction observed
+- ``frame``: the step's embedding of one modality ``[E]`` + fraction observed
+- ``probs``: class probabilities ``[K]`` + fraction observed
+
+The fraction observed after step ``t`` (0-based) of a ``T``-step clip is ``(t + 1) / T``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from emo_env.data.store import FeatureStore, StoreError
+
+__all__ = ["OBS_MODES", "EMBEDDINGS", "build_observation", "resolve_modality", "step_fractions",
+           "observation_table", "observation_space"]
+
+OBS_MODES = ("belief", "frame", "probs")
+EMBEDDINGS = ("audio", "visual", "fusion")
+# Known value ranges of the bounded parts: an LSTM hidden state is o * tanh(c); probabilities.
+_BOUNDS = {"hidden": (-1.0, 1.0), "probs": (0.0, 1.0)}
+
+
+def build_observation(
+    obs_mode: str,
+    *,
+    fraction: float | np.ndarray,
+    hidden: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
+    embedding: np.ndarray | None = None,
+) -> np.ndarray:
+    """Concatenate the parts of ``obs_mode`` and the fraction observed into ``float32``.
+
+    Works for one step (parts ``[dim]``, scalar fraction) or a batch (parts ``[B, dim]``,
+    fraction ``[B]``). Parts the mode does not use are ignored.
+    """
+    given = {"hidden": hidden, "probs": probs, "embedding": embedding}
+    names = _parts(obs_mode)
+    missing = [name for name in names if given[name] is None]
+    if missing:
+        raise ValueError(f"obs_mode {obs_mode!r} needs {', '.join(missing)}")
+    parts = [np.asarray(given[name], dtype=np.float32) for name in names]
+    fraction = np.asarray(fraction, dtype=np.float32)[..., None]
+    return np.concatenate([*parts, fraction], axis=-1)
+
+
+def resolve_modality(store: FeatureStore, obs_mode: str, modality: str | None) -> str:
+    """Check ``obs_mode``/``modality`` against the store; return the modality the observation uses.
+
+    ``belief`` and ``probs`` come from the temporal model, which the store holds for its own
+    modality only; ``frame`` can use any embedding the store has (default: the store's modality).
+    """
+    if obs_mode not in OBS_MODES:
+        raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
+    if modality is not None and modality not in EMBEDDINGS:
+        raise ValueError(f"modality must be one of {EMBEDDINGS} or None, got {modality!r}")
+    chosen = store.modality if modality is None else modality
+    if obs_mode != "frame" and chosen != store.modality:
+        raise ValueError(f"obs_mode {obs_mode!r} uses the temporal model of the store's modality "
+                         f"{store.modality!r}; {store.path} has none for {chosen!r} (use obs_mode='frame')")
+    for name in _store_features(obs_mode, chosen):
+        if name not in store.features:
+            raise StoreError(f"{store.path} has no feature {name!r}, needed by obs_mode {obs_mode!r} "
+                             f"(has: {', '.join(store.features)})")
+    return chosen
+
+
+def step_fractions(lengths: np.ndarray) -> np.ndarray:
+    """Fraction observed ``(t + 1) / T`` at every step of clips of the given lengths, concatenated."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    steps = np.arange(int(lengths.sum())) - starts
+    return (steps + 1) / np.repeat(lengths, lengths)
+
+
+def observation_table(store: FeatureStore, obs_mode: str, modality: str | None = None) -> np.ndarray:
+    """The observation of every step of every clip: ``[total_steps, obs_dim]`` float32 (row = store row)."""
+    chosen = resolve_modality(store, obs_mode, modality)
+    features = {name: store.features[name] for name in _store_features(obs_mode, chosen)}
+    for name, (low, high) in _BOUNDS.items():
+        if name in features and len(features[name]) and not (
+                features[name].min() >= low and features[name].max() <= high):
+            raise StoreError(f"{store.path}: feature {name!r} has values outside [{low}, {high}]")
+    return build_observation(obs_mode, fraction=step_fractions(store.lengths),
+                             hidden=features.get("hidden"), probs=features.get("probs"),
+                             embedding=features.get(chosen))
+
+
+def observation_space(store: FeatureStore, obs_mode: str, modality: str | None = None) -> spaces.Box:
+    """The ``Box`` of ``obs_mode`` observations of ``store``.
+
+    Hidden state in [-1, 1], probabilities and fraction in [0, 1]. Embeddings have no known range:
+    their bounds are the store's per-dimension min and max over all clips of every split (so
+    train and eval envs share one space), a constant dimension widened to the next float up.
+    Embeddings computed outside this store may fall outside these bounds.
+    """
+    lows, highs = [], []
+    for name in _store_features(obs_mode, resolve_modality(store, obs_mode, modality)):
+        values = store.features[name]
+        if name in _BOUNDS:
+            lows.append(np.full(values.shape[1], _BOUNDS[name][0], dtype=np.float32))
+            highs.append(np.full(values.shape[1], _BOUNDS[name][1], dtype=np.float32))
+        else:
+            values = np.asarray(values, dtype=np.float32)
+            lows.append(values.min(axis=0))
+            highs.append(np.maximum(values.max(axis=0), np.nextafter(lows[-1], np.float32(np.inf))))
+    low = np.concatenate([*lows, np.zeros(1, np.float32)])
+    high = np.concatenate([*highs, np.ones(1, np.float32)])
+    return spaces.Box(low=low, high=high, dtype=np.float32)
+
+
+def _parts(obs_mode: str) -> tuple[str, ...]:
+    if obs_mode == "belief":
+        return ("hidden", "probs")
+    if obs_mode == "frame":
+        return ("embedding",)
+    if obs_mode == "probs":
+        return ("probs",)
+    raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
+
+
+def _store_features(obs_mode: str, modality: str) -> tuple[str, ...]:
+    return tuple(modality if name == "embedding" else name for name in _parts(obs_mode))

@@ -1,0 +1,139 @@
+"""One cascade: audio and visual encoders, fusion net and temporal models trained on some clips,
+selected on held-out clips, and their per-step outputs on the clips to export."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import distributed
+from .augment import jitter_faces, warp_mels
+from .data import Corpus
+from .models import FusedEncoder, build_model
+from .settings import PretrainSettings
+from .training import FitResult, FrameTask, SequenceTask, fit, predict, stage_seed
+
+__all__ = ["CascadeResult", "train_cascade", "pad_clips", "unpad_clips"]
+
+
+@dataclass
+class CascadeResult:
+    """Trained models (``audio``, ``visual``, ``fusion``, ``temporal:<modality>``), their fits, and
+    per-row outputs on the exported clips' steps (``audio``, ``visual``, ``fusion`` embeddings,
+    ``hidden:<modality>``, ``probs:<modality>``), rows in exported clip order."""
+
+    models: dict[str, nn.Module]
+    fits: dict[str, FitResult]
+    features: dict[str, torch.Tensor]
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def pad_clips(rows: torch.Tensor, offsets: np.ndarray, clips: Sequence[int] | None = None) -> torch.Tensor:
+    """Per-row features ``[N, D]`` -> zero-padded ``[C, T_max, D]`` (all clips, or ``clips``)."""
+    clips = range(len(offsets) - 1) if clips is None else clips
+    return nn.utils.rnn.pad_sequence([rows[offsets[c] : offsets[c + 1]] for c in clips], batch_first=True)
+
+
+def unpad_clips(padded: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
+    """``[C, T_max, D]`` -> ``[sum(lengths), D]``, dropping the padding."""
+    return torch.cat([padded[i, :n] for i, n in enumerate(lengths)])
+
+
+def train_cascade(
+    corpus: Corpus,
+    train_clips: np.ndarray,
+    held_clips: np.ndarray,
+    export_clips: np.ndarray,
+    settings: PretrainSettings,
+    spec: Mapping[str, Any],
+    *,
+    name: str,
+    temporal_modalities: Sequence[str],
+    run_dir: Path | None,
+    device: torch.device,
+    progress: bool = True,
+) -> CascadeResult | None:
+    """Train the cascade ``name`` on ``train_clips``; every stage selects its best epoch on ``held_clips``;
+    the result holds the per-step outputs on ``export_clips``.
+
+    Under ``torchrun`` every process trains the frame-level encoders together (DDP); only rank 0
+    goes on to the fusion and temporal stages and gets a result (the others get None).
+    """
+    timings: dict[str, float] = {}
+    held_rows = corpus.rows(held_clips)
+    train_spans = [(int(corpus.offsets[c]), int(corpus.offsets[c + 1])) for c in train_clips]
+    labels = corpus.row_labels()
+    steps = settings.steps_per_clip
+
+    def run(stage: str, model: nn.Module, task: Any, epochs: int, ddp: bool = False) -> FitResult:
+        t0 = time.perf_counter()
+        result = fit(model, task, settings.stage(epochs), stage=f"{name}-{stage}",
+                     checkpoint=run_dir / "checkpoints" / f"{name}-{stage}.pt" if run_dir else None,
+                     log_dir=run_dir / "tensorboard" / f"{name}-{stage}" if run_dir else None,
+                     distributed_data_parallel=ddp, progress=progress)
+        timings[stage] = time.perf_counter() - t0
+        return result
+
+    def new(kind: str, stage: str) -> nn.Module:
+        torch.manual_seed(stage_seed(settings.seed, name, stage, "init"))
+        return build_model(kind, spec, weights=kind in ("audio", "visual")).to(device)
+
+    def frame_task(inputs: Sequence[torch.Tensor], augment: Any, per_clip: int | None) -> FrameTask:
+        return FrameTask(inputs, labels, train_spans, held_rows, batch_size=settings.batch_size,
+                         steps_per_clip=per_clip, device=device, augment=augment if settings.augment else None)
+
+    def aug_audio(inputs: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return (warp_mels(inputs[0], g, settings.freq_warp), *inputs[1:])
+
+    def aug_visual(inputs: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return (*inputs[:-1], jitter_faces(inputs[-1], g, settings.brightness_jitter, settings.saturation_jitter))
+
+    def aug_both(inputs: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
+        return aug_visual(aug_audio(inputs, g), g)
+
+    models: dict[str, nn.Module] = {"audio": new("audio", "audio"), "visual": new("visual", "visual")}
+    fits = {
+        "audio": run("audio", models["audio"], frame_task([corpus.mels], aug_audio, steps), settings.num_epochs, ddp=True),
+        "visual": run("visual", models["visual"], frame_task([corpus.faces], aug_visual, steps), settings.num_epochs, ddp=True),
+    }
+    models["fusion"] = new("fusion", "fusion")
+    if settings.finetune:
+        fused = FusedEncoder(models["audio"], models["visual"], models["fusion"])
+        fits["fusion"] = run("fusion", fused, frame_task([corpus.mels, corpus.faces], aug_both, steps),
+                             settings.fusion_epochs, ddp=True)
+    if not distributed.is_main():
+        return None
+
+    t0 = time.perf_counter()
+    needed = corpus.rows(np.unique(np.concatenate([train_clips, held_clips, export_clips])))
+    embeddings = {m: torch.zeros(len(labels), settings.embed_dim) for m in ("audio", "visual", "fusion")}
+    for modality, inputs in (("audio", corpus.mels), ("visual", corpus.faces)):
+        embeddings[modality][needed] = predict(models[modality], [inputs[needed]], device)[0]
+    timings["embed"] = time.perf_counter() - t0
+    if not settings.finetune:
+        fits["fusion"] = run("fusion", models["fusion"], frame_task([embeddings["audio"], embeddings["visual"]], None, None),
+                             settings.fusion_epochs)
+    embeddings["fusion"][needed] = predict(models["fusion"], [embeddings["audio"][needed], embeddings["visual"][needed]], device)[0]
+
+    export_rows = corpus.rows(export_clips)
+    features = {m: embeddings[m][export_rows] for m in embeddings}
+    lengths = torch.from_numpy(corpus.lengths)
+    label_tensor = torch.from_numpy(corpus.labels)
+    export_lengths = corpus.lengths[export_clips].tolist()
+    for modality in temporal_modalities:
+        stage = f"temporal:{modality}"
+        sequences = pad_clips(embeddings[modality], corpus.offsets)
+        models[stage] = new("temporal", stage)
+        task = SequenceTask(sequences, lengths, label_tensor, train_clips, held_clips,
+                            batch_size=settings.batch_size, device=device)
+        fits[stage] = run(stage.replace(":", "-"), models[stage], task, settings.temporal_epochs)
+        hidden, logits = predict(models[stage], [sequences[export_clips]], device)
+        features[f"hidden:{modality}"] = unpad_clips(hidden, export_lengths)
+        features[f"probs:{modality}"] = unpad_clips(torch.softmax(logits, dim=-1), export_lengths)
+    return CascadeResult(models=models, fits=fits, features=features, timings_s=timings)

@@ -1,0 +1,54 @@
+"""Atomic writes and safe loading (``weights_only=True``) of torch files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+
+__all__ = ["CheckpointError", "atomic_path", "save_atomic", "load_safe"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint or weights file is missing, truncated, corrupt or of an unexpected kind."""
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path in ``path``'s folder; on success it replaces ``path``, on error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_atomic(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temp file in the same folder, fsync, then rename it over ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
+
+
+def load_safe(path: str | Path, kind: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; a missing or damaged file is a :class:`CheckpointError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{kind} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
+        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc

@@ -1,0 +1,135 @@
+"""``pretrain_encoder.py``: ingest if needed, train the encoders for a held-out fold, export the store.
+
+    python pretrain_encoder.py --config configs/synthetic.yaml [--speaker s3] [--modality fusion]
+        [--all-folds] [--set key=value ...] [--resume] [--device auto]
+    torchrun --nproc_per_node 2 pretrain_encoder.py ...   # frame-level encoders on 2 processes (DDP)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from emo_env.config import ConfigError, load_config, resolve_path
+from emo_env.data.clips import DatasetError
+from emo_env.data.prepare import ensure_ingested
+from emo_env.data.store import StoreError
+
+from . import distributed
+from .checkpoint import CheckpointError
+from .data import IngestError, list_folds, load_corpus
+from .pipeline import PretrainOutput, pretrain
+from .settings import PretrainSettings
+
+__all__ = ["main", "settings_from_config", "data_params", "resolve_device", "output_paths", "run_fold"]
+
+DATA_PARAMS = ("step_rate", "face_size", "sample_rate", "mel_window_s", "mel_bands", "mel_fmin", "mel_fmax",
+               "mel_win_ms", "mel_hop_ms", "mel_log_offset")
+_NOT_SETTINGS = ("speaker", "out_dir")
+
+
+def settings_from_config(config: dict[str, Any]) -> PretrainSettings:
+    """The ``encoder`` section (and the top-level seed) as :class:`PretrainSettings`."""
+    fields = {f.name for f in dataclasses.fields(PretrainSettings)}
+    values = {k: v for k, v in config["encoder"].items() if k not in _NOT_SETTINGS}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"encoder section: keys {unknown} are not encoder settings")
+    return PretrainSettings(seed=int(config["seed"]), **values)
+
+
+def data_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` parameters that define a step (recorded with the encoders)."""
+    return {k: config["data"][k] for k in DATA_PARAMS}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: CUDA is not available on this machine (use device=auto or cpu)")
+    return device
+
+
+def output_paths(config: dict[str, Any], fold: str) -> tuple[Path, Path]:
+    """``(run_dir, store_path)`` of held-out ``fold`` for the config's corpus and modality."""
+    tag = f"{config['data']['dataset']}_{fold}_{config['encoder']['modality']}"
+    run_dir = resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
+    return run_dir, Path(config["workdir"]) / "stores" / f"{tag}.emostore"
+
+
+def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: torch.device, resume: bool = False,
+             progress: bool = True, timings_s: dict[str, float] | None = None) -> PretrainOutput | None:
+    """Load fold ``fold`` of ``ingest_dir`` and run :func:`pretrain` on it with the config's settings."""
+    t0 = time.perf_counter()
+    corpus = load_corpus(ingest_dir, fold, config["data"]["classes"])
+    run_dir, store_path = output_paths(config, fold)
+    return pretrain(corpus, settings_from_config(config), corpus_name=config["data"]["dataset"], fold=fold,
+                    data_params=data_params(config), config=config, run_dir=run_dir, store_path=store_path,
+                    device=device, resume=resume, progress=progress,
+                    timings_s={**(timings_s or {}), "load": time.perf_counter() - t0})
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pretrain_encoder.py", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, help="YAML run config or paper-style params.json")
+    parser.add_argument("--speaker", help="held-out speaker (or group): overrides encoder.speaker")
+    parser.add_argument("--modality", choices=("audio", "visual", "fusion"), help="overrides encoder.modality")
+    parser.add_argument("--all-folds", action="store_true", help="train every fold of the ingest output in turn")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config key, e.g. --set encoder.num_epochs=2 (repeatable)")
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoints of this run")
+    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config's device)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    overrides = list(args.overrides)
+    for key, value in (("encoder.speaker", args.speaker), ("encoder.modality", args.modality), ("device", args.device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    try:
+        config = load_config(args.config, overrides)
+        device = resolve_device(config["device"])
+        if distributed.init_from_env(device) and device.type == "cuda":
+            device = torch.device("cuda", distributed.rank() % torch.cuda.device_count())
+        t0 = time.perf_counter()
+        progress = not args.no_progress
+        if distributed.is_main():
+            ingest_dir = Path(ensure_ingested(config, progress=progress))
+        distributed.barrier()
+        if not distributed.is_main():
+            ingest_dir = Path(ensure_ingested(config, progress=False))  # already complete: returns at once
+        timings = {"ingest": time.perf_counter() - t0}
+        folds = list_folds(ingest_dir) if args.all_folds else [str(config["encoder"]["speaker"])]
+        for fold in folds:
+            output = run_fold(config, ingest_dir, fold, device=device, resume=args.resume,
+                              progress=progress, timings_s=timings)
+            timings = {}
+            if output is not None:
+                _summary(output)
+    except (ConfigError, DatasetError, IngestError, CheckpointError, StoreError, ValueError, ImportError) as exc:
+        print(f"pretrain_encoder.py: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        distributed.shutdown()
+    return 0
+
+
+def _summary(output: PretrainOutput) -> None:
+    r = output.report
+    acc = ", ".join(f"{m} {100 * r['clip_accuracy'][m]:.1f} %" for m in ("audio", "visual", "fusion"))
+    print(f"held-out {r['fold']}: clip accuracy at the end of the clip: {acc} "
+          f"(total {r['timings_s']['total']:.0f} s)")
+    print(f"store:    {output.store}\nencoders: {output.encoders}\nreport:   {output.report_files['report.md']}")

@@ -1,0 +1,92 @@
+"""``encoders.pt``: every trained model's state dict plus a JSON-able spec; :func:`load_encoders`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .checkpoint import CheckpointError, load_safe, save_atomic
+from .models import FusionNet, TemporalModel, build_model
+
+__all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
+
+ENCODERS_FORMAT = "emo-env-encoders"
+ENCODERS_VERSION = 1
+KINDS = ("audio", "visual", "fusion", "temporal")
+
+
+@dataclass
+class Encoders:
+    """The models of one trained cascade, in eval mode, and the spec they were built from.
+
+    ``spec`` holds the architectures and dims, ``class_names``, the temporal model's ``modality``,
+    and the ``data`` parameters of the steps (step rate, face size, log-mel settings).
+    """
+
+    spec: dict[str, Any]
+    audio: nn.Module
+    visual: nn.Module
+    fusion: FusionNet
+    temporal: TemporalModel
+
+    @property
+    def modality(self) -> str:
+        return self.spec["modality"]
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.spec["class_names"])
+
+    def to(self, device: torch.device | str) -> "Encoders":
+        for kind in KINDS:
+            getattr(self, kind).to(device)
+        return self
+
+
+def state_checksum(states: Mapping[str, Mapping[str, torch.Tensor]]) -> str:
+    """SHA-256 over every tensor (name, dtype, shape, bytes) of the state dicts, in a fixed order."""
+    digest = hashlib.sha256()
+    for kind in sorted(states):
+        for key in sorted(states[kind]):
+            tensor = states[kind][key].detach().cpu().contiguous()
+            digest.update(f"{kind}.{key}:{tensor.dtype}:{list(tensor.shape)}".encode())
+            digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def save_encoders(path: str | Path, models: Mapping[str, nn.Module], spec: Mapping[str, Any]) -> str:
+    """Write ``models`` (keys audio, visual, fusion, temporal) and ``spec`` atomically; returns the checksum."""
+    json.dumps(spec)  # the spec must stay plain data (weights_only loading)
+    states = {kind: {k: v.detach().cpu() for k, v in models[kind].state_dict().items()} for kind in KINDS}
+    checksum = state_checksum(states)
+    save_atomic({"format": ENCODERS_FORMAT, "version": ENCODERS_VERSION, "spec": dict(spec),
+                 "state_dicts": states, "checksum": checksum}, path)
+    return checksum
+
+
+def load_encoders(path: str | Path, device: torch.device | str = "cpu") -> Encoders:
+    """Rebuild every model from ``encoders.pt`` (``weights_only=True``), checking format and checksum."""
+    data = load_safe(path, kind="encoders file")
+    if not isinstance(data, dict) or data.get("format") != ENCODERS_FORMAT:
+        raise CheckpointError(f"{path} is not an encoders file (format {data.get('format') if isinstance(data, dict) else None!r})")
+    if data.get("version") != ENCODERS_VERSION:
+        raise CheckpointError(f"{path}: encoders format version {data.get('version')} is not supported "
+                              f"(this code reads version {ENCODERS_VERSION})")
+    states = data["state_dicts"]
+    if state_checksum(states) != data.get("checksum"):
+        raise CheckpointError(f"{path} is corrupt: checksum mismatch")
+    models = {}
+    for kind in KINDS:
+        model = build_model(kind, data["spec"])
+        try:
+            model.load_state_dict(states[kind])
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: weights of the {kind} model do not fit its spec ({exc})") from exc
+        models[kind] = model.eval()
+    return Encoders(spec=data["spec"], **models).to(device)  # type: ignore[arg-type]

@@ -1,0 +1,45 @@
+"""Encoder architectures and :func:`build_models`, which rebuilds all of them from a JSON-able spec."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from torch import nn
+
+from .audio import AUDIO_ARCHS, build_audio_encoder
+from .fusion import FusedEncoder, FusionNet
+from .temporal import LSTMState, TemporalModel
+from .visual import VISUAL_ARCHS, build_visual_encoder
+
+__all__ = [
+    "AUDIO_ARCHS", "VISUAL_ARCHS", "MODALITIES", "FusionNet", "FusedEncoder", "TemporalModel", "LSTMState",
+    "build_audio_encoder", "build_visual_encoder", "build_model",
+]
+
+MODALITIES = ("audio", "visual", "fusion")
+
+
+def build_model(kind: str, spec: Mapping[str, Any], weights: bool = False) -> nn.Module:
+    """Build model ``kind`` (``audio``, ``visual``, ``fusion`` or ``temporal``) from ``spec``.
+
+    ``spec`` keys: ``audio_arch``, ``visual_arch``, ``embed_dim``, ``hidden_dim``, ``class_names``,
+    ``mel_frames``, ``mel_bands`` (and ``audio_weights`` / ``visual_weights``, local pretrained files
+    loaded only when ``weights`` is true, i.e. before training).
+    """
+    num_classes = len(spec["class_names"])
+    embed_dim = int(spec["embed_dim"])
+    if kind == "audio":
+        return build_audio_encoder(
+            spec["audio_arch"], embed_dim=embed_dim, num_classes=num_classes, frames=int(spec["mel_frames"]),
+            mel_bands=int(spec["mel_bands"]), weights=spec.get("audio_weights") if weights else None,
+        )
+    if kind == "visual":
+        return build_visual_encoder(
+            spec["visual_arch"], embed_dim=embed_dim, num_classes=num_classes,
+            weights=spec.get("visual_weights") if weights else None,
+        )
+    if kind == "fusion":
+        return FusionNet(embed_dim, int(spec["hidden_dim"]), num_classes)
+    if kind == "temporal":
+        return TemporalModel(embed_dim, int(spec["hidden_dim"]), num_classes)
+    raise ValueError(f"unknown model kind {kind!r} (known: audio, visual, fusion, temporal)")

@@ -1,0 +1,216 @@
+"""Pretrain the cascade for one held-out fold, with out-of-fold beliefs on the training split,
+then export the feature store, ``encoders.pt`` and the run report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from emo_env import __version__
+from emo_env.data.store import write_store
+
+from . import distributed
+from .cascade import CascadeResult, train_cascade
+from .checkpoint import CheckpointError, atomic_path
+from .data import Corpus
+from .encoders import save_encoders, state_checksum
+from .models import MODALITIES
+from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
+from .settings import PretrainSettings
+
+__all__ = ["PretrainOutput", "speaker_folds", "pretrain"]
+
+STORE_FEATURES = ("audio", "visual", "fusion", "hidden", "probs")
+
+
+@dataclass
+class PretrainOutput:
+    store: Path
+    encoders: Path
+    report: dict[str, Any]
+    report_files: dict[str, Path]
+
+
+def speaker_folds(speakers: Sequence[str], k: int) -> list[list[str]]:
+    """Split the distinct ``speakers`` (sorted) round-robin into ``min(k, n)`` folds; ``k <= 1``: no folds."""
+    distinct = sorted(set(speakers))
+    if k <= 1:
+        return []
+    if len(distinct) < 2:
+        raise ValueError(f"out-of-fold beliefs need at least 2 training speakers, got {distinct}; "
+                         "set encoder.oof_folds=0 to export in-sample training beliefs")
+    k = min(k, len(distinct))
+    return [distinct[i::k] for i in range(k)]
+
+
+def pretrain(
+    corpus: Corpus,
+    settings: PretrainSettings,
+    *,
+    corpus_name: str,
+    fold: str,
+    data_params: Mapping[str, Any],
+    config: Mapping[str, Any],
+    run_dir: Path,
+    store_path: Path,
+    device: torch.device,
+    resume: bool = False,
+    progress: bool = True,
+    timings_s: Mapping[str, float] | None = None,
+) -> PretrainOutput | None:
+    """Train every cascade for held-out ``fold`` and write store, encoders and report (rank 0 only;
+    other ``torchrun`` processes help with the frame-level encoders and get None).
+
+    ``config`` is recorded in the store and ``run_dir/run_config.json``; ``resume`` continues the
+    checkpoints in ``run_dir`` (the recorded config must match), otherwise they are discarded.
+    """
+    started = time.perf_counter()
+    _prepare_run_dir(run_dir, config, resume)
+    spec = _spec(settings, corpus, data_params)
+    train = np.flatnonzero(corpus.split == 0)
+    held_out = np.flatnonzero(corpus.split == 1)
+    train_speakers = np.array(corpus.speakers)[train]
+    folds = speaker_folds(train_speakers, settings.oof_folds)
+    plan: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, Sequence[str]]] = []
+    for k, speakers in enumerate(folds, start=1):
+        in_fold = np.isin(train_speakers, speakers)
+        plan.append((f"oof{k}", train[~in_fold], train[in_fold], train[in_fold], [settings.modality]))
+    plan.append(("full", train, held_out, held_out if folds else np.arange(corpus.num_clips), MODALITIES))
+    results: dict[str, tuple[CascadeResult | None, np.ndarray]] = {}
+    for name, fit_clips, select_clips, export_clips, modalities in plan:
+        result = train_cascade(corpus, fit_clips, select_clips, export_clips, settings, spec, name=name,
+                               temporal_modalities=modalities, run_dir=run_dir, device=device, progress=progress)
+        results[name] = (result, export_clips)
+    if not distributed.is_main():
+        return None
+
+    t0 = time.perf_counter()
+    full = results["full"][0]
+    assert full is not None
+    features = {name: np.zeros((int(corpus.offsets[-1]), dim), np.float16) for name, dim in (
+        ("audio", settings.embed_dim), ("visual", settings.embed_dim), ("fusion", settings.embed_dim),
+        ("hidden", settings.hidden_dim), ("probs", len(corpus.class_names)))}
+    for result, export_clips in results.values():
+        assert result is not None
+        rows = corpus.rows(export_clips)
+        for name in STORE_FEATURES:
+            key = f"{name}:{settings.modality}" if name in ("hidden", "probs") else name
+            features[name][rows] = result.features[key].numpy().astype(np.float16)
+    encoders_path = run_dir / "encoders.pt"
+    models = {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
+    models["temporal"] = full.models[f"temporal:{settings.modality}"]
+    checksum = save_encoders(encoders_path, models, spec)
+    metadata = {
+        "config": dict(config),
+        "code_version": __version__,
+        "seed": settings.seed,
+        "corpus": corpus_name,
+        "fold": fold,
+        "encoders_spec": spec,
+        "encoder_checksums": {"full": checksum} | {
+            name: state_checksum({k: m.state_dict() for k, m in r.models.items()})
+            for name, (r, _) in results.items() if name != "full" and r is not None},
+        "train_beliefs": _belief_source(folds),
+        "oof_folds": folds,
+    }
+    write_store(store_path, class_names=corpus.class_names, step_rate=float(data_params["step_rate"]),
+                modality=settings.modality, clip_ids=corpus.clip_ids, speakers=corpus.speakers, labels=corpus.labels,
+                split=corpus.split, lengths=corpus.lengths, features=features, metadata=metadata)
+    timings = dict(timings_s or {})
+    for name, (result, _) in results.items():
+        group = "oof" if name.startswith("oof") else "full"
+        for stage, seconds in (result.timings_s if result else {}).items():
+            timings[f"{group}: {stage}"] = timings.get(f"{group}: {stage}", 0.0) + seconds
+    timings["export"] = time.perf_counter() - t0
+    timings["total"] = sum(timings_s.values() if timings_s else []) + time.perf_counter() - started
+    full_probs = {m: np.zeros((int(corpus.offsets[-1]), corpus.num_classes), np.float32) for m in MODALITIES}
+    for m in MODALITIES:
+        full_probs[m][corpus.rows(results["full"][1])] = full.features[f"probs:{m}"].numpy()
+    report = _report(corpus, settings, full, full_probs, features["probs"], folds, corpus_name, fold, timings)
+    report_files = write_report(run_dir, report)
+    return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
+
+
+def _belief_source(folds: list[list[str]]) -> str:
+    if folds:
+        return f"out-of-fold: {len(folds)} cascades cross-fitted by training speaker"
+    return "in-sample (encoder.oof_folds <= 1): over-confident on the training split"
+
+
+def _spec(settings: PretrainSettings, corpus: Corpus, data_params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "class_names": list(corpus.class_names),
+        "modality": settings.modality,
+        "audio_arch": settings.audio_arch,
+        "visual_arch": settings.visual_arch,
+        "embed_dim": settings.embed_dim,
+        "hidden_dim": settings.hidden_dim,
+        "mel_frames": int(corpus.mels.shape[1]),
+        "mel_bands": int(corpus.mels.shape[2]),
+        "face_size": int(corpus.faces.shape[1]),
+        "data": dict(data_params),
+    }
+
+
+def _prepare_run_dir(run_dir: Path, config: Mapping[str, Any], resume: bool) -> None:
+    record = run_dir / "run_config.json"
+    if distributed.is_main():
+        wanted = json.loads(json.dumps(_identity(config)))
+        if resume and record.is_file() and json.loads(record.read_text()) != wanted:
+            raise CheckpointError(f"--resume: {record} was written by a different config; rerun without --resume")
+        if not resume:
+            for sub in ("checkpoints", "tensorboard"):
+                shutil.rmtree(run_dir / sub, ignore_errors=True)
+        with atomic_path(record) as tmp:
+            tmp.write_text(json.dumps(wanted, indent=2, sort_keys=True))
+    distributed.barrier()
+
+
+def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a config that decide the result (not the device)."""
+    return {k: v for k, v in config.items() if k != "device"}
+
+
+def _report(corpus: Corpus, settings: PretrainSettings, full: CascadeResult, full_probs: dict[str, np.ndarray],
+            probs: np.ndarray, folds: list[list[str]], corpus_name: str, fold: str,
+            timings: dict[str, float]) -> dict[str, Any]:
+    held_out = np.flatnonzero(corpus.split == 1)
+    held_rows = corpus.rows(held_out)
+    held_offsets = np.concatenate([[0], np.cumsum(corpus.lengths[held_out])])
+    held_labels = corpus.labels[held_out]
+    curves: dict[str, Any] = {"fractions": list(FRACTIONS)}
+    for m in MODALITIES:
+        curves[m] = accuracy_by_fraction(full_probs[m][held_rows], held_offsets, held_labels)
+    beliefs = {}
+    for split in (0, 1):
+        clips = np.flatnonzero(corpus.split == split)
+        rows = corpus.rows(clips)
+        offsets = np.concatenate([[0], np.cumsum(corpus.lengths[clips])])
+        beliefs["train" if split == 0 else "eval"] = accuracy_by_fraction(probs[rows], offsets, corpus.labels[clips])
+    beliefs["train_source"] = _belief_source(folds)
+    end = probs[corpus.offsets[held_out] + prefix_steps(corpus.lengths[held_out], 1.0)].argmax(axis=1)
+    return {
+        "corpus": corpus_name,
+        "fold": fold,
+        "modality": settings.modality,
+        "seed": settings.seed,
+        "class_names": corpus.class_names,
+        "clips": {"train": int((corpus.split == 0).sum()), "eval": int(len(held_out))},
+        "train_speakers": sorted(set(np.array(corpus.speakers)[corpus.split == 0])),
+        "oof_folds": folds,
+        "frame_accuracy": {m: full.fits[m].best_accuracy for m in MODALITIES},
+        "clip_accuracy": {m: curves[m][-1] for m in MODALITIES},
+        "accuracy_vs_fraction": curves,
+        "beliefs": beliefs,
+        "confusion_matrix": confusion_matrix(held_labels, end, corpus.num_classes).tolist(),
+        "best_epochs": {stage: fit.best_epoch for stage, fit in full.fits.items()},
+        "settings": asdict(settings),
+        "timings_s": timings,
+    }

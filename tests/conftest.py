@@ -1,0 +1,57 @@
+"""Shared fixtures."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emo_env.data.store import write_store
+
+RML_CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
+
+
+def write_fabricated_store(path: Path, *, seed: int = 0, speakers: int = 3, clips_per_class: int = 2,
+                           min_steps: int = 4, max_steps: int = 14, hidden_dim: int = 8, embed_dim: int = 6) -> Path:
+    """A small feature store whose features carry the label noisily, growing with time (never the label itself).
+
+    Per clip: class logits = evidence ramp towards the label (clip-specific strength, sometimes a
+    confusable second class) + Gaussian noise; probs = softmax; hidden = tanh of a random
+    projection of the logits; audio/visual/fusion embeddings = noisy class prototypes scaled by
+    the ramp. The last speaker is the eval split.
+    """
+    rng = np.random.default_rng(seed)
+    k = len(RML_CLASSES)
+    projection = rng.normal(0, 0.5, (k, hidden_dim))
+    prototypes = {name: rng.normal(0, 1, (k, embed_dim)) for name in ("audio", "visual", "fusion")}
+    clip_ids, clip_speakers, labels, lengths, split = [], [], [], [], []
+    features: dict[str, list[np.ndarray]] = {name: [] for name in ("hidden", "probs", "audio", "visual", "fusion")}
+    for s in range(1, speakers + 1):
+        for label, name in enumerate(RML_CLASSES):
+            for c in range(clips_per_class):
+                steps = int(rng.integers(min_steps, max_steps + 1))
+                ramp = np.arange(1, steps + 1)[:, None] / steps
+                target = np.eye(k)[label] * rng.uniform(1.0, 4.0)
+                if rng.random() < 0.3:
+                    target = target + np.eye(k)[(label + 1) % k] * rng.uniform(0.5, 3.0)
+                logits = ramp * target + rng.normal(0, 0.8, (steps, k))
+                probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+                features["probs"].append(probs / probs.sum(axis=1, keepdims=True))
+                features["hidden"].append(np.tanh(logits @ projection + rng.normal(0, 0.1, (steps, hidden_dim))))
+                for modality, table in prototypes.items():
+                    features[modality].append(ramp * table[label] + rng.normal(0, 1, (steps, embed_dim)))
+                clip_ids.append(f"s{s}_{name}_{c:02d}")
+                clip_speakers.append(f"s{s}")
+                labels.append(label)
+                lengths.append(steps)
+                split.append(int(s == speakers))
+    return write_store(
+        path, class_names=RML_CLASSES, step_rate=10.0, modality="fusion", clip_ids=clip_ids,
+        speakers=clip_speakers, labels=labels, split=split, lengths=lengths,
+        features={name: np.concatenate(rows).astype(np.float32) for name, rows in features.items()},
+        metadata={"fabricated": True, "seed": seed})
+
+
+@pytest.fixture(scope="session")
+def tiny_store(tmp_path_factory) -> Path:
+    """Path of a fabricated feature store: 3 speakers x 6 classes x 2 clips of 4-14 steps, s3 held out."""
+    return write_fabricated_store(tmp_path_factory.mktemp("store") / "tiny.emostore")
