@@ -57,7 +57,7 @@ class DQNAgent(Policy):
         torch.manual_seed(self.seed)
         self.q_net = mlp(self.spec.obs_dim, cfg.hidden, self.spec.num_actions, cfg.activation).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
-        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate)
+        self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(self.seed)
         self.num_updates = 0
 

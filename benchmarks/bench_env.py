@@ -26,7 +26,6 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
-import emo_env  # noqa: F401  (registers AVEmotion-v0)
 from emo_env.data.store import FeatureStore, load_store, write_store
 from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv
 
@@ -36,16 +35,18 @@ WAIT_PROBABILITY = 0.9
 class ReferenceEnv:
     """The env's logic written plainly: per-step observation concatenation, Python branches."""
 
-    def __init__(self, store: FeatureStore, seed: int = 0) -> None:
+    def __init__(self, store: FeatureStore) -> None:
         self.store = store
         self.clips = store.clip_indices("train").tolist()
         self.offsets = store.offsets.tolist()
         self.labels = store.labels.tolist()
         self.hidden, self.probs = store.features["hidden"], store.features["probs"]
-        self.rng = np.random.default_rng(seed)
+        self.rng = np.random.default_rng()
         self.k = store.num_classes
 
-    def reset(self) -> tuple[np.ndarray, dict]:
+    def reset(self, seed: int | None = None) -> tuple[np.ndarray, dict]:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
         self.clip = self.clips[int(self.rng.integers(len(self.clips)))]
         self.t, self.length = 0, self.offsets[self.clip + 1] - self.offsets[self.clip]
         return self._obs(), self._info()
@@ -59,7 +60,7 @@ class ReferenceEnv:
         correct = action - 1 == self.labels[self.clip]
         info = self._info()
         info.update(is_correct=correct, prediction=action - 1, decision_step=self.t,
-                    decision_time_s=(self.t + 1) / 10.0, earliness=(self.t + 1) / self.length)
+                    decision_time_s=(self.t + 1) / self.store.step_rate, earliness=(self.t + 1) / self.length)
         return self._obs(), 1.0 if correct else -1.0, True, False, info
 
     def _obs(self) -> np.ndarray:
@@ -116,7 +117,7 @@ def best_rate(run: Callable[[int], None], steps_per_call: int, seconds: float, r
 
 
 def single_runner(env, actions: list[int]) -> Callable[[int], None]:
-    env.reset(seed=0) if not isinstance(env, ReferenceEnv) else env.reset()
+    env.reset(seed=0)
     position = [0]
 
     def run(calls: int) -> None:

@@ -55,3 +55,14 @@ def write_fabricated_store(path: Path, *, seed: int = 0, speakers: int = 3, clip
 def tiny_store(tmp_path_factory) -> Path:
     """Path of a fabricated feature store: 3 speakers x 6 classes x 2 clips of 4-14 steps, s3 held out."""
     return write_fabricated_store(tmp_path_factory.mktemp("store") / "tiny.emostore")
+
+
+@pytest.fixture(scope="session")
+def tiny_ingest(tiny_corpus, tmp_path_factory) -> Path:
+    """The ingest folder of ``tiny_corpus``: default parameters, one process, LOSO folds."""
+    from emo_env.config import default_config
+    from emo_env.data.prepare import ingest_from_config
+
+    config = default_config()
+    config["data"].update(root=str(tiny_corpus), ingest_dir=str(tmp_path_factory.mktemp("ingest")), workers=1)
+    return ingest_from_config(config, progress=False).ingest_dir

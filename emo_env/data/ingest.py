@@ -143,7 +143,8 @@ def ingest_dataset(
         try:
             hashes[clip.clip_id] = hasher(clip)
         except OSError as exc:
-            outcome[clip.clip_id] = Skip(str(exc.filename or clip.video), f"cannot read ({exc.strerror or exc})")
+            reason = "file not found" if isinstance(exc, FileNotFoundError) else f"cannot read ({exc.strerror or exc})"
+            outcome[clip.clip_id] = Skip(str(exc.filename or clip.video), reason)
             continue
         target = out_dir / "clips" / f"{clip.clip_id}.npz"
         stored = _stored_steps(target, hashes[clip.clip_id])

@@ -8,13 +8,14 @@ placed on the same clock: the chunks are contiguous and the first one starts at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import av
 import numpy as np
 import soundfile as sf
+from av.video.reformatter import VideoReformatter
 
 __all__ = ["MediaError", "VideoFrame", "AudioChunk", "read_media"]
 
@@ -32,20 +33,18 @@ class MediaError(ValueError):
 class VideoFrame:
     """One video frame, shown from ``time`` for ``duration`` seconds.
 
-    ``source`` is an RGB array or a decoded PyAV frame; :attr:`image` converts the latter on first
-    use, so frames that no step needs are never converted.
+    ``source`` is the RGB array or a function returning it; :attr:`image` calls the function on
+    first use, so decoded frames that no step needs are never converted.
     """
 
     time: float
     duration: float
-    source: np.ndarray | av.VideoFrame = field(repr=False)
+    source: np.ndarray | Callable[[], np.ndarray] = field(repr=False)
 
     @cached_property
     def image(self) -> np.ndarray:
         """The frame as uint8 ``[H, W, 3]`` RGB."""
-        if isinstance(self.source, np.ndarray):
-            return self.source
-        return self.source.to_ndarray(format="rgb24")
+        return self.source if isinstance(self.source, np.ndarray) else self.source()
 
 
 @dataclass(frozen=True)
@@ -88,6 +87,7 @@ def read_media(
             if separate is not None:
                 yield AudioChunk(separate)
             placer = _AudioPlacer(sample_rate, limit)
+            to_rgb = VideoReformatter()  # one converter for every frame: much faster than one each
             streams = [vstream] if astream is None else [vstream, astream]
             for frame in container.decode(*streams):
                 if isinstance(frame, av.AudioFrame):
@@ -102,7 +102,7 @@ def read_media(
                     if astream is None or placer.done:
                         break
                     continue
-                yield VideoFrame(time, _frame_duration(frame, vstream), frame)
+                yield VideoFrame(time, _frame_duration(frame, vstream), partial(_rgb, to_rgb, frame))
             tail = placer.flush()
             if tail.size:
                 yield AudioChunk(tail)
@@ -161,6 +161,10 @@ def _read_audio_file(path: Path, sample_rate: int, offset: float, limit: float |
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     out = [f.to_ndarray().reshape(-1) for f in [*resampler.resample(frame), *resampler.resample(None)]]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def _rgb(reformatter: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:
+    return reformatter.reformat(frame, format="rgb24").to_ndarray()
 
 
 def _frame_duration(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:

@@ -31,6 +31,7 @@ FORMAT_VERSION = 1
 ALIGN = 64
 SPLITS = ("train", "eval")
 _PREFIX = struct.Struct("<8sIQ")
+_HEADER_KEYS = ("class_names", "step_rate", "modality", "clip_ids", "speakers", "metadata", "arrays")
 
 
 class StoreError(ValueError):
@@ -184,22 +185,37 @@ def load_store(path: str | Path, verify: bool = True) -> FeatureStore:
             header = json.loads(f.read(header_len))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(f"{path}: corrupt header ({exc})") from exc
+    missing = [k for k in _HEADER_KEYS if not isinstance(header, dict) or k not in header]
+    if missing:
+        raise StoreError(f"{path}: corrupt header (missing {', '.join(missing)})")
     data_start = _aligned(_PREFIX.size + header_len)
     arrays: dict[str, np.ndarray] = {}
     for name, spec in header["arrays"].items():
-        shape = tuple(spec["shape"])
-        dtype = np.dtype(spec["dtype"])
-        start = data_start + spec["offset"]
+        try:
+            shape = tuple(int(n) for n in spec["shape"])
+            dtype = np.dtype(spec["dtype"])
+            start = data_start + int(spec["offset"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StoreError(f"{path}: corrupt header entry for array {name!r} ({exc})") from exc
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if start + nbytes > size:
             raise StoreError(f"{path} is truncated: array {name!r} needs bytes up to {start + nbytes}, file has {size}")
         array = np.memmap(path, dtype=dtype, mode="r", offset=start, shape=shape) if nbytes else np.zeros(shape, dtype)
-        if verify and hashlib.sha256(array.tobytes()).hexdigest() != spec["sha256"]:
+        if verify and hashlib.sha256(array.tobytes()).hexdigest() != spec.get("sha256"):
             raise StoreError(f"{path} is corrupt: checksum mismatch in array {name!r}")
+        if verify and np.issubdtype(dtype, np.floating) and not np.isfinite(array).all():
+            raise StoreError(f"{path}: feature {name!r} has NaN/inf values")
         arrays[name] = array
     for required in ("offsets", "labels", "split"):
         if required not in arrays:
             raise StoreError(f"{path}: missing array {required!r}")
+    num_clips = len(header["clip_ids"])
+    if arrays["offsets"].shape != (num_clips + 1,) or any(
+            a.shape[:1] != (num_clips,) for a in (arrays["labels"], arrays["split"])):
+        raise StoreError(f"{path}: offsets, labels and split do not match the {num_clips} clip ids")
+    for name, array in arrays.items():
+        if name not in ("offsets", "labels", "split") and (array.ndim != 2 or array.shape[0] != arrays["offsets"][-1]):
+            raise StoreError(f"{path}: feature {name!r} has shape {list(array.shape)}, expected [{arrays['offsets'][-1]}, dim]")
     return FeatureStore(
         path=path,
         class_names=header["class_names"],

@@ -36,14 +36,16 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
     ## Observation Space
 
     A ``float32`` vector, by ``obs_mode`` (built by ``emo_env.envs.observations.build_observation``,
-    which online inference shares), ending with the fraction of the clip observed,
-    ``(t + 1) / T`` at step ``t`` of a ``T``-step clip:
+    which online inference shares), ending with the time observed, ``min((t + 1) / horizon, 1)`` at
+    step ``t``, where ``horizon`` is the store's longest clip in steps. It is deliberately not the
+    fraction of *this* clip ``(t + 1) / T``: a live speaker does not announce how long the utterance
+    will last, so the observation must not reveal ``T`` (``info["fraction"]`` gives it for analysis).
 
     | obs_mode | parts                                         | bounds                        |
     |----------|-----------------------------------------------|-------------------------------|
-    | belief   | temporal LSTM hidden state [H], probs [K], fraction | [-1, 1], [0, 1], [0, 1] |
-    | frame    | embedding of ``modality`` [E], fraction       | store min/max per dim, [0, 1] |
-    | probs    | temporal model class probabilities [K], fraction | [0, 1], [0, 1]             |
+    | belief   | temporal LSTM hidden state [H], probs [K], time | [-1, 1], [0, 1], [0, 1]     |
+    | frame    | embedding of ``modality`` [E], time           | store min/max per dim, [0, 1] |
+    | probs    | temporal model class probabilities [K], time  | [0, 1], [0, 1]                |
 
     ``belief`` is Markov enough for a feed-forward agent (the temporal model summarises the past);
     ``frame`` needs an agent with memory. Embeddings have no natural range, so their bounds are the

@@ -2,11 +2,13 @@
 
 An observation is a flat ``float32`` vector; its parts depend on the observation mode:
 
-- ``belief``: temporal model hidden state ``[H]`` + class probabilities ``[K]`` + fraction observed
-- ``frame``: the step's embedding of one modality ``[E]`` + fraction observed
-- ``probs``: class probabilities ``[K]`` + fraction observed
+- ``belief``: temporal model hidden state ``[H]`` + class probabilities ``[K]`` + time observed
+- ``frame``: the step's embedding of one modality ``[E]`` + time observed
+- ``probs``: class probabilities ``[K]`` + time observed
 
-The fraction observed after step ``t`` (0-based) of a ``T``-step clip is ``(t + 1) / T``.
+The time observed after step ``t`` (0-based) is ``min((t + 1) / horizon, 1)``, where the horizon is
+the store's longest clip in steps. It is *not* the fraction of this clip: a live stream does not know
+how long the utterance will last, so an observation must not reveal it (nor when the clip ends).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from gymnasium import spaces
 from emo_env.data.store import FeatureStore, StoreError
 
 __all__ = ["OBS_MODES", "EMBEDDINGS", "build_observation", "resolve_modality", "step_fractions",
+           "horizon_steps", "elapsed_fractions",
            "observation_table", "observation_space"]
 
 OBS_MODES = ("belief", "frame", "probs")
@@ -33,7 +36,7 @@ def build_observation(
     probs: np.ndarray | None = None,
     embedding: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Concatenate the parts of ``obs_mode`` and the fraction observed into ``float32``.
+    """Concatenate the parts of ``obs_mode`` and the time observed (``fraction``) into ``float32``.
 
     Works for one step (parts ``[dim]``, scalar fraction) or a batch (parts ``[B, dim]``,
     fraction ``[B]``). Parts the mode does not use are ignored.
@@ -77,6 +80,16 @@ def step_fractions(lengths: np.ndarray) -> np.ndarray:
     return (steps + 1) / np.repeat(lengths, lengths)
 
 
+def horizon_steps(store: FeatureStore) -> int:
+    """The time scale of the observation's time feature: the store's longest clip, in steps."""
+    return int(store.lengths.max())
+
+
+def elapsed_fractions(lengths: np.ndarray, horizon: int) -> np.ndarray:
+    """Time observed ``min((t + 1) / horizon, 1)`` at every step of clips of the given lengths, concatenated."""
+    return np.minimum(step_fractions(lengths) * np.repeat(lengths, lengths) / horizon, 1.0)
+
+
 def observation_table(store: FeatureStore, obs_mode: str, modality: str | None = None) -> np.ndarray:
     """The observation of every step of every clip: ``[total_steps, obs_dim]`` float32 (row = store row)."""
     chosen = resolve_modality(store, obs_mode, modality)
@@ -85,7 +98,7 @@ def observation_table(store: FeatureStore, obs_mode: str, modality: str | None =
         if name in features and len(features[name]) and not (
                 features[name].min() >= low and features[name].max() <= high):
             raise StoreError(f"{store.path}: feature {name!r} has values outside [{low}, {high}]")
-    return build_observation(obs_mode, fraction=step_fractions(store.lengths),
+    return build_observation(obs_mode, fraction=elapsed_fractions(store.lengths, horizon_steps(store)),
                              hidden=features.get("hidden"), probs=features.get("probs"),
                              embedding=features.get(chosen))
 
@@ -93,7 +106,7 @@ def observation_table(store: FeatureStore, obs_mode: str, modality: str | None =
 def observation_space(store: FeatureStore, obs_mode: str, modality: str | None = None) -> spaces.Box:
     """The ``Box`` of ``obs_mode`` observations of ``store``.
 
-    Hidden state in [-1, 1], probabilities and fraction in [0, 1]. Embeddings have no known range:
+    Hidden state in [-1, 1], probabilities and time observed in [0, 1]. Embeddings have no known range:
     their bounds are the store's per-dimension min and max over all clips of every split (so
     train and eval envs share one space), a constant dimension widened to the next float up.
     Embeddings computed outside this store may fall outside these bounds.

@@ -89,7 +89,8 @@ def discover_images(root: str | Path, classes: Sequence[str], label_map: Mapping
         found.images.append(FaceImage(path=path, box=tuple(int(v) for v in box), label=label))
     if not found.images:
         detail = "; ".join(f"{skip.path}: {skip.reason}" for skip in found.skipped[:5])
-        raise DatasetError(f"AffectNet: no usable image listed in {csv_path} ({len(found.skipped)} rows skipped: {detail})")
+        raise DatasetError(f"AffectNet: no usable image listed in {csv_path} "
+                           f"({len(found.skipped)} rows skipped: {detail})")
     return found
 
 

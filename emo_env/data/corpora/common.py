@@ -87,7 +87,8 @@ class LabelMapper:
             raise DatasetError(f"{where}: unknown {self.corpus} label {label!r} (known: {', '.join(self.mapping)})")
         target = self.mapping[key]
         if target is None:
-            by = "data.label_map" if key in self.overridden else "default (map it to a class with data.label_map to use it)"
+            by = ("data.label_map" if key in self.overridden
+                  else "default (map it to a class with data.label_map to use it)")
             return Skip(where, f"label {label!r} is dropped by {by}")
         if target not in self.classes:
             return Skip(where, f"label {label!r} ({target}) is not one of data.classes; "

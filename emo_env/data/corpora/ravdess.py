@@ -48,19 +48,20 @@ def discover(root: str | Path, classes: Sequence[str], label_map: Mapping[str, s
     skipped: list[Skip] = []
     for path in walk_files(root, VIDEO_EXTENSIONS, skipped):
         name = _NAME.fullmatch(path.stem)
-        if not name or name.group(1) not in MODALITIES or name.group(2) not in CHANNELS or name.group(3) not in EMOTIONS:
+        codes = name.groups() if name else ()
+        if not codes or codes[0] not in MODALITIES or codes[1] not in CHANNELS or codes[2] not in EMOTIONS:
             skipped.append(Skip(str(path), "name is not modality-channel-emotion-intensity-statement-repetition-actor "
                                            "(seven two-digit codes, e.g. 01-01-05-02-01-01-12)"))
             continue
-        modality, channel, emotion = MODALITIES[name.group(1)], CHANNELS[name.group(2)], EMOTIONS[name.group(3)]
+        modality, channel, emotion = MODALITIES[codes[0]], CHANNELS[codes[1]], EMOTIONS[codes[2]]
         if modality not in modalities or channel not in channels:
             skipped.append(Skip(str(path), f"{modality} {channel} file (using {', '.join(modalities)} "
                                            f"{', '.join(channels)} only)"))
             continue
-        speaker = f"Actor_{int(name.group(7)):02d}"
+        speaker = f"Actor_{int(codes[6]):02d}"
         folder = next((m for part in path.relative_to(root).parts[:-1] if (m := _ACTOR.fullmatch(part))), None)
-        if folder and int(folder.group(1)) != int(name.group(7)):
-            skipped.append(Skip(str(path), f"name says actor {name.group(7)} but the file is in folder {folder.group(0)!r}"))
+        if folder and int(folder.group(1)) != int(codes[6]):
+            skipped.append(Skip(str(path), f"name says actor {codes[6]} but the file is in folder {folder.group(0)!r}"))
             continue
         label = mapper.resolve(emotion, str(path))
         if isinstance(label, Skip):

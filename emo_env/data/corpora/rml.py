@@ -20,7 +20,8 @@ from .common import VIDEO_EXTENSIONS, LabelMapper, check_root, finish, make_clip
 
 __all__ = ["LABELS", "discover"]
 
-LABELS: dict[str, str | None] = {"an": "anger", "di": "disgust", "fe": "fear", "ha": "happy", "sa": "sad", "su": "surprise"}
+LABELS: dict[str, str | None] = {"an": "anger", "di": "disgust", "fe": "fear", "ha": "happy", "sa": "sad",
+                                 "su": "surprise"}
 _SPEAKER = re.compile(r"s(\d+)", re.IGNORECASE)
 
 

@@ -1,0 +1,107 @@
+"""What an agent run written by ``train_agent.py`` holds for online use: its policy, the feature store
+it was trained on, and the encoders that exported that store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from emo_env.data.store import FeatureStore, load_store
+from pretrained_encoders.checkpoint import CheckpointError
+from pretrained_encoders.encoders import Encoders, load_encoders, state_checksum
+
+__all__ = ["RunFiles", "find_run", "check_encoders", "load_run_encoders", "typical_duration"]
+
+POLICY_FILE = "policy.pt"
+REPORT_FILE = "report.json"
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """The files of one agent run and the env settings it was trained with."""
+
+    policy: Path
+    store: FeatureStore
+    modality: str | None  # the env's ``modality`` (frame observations); None = the store's
+
+
+def find_run(path: str | Path) -> RunFiles:
+    """The policy, store and env modality of the run in folder ``path`` (or of its ``policy.pt``)."""
+    path = Path(path)
+    run_dir = path.parent if path.is_file() else path
+    policy = path if path.is_file() else path / POLICY_FILE
+    if not policy.is_file():
+        raise FileNotFoundError(f"{run_dir} is not an agent run: no {POLICY_FILE} (train_agent.py writes it)")
+    report = run_dir / REPORT_FILE
+    try:
+        settings = json.loads(report.read_text())["settings"]
+        recorded = settings["store"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{report} does not exist: train_agent.py writes it at the end of a run, "
+                                "with the feature store the policy was trained on") from None
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{report}: cannot read settings.store ({type(exc).__name__}: {exc})") from None
+    candidates = [Path(recorded), run_dir / recorded]
+    store = next((c for c in candidates if c.is_file()), None)
+    if store is None:
+        raise FileNotFoundError(f"{report}: the run's feature store {recorded} does not exist "
+                                f"(looked in the current folder and in {run_dir})")
+    return RunFiles(policy, load_store(store, verify=False), settings.get("modality"))
+
+
+def load_run_encoders(store: FeatureStore, encoders: str | Path | None = None, device: str = "cpu") -> Encoders:
+    """The encoders that exported ``store``: ``encoders`` if given, else ``pretrain_encoder.py``'s
+    ``encoders.pt`` for the store's config (as recorded, or next to the store in the default
+    layout ``{workdir}/stores/<tag>.emostore`` + ``{workdir}/encoders/<tag>/encoders.pt``), else
+    the bundled encoders for the bundled store. Checked against the store's checksum."""
+    looked: list[Path] = []
+    for candidate in [Path(encoders)] if encoders is not None else _candidates(store):
+        looked.append(candidate)
+        if candidate.is_file():
+            found = candidate
+            break
+    else:
+        raise FileNotFoundError(f"no encoders file for feature store {store.path} (looked at: "
+                                f"{', '.join(map(str, looked))}); "
+                                "pass the encoders.pt that exported it")
+    loaded = load_encoders(found, device)
+    check_encoders(loaded, store, found)
+    return loaded
+
+
+def check_encoders(encoders: Encoders, store: FeatureStore, path: Path | str = "encoders") -> None:
+    """Raise :class:`CheckpointError` unless ``encoders`` are the ones that exported ``store``."""
+    wanted = store.metadata.get("encoder_checksums", {}).get("full")
+    states = {kind: getattr(encoders, kind).state_dict() for kind in ("audio", "visual", "fusion", "temporal")}
+    if wanted is not None and state_checksum(states) != wanted:
+        raise CheckpointError(f"{path} are not the encoders that exported {store.path} (checksum mismatch)")
+    if encoders.class_names != list(store.class_names) or encoders.modality != store.modality:
+        raise CheckpointError(f"{path} (classes {encoders.class_names}, modality {encoders.modality}) do not match "
+                              f"{store.path} (classes {store.class_names}, modality {store.modality})")
+
+
+def typical_duration(store: FeatureStore) -> float:
+    """Median clip duration of a store in seconds (how long a live utterance is assumed to last)."""
+    return float(np.median(store.lengths)) / store.step_rate
+
+
+def _candidates(store: FeatureStore) -> Iterator[Path]:
+    """Where the encoders of ``store`` may be, most specific first."""
+    config: dict[str, Any] | None = store.metadata.get("config")
+    fold = store.metadata.get("fold")
+    if config is not None and fold is not None:
+        from pretrained_encoders.cli import output_paths
+
+        try:
+            yield output_paths(config, str(fold))[0] / "encoders.pt"
+        except (KeyError, TypeError):
+            pass  # a config without the usual sections: the default layout below still applies
+    yield store.path.parent.parent / "encoders" / store.path.stem / "encoders.pt"
+    import pretrained_encoders
+
+    if store.path.resolve() == Path(pretrained_encoders.bundled_store_path()).resolve():
+        yield Path(pretrained_encoders.bundled_encoders_path())

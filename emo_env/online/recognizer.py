@@ -1,0 +1,357 @@
+"""The streaming recognizer: frames and audio in as they arrive, a decision out as soon as the policy answers.
+
+Each step runs once, when its inputs are complete, with the code ingest uses
+(:class:`~emo_env.data.steps.StepSampler`: face tracker and log-mel extractor), then the audio,
+visual and fusion encoders on that one step, one step of the temporal LSTM (its state carries
+over), the observation of :func:`~emo_env.envs.observations.build_observation` and the policy.
+Features are rounded to the feature store's precision (float16) before they reach the policy,
+as in the store the policy was trained on, so a clip gives the decisions of the offline
+pipeline (ingest, store, env) at the same step.
+
+Algorithmic latency. Step ``i`` is at ``t_i = (i + 0.5) / step_rate`` and needs the log-mel window
+centred on ``t_i``: audio up to ``t_i + span / 2`` (``span`` = the window's samples, 0.982 s at the
+defaults, so 0.491 s of lookahead). A decision at step ``i`` covers ``time_s = (i + 1) / step_rate``
+seconds of the utterance (the env's ``decision_time_s``) and can be made ``latency_s`` =
+``t_i + span / 2 - time_s`` = 0.441 s later at the defaults (10 steps/s, 0.96 s window), plus the
+compute time. A shorter ``mel_window_s`` at ingest and training time shortens it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Protocol
+
+import av
+import numpy as np
+import torch
+
+from emo_env.data.ingest import IngestParams
+from emo_env.data.media import AudioChunk, VideoFrame
+from emo_env.data.steps import Step, num_steps
+from emo_env.data.store import load_store
+from emo_env.envs.observations import OBS_MODES, build_observation
+from pretrained_encoders.encoders import Encoders, load_encoders
+
+from .loading import find_run, load_run_encoders, typical_duration
+
+__all__ = ["Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
+
+AUDIO_TOLERANCE_S = 0.02  # audio timestamps this close to the running sample clock count as contiguous
+
+
+class PolicyLike(Protocol):
+    """What the recognizer needs of a policy (``agents.Policy`` has it)."""
+
+    spec: Any  # .obs_mode, .obs_dim, .num_classes
+
+    def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
+
+    def reset(self, episode_start: np.ndarray) -> None: ...
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one utterance."""
+
+    emotion: str
+    class_index: int
+    probs: dict[str, float]  # temporal model's class probabilities at the decision step
+    step: int  # 0-based step of the decision
+    time_s: float  # seconds of the utterance observed: (step + 1) / step_rate, as the env's decision_time_s
+    latency_s: float  # algorithmic latency: how long after time_s the step's inputs are complete
+    compute_s: float  # wall time spent in the call that made the decision
+    forced: bool  # made at the last step, where waiting is not allowed (or by finish())
+
+    @property
+    def confidence(self) -> float:
+        """The probability of the decided class."""
+        return self.probs[self.emotion]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (for JSON)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What the recognizer saw and did at one step."""
+
+    index: int
+    time_s: float  # step time t_i (the face frame shown then, the mel window centred there)
+    box: np.ndarray  # float32 [4]: face box x, y, w, h in frame pixels
+    face_found: bool  # the detector hit (else the track, or a centred square before any detection)
+    probs: np.ndarray = field(repr=False)  # float32 [K], as the policy saw them
+    action: int  # 0 = wait, 1 + k = class k
+
+
+class OnlineRecognizer:
+    """Streaming audio-visual emotion recognition for one utterance at a time.
+
+    Push data as it arrives, in any chunk sizes and in either order (times are seconds on one
+    clock): :meth:`push_video` and :meth:`push_audio` run every step whose face frame and full
+    audio window are available and return a :class:`Decision` when the policy answers (then the
+    utterance is decided and later pushes are ignored until :meth:`reset`). :meth:`finish` ends
+    the stream and returns the decision, forcing one at the last step if none was made.
+
+    The observation's fraction observed is ``(step + 1) / T`` and the decision is forced at step
+    ``T - 1``, as in the env; ``T`` is ``num_steps(duration_s)`` when :meth:`reset` is given the
+    utterance's duration (a file), else ``utterance_s`` seconds (a live stream; :meth:`finish`
+    shortens it to the steps that came). Missing faces keep the track (as ingest does), audio
+    gaps are zero-padded, overlapping audio and out-of-order frames are dropped (counted in
+    :attr:`dropped`). With ``max_lag_s``, a stalled stream does not hold the other back: audio
+    more than ``max_lag_s`` behind the video is zero-padded, and video that far behind the audio
+    repeats its last frame.
+    """
+
+    def __init__(
+        self,
+        encoders: Encoders,
+        policy: PolicyLike,
+        *,
+        modality: str | None = None,
+        utterance_s: float = 3.0,
+        max_lag_s: float | None = None,
+        feature_dtype: np.dtype | type = np.float16,
+        policy_name: str | None = None,
+    ) -> None:
+        obs_mode = policy.spec.obs_mode
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"policy obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
+        if modality is not None and obs_mode != "frame" and modality != encoders.modality:
+            raise ValueError(f"obs_mode {obs_mode!r} uses the temporal model's modality {encoders.modality!r}, "
+                             f"not {modality!r}")
+        if utterance_s <= 0 or (max_lag_s is not None and max_lag_s <= 0):
+            raise ValueError(f"utterance_s and max_lag_s must be > 0, got {utterance_s} and {max_lag_s}")
+        data = encoders.spec["data"]
+        self.params = IngestParams(**{f.name: data[f.name] for f in fields(IngestParams)})
+        self.encoders = encoders
+        self.policy = policy
+        self.policy_name = policy_name or type(policy).__name__
+        self.obs_mode = obs_mode
+        self.modality = modality or encoders.modality
+        self.class_names = encoders.class_names
+        self.step_rate = float(self.params.step_rate)
+        self.sample_rate = int(self.params.sample_rate)
+        self.utterance_s = float(utterance_s)
+        self.max_lag_s = max_lag_s
+        self.feature_dtype = np.dtype(feature_dtype)
+        self._device = next(encoders.temporal.parameters()).device
+        self._needed = _needed_embeddings(encoders.modality, self.modality if obs_mode == "frame" else None)
+        self.reset()
+        self.latency_s = self._sampler.mels.span / 2 / self.sample_rate - 0.5 / self.step_rate
+        self._check_policy()
+
+    @classmethod
+    def from_run(cls, path: str | Path, *, encoders: str | Path | None = None, device: str = "cpu",
+                 **options: Any) -> OnlineRecognizer:
+        """The recognizer of an agent run of ``train_agent.py`` (its folder or its ``policy.pt``): the
+        run's policy, and the encoders that exported the feature store it was trained on (found from
+        the store, or ``encoders``). A live utterance is assumed to last the store's median clip
+        duration unless ``utterance_s`` is given; ``options`` go to the constructor."""
+        from agents import load_policy  # imported here: emo_env does not depend on agents
+
+        run = find_run(path)
+        policy = load_policy(run.policy, device=device)
+        options.setdefault("utterance_s", typical_duration(run.store))
+        return cls(load_run_encoders(run.store, encoders, device), policy, modality=run.modality,
+                   feature_dtype=run.store.features["probs"].dtype, policy_name=policy.name, **options)
+
+    @classmethod
+    def from_default(cls, *, threshold: float = 0.9, device: str = "cpu", **options: Any) -> OnlineRecognizer:
+        """The bundled encoders of the synthetic corpus with the threshold baseline as the policy (no
+        trained policy is bundled): answer once the top class probability reaches ``threshold``."""
+        import pretrained_encoders
+        from agents import EnvSpec
+        from agents.baselines import ThresholdPolicy
+
+        encoders = load_encoders(pretrained_encoders.bundled_encoders_path(), device)
+        k = len(encoders.class_names)
+        policy = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": threshold}, device=device)
+        store = Path(pretrained_encoders.bundled_store_path())
+        if store.is_file():
+            options.setdefault("utterance_s", typical_duration(load_store(store, verify=False)))
+        return cls(encoders, policy, policy_name=f"threshold {threshold:g}", **options)
+
+    # -- the stream --------------------------------------------------------------------------------
+    def reset(self, start_s: float | None = None, duration_s: float | None = None) -> None:
+        """Start a new utterance at ``start_s`` (default: the first time pushed) lasting ``duration_s``
+        seconds if known (default: up to ``utterance_s``)."""
+        self._sampler = self.params.sampler()
+        self._start = start_s
+        self._total = num_steps(self.utterance_s if duration_s is None else duration_s, self.step_rate)
+        self._audio_end = 0  # samples of the utterance pushed so far
+        self._last_frame: VideoFrame | None = None
+        self._state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._last_parts: dict[str, np.ndarray] | None = None
+        self._finished = False
+        self.decision: Decision | None = None
+        self.history: list[StepRecord] = []
+        self.dropped = {"frames": 0, "samples": 0}
+        self.policy.reset(np.ones(1, dtype=bool))
+
+    @property
+    def done(self) -> bool:
+        """Whether this utterance is decided (or finished without any step)."""
+        return self.decision is not None or self._finished
+
+    @property
+    def total_steps(self) -> int:
+        """``T``: the steps this utterance is expected to have (the decision is forced at ``T - 1``)."""
+        return self._total
+
+    def push_video(self, frame: np.ndarray | av.VideoFrame, t: float, duration: float | None = None) -> Decision | None:
+        """Add the frame shown from ``t`` seconds (uint8 RGB ``[H, W, 3]`` or a PyAV frame) for
+        ``duration`` seconds (default: the interval since the previous frame)."""
+        if isinstance(frame, np.ndarray) and (frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3):
+            raise ValueError(f"a video frame must be uint8 RGB [H, W, 3], got {frame.dtype} {list(frame.shape)}")
+        if self.done:
+            return None
+        began = time.perf_counter()
+        t = self._relative(t)
+        last = self._last_frame
+        if last is not None and t < last.time:
+            self.dropped["frames"] += 1
+            return None
+        if duration is None:
+            duration = 0.0 if last is None else t - last.time
+        steps = self._push_frame(VideoFrame(max(t, 0.0), float(duration), frame))
+        if self.max_lag_s is not None and self._audio_end < (behind := round((t - self.max_lag_s) * self.sample_rate)):
+            steps += self._sampler.push(AudioChunk(np.zeros(behind - self._audio_end, np.float32)))
+            self._audio_end = behind
+        return self._run(steps, began)
+
+    def push_audio(self, samples: np.ndarray, t: float | None = None) -> Decision | None:
+        """Add mono samples at the recognizer's ``sample_rate`` (float in [-1, 1], or int16; ``[n]``,
+        or ``[n, channels]``, averaged), the first one at ``t`` seconds (default: right after the
+        previous chunk)."""
+        samples = _mono(samples)
+        if self.done:
+            return None
+        began = time.perf_counter()
+        if t is not None:
+            gap = round(self._relative(t) * self.sample_rate) - self._audio_end
+            if gap > AUDIO_TOLERANCE_S * self.sample_rate:
+                samples = np.concatenate([np.zeros(gap, np.float32), samples])
+            elif gap < -AUDIO_TOLERANCE_S * self.sample_rate:
+                overlap = min(-gap, samples.size)
+                self.dropped["samples"] += overlap
+                samples = samples[overlap:]
+        if not samples.size:
+            return None
+        steps = self._sampler.push(AudioChunk(samples))
+        self._audio_end += samples.size
+        last = self._last_frame
+        if self.max_lag_s is not None and last is not None:
+            behind = self._audio_end / self.sample_rate - self.max_lag_s
+            if last.time < behind:  # the video stalls: its last frame stays on screen
+                steps += self._push_frame(VideoFrame(behind, 0.0, last.source))
+        return self._run(steps, began)
+
+    def finish(self) -> Decision | None:
+        """End of the stream: run the remaining steps (audio past the end is silence) and return the
+        utterance's decision, forced at its last step if the policy has not answered (None when not
+        even one step came)."""
+        if self.done:
+            return self.decision
+        began = time.perf_counter()
+        self._finished = True
+        steps = self._sampler.finish()
+        self._total = max(1, min(self._total, num_steps(self._sampler.duration, self.step_rate)))
+        decision = self._run(steps, began)
+        if decision is None and self._last_parts is not None:  # the last step came before the end was known
+            decision = self._decide(len(self.history) - 1, self._last_parts, began, final=True)
+        return decision
+
+    # -- one step ----------------------------------------------------------------------------------
+    def _relative(self, t: float) -> float:
+        if not math.isfinite(t):
+            raise ValueError(f"timestamps must be finite seconds, got {t}")
+        if self._start is None:
+            self._start = float(t)
+        return float(t) - self._start
+
+    def _push_frame(self, frame: VideoFrame) -> list[Step]:
+        self._last_frame = frame
+        return self._sampler.push(frame)
+
+    def _run(self, steps: list[Step], began: float) -> Decision | None:
+        for step in steps:
+            parts = self._features(step)
+            decision = self._decide(step.index, parts, began, final=step.index == self._total - 1, step=step)
+            if decision is not None:
+                return decision
+        return None
+
+    @torch.no_grad()
+    def _features(self, step: Step) -> dict[str, np.ndarray]:
+        """Encoders and one temporal step; the parts of the observation, rounded as the store rounds them."""
+        enc, device = self.encoders, self._device
+        embeddings: dict[str, torch.Tensor] = {}
+        if "audio" in self._needed:  # ingest stores mel windows as float16
+            embeddings["audio"] = enc.audio(torch.from_numpy(step.mel.astype(np.float16)[None]).to(device))[0]
+        if "visual" in self._needed:
+            embeddings["visual"] = enc.visual(torch.from_numpy(step.face.image[None]).to(device))[0]
+        if "fusion" in self._needed:
+            embeddings["fusion"] = enc.fusion(embeddings["audio"], embeddings["visual"])[0]
+        probs, hidden, self._state = enc.temporal.step(embeddings[enc.modality], self._state)
+        parts = {"hidden": hidden[0], "probs": probs[0]}
+        if self.obs_mode == "frame":
+            parts["embedding"] = embeddings[self.modality][0]
+        return {name: value.cpu().numpy().astype(self.feature_dtype).astype(np.float32) for name, value in parts.items()}
+
+    def _decide(self, index: int, parts: dict[str, np.ndarray], began: float, *, final: bool,
+                step: Step | None = None) -> Decision | None:
+        self._last_parts = parts
+        fraction = 1.0 if final else (index + 1) / self._total
+        obs = build_observation(self.obs_mode, fraction=fraction, **parts)
+        mask = np.ones((1, len(self.class_names) + 1), np.int8)
+        mask[0, 0] = 0 if final else 1
+        with torch.no_grad():
+            action = int(np.asarray(self.policy.act(obs[None], mask))[0])
+        if final and action == 0:  # a policy that ignores the mask: answer with the most probable class
+            action = 1 + int(parts["probs"].argmax())
+        if step is not None:
+            self.history.append(StepRecord(index, step.time, step.face.box, step.face.found, parts["probs"], action))
+        if action == 0:
+            return None
+        k = action - 1
+        self.decision = Decision(
+            emotion=self.class_names[k], class_index=k,
+            probs={name: float(p) for name, p in zip(self.class_names, parts["probs"])},
+            step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s,
+            compute_s=time.perf_counter() - began, forced=final)
+        return self.decision
+
+    def _check_policy(self) -> None:
+        spec = self.policy.spec
+        k = len(self.class_names)
+        dims = {"hidden": self.encoders.temporal.lstm.hidden_size, "probs": k,
+                "embedding": int(self.encoders.spec["embed_dim"])}
+        parts = {name: np.zeros(dim, np.float32) for name, dim in dims.items()}
+        obs_dim = build_observation(self.obs_mode, fraction=0.0, **parts).shape[-1]
+        if int(spec.obs_dim) != obs_dim or int(spec.num_classes) != k:
+            raise ValueError(f"the policy acts on {spec.obs_mode!r} observations of {spec.obs_dim} values and "
+                             f"{spec.num_classes} classes; these encoders give {obs_dim} values and {k} classes")
+
+
+def _needed_embeddings(temporal: str, frame: str | None) -> set[str]:
+    needed = {temporal} | ({frame} if frame else set())
+    if "fusion" in needed:
+        needed |= {"audio", "visual"}
+    return needed
+
+
+def _mono(samples: np.ndarray) -> np.ndarray:
+    samples = np.asarray(samples)
+    if samples.dtype == np.int16:
+        samples = samples.astype(np.float32) / 32768.0
+    elif not np.issubdtype(samples.dtype, np.floating):
+        raise ValueError(f"audio samples must be float or int16, got {samples.dtype}")
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    if samples.ndim != 1:
+        raise ValueError(f"audio samples must be [n] or [n, channels], got shape {list(samples.shape)}")
+    return samples.astype(np.float32, copy=False)

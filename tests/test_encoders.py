@@ -1,0 +1,210 @@
+"""Encoder architectures: shapes, determinism, the temporal model's incremental step, augmentation,
+pretrained-weight loading, encoders.pt round trip and safe loading."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+from pretrained_encoders.augment import jitter_faces, warp_mels
+from pretrained_encoders.checkpoint import CheckpointError, load_safe, save_atomic
+from pretrained_encoders.encoders import load_encoders, save_encoders
+from pretrained_encoders.models import build_audio_encoder, build_model, build_visual_encoder
+from pretrained_encoders.models.audio import VGGishEncoder
+
+SPEC = {"class_names": ["a", "b", "c", "d", "e", "f"], "modality": "fusion", "audio_arch": "compact",
+        "visual_arch": "compact", "embed_dim": 16, "hidden_dim": 12, "mel_frames": 96, "mel_bands": 64,
+        "face_size": 64, "data": {"step_rate": 10.0}}
+HAS_TORCHVISION = importlib.util.find_spec("torchvision") is not None
+
+
+def inputs(batch: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {"audio": (torch.randn(batch, 96, 64, generator=g) - 4).half(),
+            "visual": torch.randint(0, 256, (batch, 64, 64, 3), generator=g, dtype=torch.uint8)}
+
+
+def built(kind: str, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model(kind, SPEC).eval()
+
+
+@pytest.mark.parametrize("kind", ["audio", "visual"])
+def test_frame_encoder_shapes_and_determinism(kind):
+    x = inputs()[kind]
+    embedding, logits = built(kind)(x)
+    assert embedding.shape == (4, 16) and logits.shape == (4, 6)
+    assert (embedding >= 0).all()  # ReLU embedding
+    again, _ = built(kind)(x)
+    assert torch.equal(embedding, again)  # same seed, same init, same numbers
+    other, _ = built(kind, seed=1)(x)
+    assert not torch.allclose(embedding, other)
+    # rows are independent in eval mode: one sample alone gives the same output as in the batch
+    assert torch.allclose(built(kind)(x[:1])[0], embedding[:1], atol=1e-5)
+
+
+def test_frame_encoders_learn_a_separable_signal():
+    """A few Adam steps on a class-coded input drive the training loss down (gradients flow)."""
+    torch.manual_seed(0)
+    model = build_model("visual", SPEC)
+    faces = torch.zeros(12, 64, 64, 3, dtype=torch.uint8)
+    labels = torch.arange(12) % 6
+    for i in range(12):
+        faces[i, 10 * labels[i] : 10 * labels[i] + 8] = 255
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(faces)[1], labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0]
+
+
+def test_fusion_shapes_and_determinism():
+    a, v = torch.randn(5, 16), torch.randn(5, 16)
+    embedding, logits = built("fusion")(a, v)
+    assert embedding.shape == (5, 16) and logits.shape == (5, 6)
+    assert torch.equal(embedding, built("fusion")(a, v)[0])
+    assert any(isinstance(m, torch.nn.BatchNorm1d) for m in built("fusion").modules())
+
+
+def test_temporal_step_equals_full_pass():
+    model = built("temporal")
+    x = torch.randn(3, 11, 16)
+    hidden, logits = model(x)
+    assert hidden.shape == (3, 11, 12) and logits.shape == (3, 11, 6)
+    state = None
+    for t in range(11):
+        probs, h, state = model.step(x[:, t], state)
+        assert torch.allclose(h, hidden[:, t], atol=1e-6)
+        assert torch.allclose(probs, torch.softmax(logits[:, t], dim=-1), atol=1e-6)
+    assert torch.allclose(probs.sum(-1), torch.ones(3))
+
+
+def test_temporal_model_is_causal():
+    """Steps after t (e.g. the padding of a shorter clip) never change the output at t."""
+    model = built("temporal")
+    x = torch.randn(1, 10, 16)
+    padded = torch.cat([x[:, :6], torch.zeros(1, 4, 16)], dim=1)
+    assert torch.allclose(model(x)[0][:, :6], model(padded)[0][:, :6], atol=1e-6)
+
+
+def test_vggish_shapes_and_local_audioset_weights(tmp_path):
+    torch.manual_seed(0)
+    source = VGGishEncoder(embed_dim=16, num_classes=6)
+    backbone = {k: v for k, v in source.state_dict().items() if k.startswith(("features.", "embeddings."))}
+    torch.save(backbone, tmp_path / "vggish.pth")
+    model = build_audio_encoder("vggish", embed_dim=16, num_classes=6, frames=96, mel_bands=64,
+                                weights=tmp_path / "vggish.pth")
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in backbone.items())
+    embedding, logits = model.eval()(inputs(batch=2)["audio"])
+    assert embedding.shape == (2, 16) and logits.shape == (2, 6)
+    torch.save({"features.0.weight": torch.zeros(3)}, tmp_path / "wrong.pth")
+    with pytest.raises(CheckpointError, match="wrong.pth"):
+        build_audio_encoder("vggish", embed_dim=16, num_classes=6, frames=96, mel_bands=64, weights=tmp_path / "wrong.pth")
+
+
+def test_unknown_architecture_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown audio_arch 'resnet'.*compact, vggish"):
+        build_audio_encoder("resnet", embed_dim=8, num_classes=2, frames=96, mel_bands=64)
+    with pytest.raises(ValueError, match="only used with visual_arch 'mobilenetv2'"):
+        build_visual_encoder("compact", embed_dim=8, num_classes=2, weights="x.pth")
+
+
+@pytest.mark.skipif(HAS_TORCHVISION, reason="torchvision is installed")
+def test_mobilenetv2_without_torchvision_says_what_to_install():
+    with pytest.raises(ImportError, match="needs torchvision.*emo-env\\[vision\\]"):
+        build_visual_encoder("mobilenetv2", embed_dim=8, num_classes=6)
+
+
+@pytest.mark.skipif(not HAS_TORCHVISION, reason="torchvision is not installed (optional extra 'vision')")
+def test_mobilenetv2_shapes_and_local_imagenet_weights(tmp_path):
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(0)
+    reference = mobilenet_v2(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "mnv2.pth")
+    model = build_visual_encoder("mobilenetv2", embed_dim=16, num_classes=6, weights=tmp_path / "mnv2.pth").eval()
+    assert torch.equal(model.features[0][0].weight, reference.features[0][0].weight)
+    embedding, logits = model(inputs(batch=2)["visual"])
+    assert embedding.shape == (2, 16) and logits.shape == (2, 6)
+
+
+def test_face_jitter_range_determinism_and_identity():
+    faces = inputs(batch=8)["visual"]
+    out = jitter_faces(faces, torch.Generator().manual_seed(3), 0.3, 0.3)
+    assert out.shape == faces.shape and out.dtype == torch.float32
+    assert out.min() >= 0 and out.max() <= 255
+    assert torch.equal(out, jitter_faces(faces, torch.Generator().manual_seed(3), 0.3, 0.3))
+    assert not torch.allclose(out, faces.float())
+    assert torch.allclose(jitter_faces(faces, torch.Generator(), 0.0, 0.0), faces.float(), atol=1e-3)
+    # a grey face stays grey under any saturation change
+    grey = torch.full((2, 8, 8, 3), 100, dtype=torch.uint8)
+    g_out = jitter_faces(grey, torch.Generator().manual_seed(0), 0.0, 0.5)
+    assert torch.allclose(g_out, grey.float(), atol=1e-3)
+
+
+def test_mel_warp_moves_energy_along_the_mel_axis():
+    mels = torch.full((64, 96, 64), -4.0)
+    mels[:, :, 30] = 2.0
+    warped = warp_mels(mels, torch.Generator().manual_seed(0), 0.2)
+    assert warped.shape == mels.shape
+    peaks = warped.mean(1).argmax(1)
+    assert peaks.min() < 30 < peaks.max()  # some windows stretched, some squeezed
+    assert torch.allclose(warp_mels(mels, torch.Generator(), 0.0), mels)
+    assert torch.equal(warped, warp_mels(mels, torch.Generator().manual_seed(0), 0.2))
+
+
+def _models(seed: int = 0) -> dict[str, torch.nn.Module]:
+    return {kind: built(kind, seed) for kind in ("audio", "visual", "fusion", "temporal")}
+
+
+def test_encoders_file_round_trip_is_weights_only(tmp_path):
+    models = _models()
+    checksum = save_encoders(tmp_path / "encoders.pt", models, SPEC)
+    raw = torch.load(tmp_path / "encoders.pt", weights_only=True)
+    assert raw["spec"] == SPEC and raw["checksum"] == checksum
+    loaded = load_encoders(tmp_path / "encoders.pt")
+    assert loaded.modality == "fusion" and loaded.class_names == SPEC["class_names"]
+    x = inputs()
+    for kind in ("audio", "visual"):
+        assert torch.equal(getattr(loaded, kind)(x[kind])[0], models[kind](x[kind])[0])
+    seq = torch.randn(2, 5, 16)
+    assert torch.equal(loaded.temporal(seq)[1], models["temporal"](seq)[1])
+    assert not loaded.fusion.training
+
+
+def test_encoders_file_damage_is_a_clear_error(tmp_path):
+    path = tmp_path / "encoders.pt"
+    save_encoders(path, _models(), SPEC)
+    data = path.read_bytes()
+    (tmp_path / "truncated.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated.pt is truncated or corrupt"):
+        load_encoders(tmp_path / "truncated.pt")
+    raw = torch.load(path, weights_only=True)
+    raw["state_dicts"]["fusion"]["head.bias"] += 1.0  # tampered weights, stale checksum
+    torch.save(raw, tmp_path / "tampered.pt")
+    with pytest.raises(CheckpointError, match="checksum mismatch"):
+        load_encoders(tmp_path / "tampered.pt")
+    torch.save({"format": "something-else"}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not an encoders file"):
+        load_encoders(tmp_path / "foreign.pt")
+    raw["version"] = 99
+    torch.save(raw, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="version 99 is not supported"):
+        load_encoders(tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_encoders(tmp_path / "missing.pt")
+
+
+def test_checkpoints_are_atomic_and_pickles_are_refused(tmp_path):
+    path = save_atomic({"epoch": 3, "w": torch.ones(2)}, tmp_path / "ck.pt")
+    assert load_safe(path)["epoch"] == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]  # no temp file left behind
+    torch.save({"fn": print}, tmp_path / "pickle.pt")  # arbitrary code on load: refused
+    with pytest.raises(CheckpointError, match="pickle.pt"):
+        load_safe(tmp_path / "pickle.pt")
