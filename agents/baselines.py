@@ -1,9 +1,9 @@
-"""Baselines that learn nothing: answer at the end, at a fixed fraction, past a confidence threshold, at random.
+"""Baselines that learn nothing: answer at the end, at a fixed time, past a confidence threshold, at random.
 
-The rule-based ones read the temporal model's class probabilities and the fraction observed
-from the observation (``belief`` and ``probs`` modes end with ``[probs (K), fraction]``) and
-answer with the argmax class. Every one of them answers at the last step, where waiting is
-not allowed.
+The rule-based ones read the temporal model's class probabilities and the time observed from
+the observation (``belief`` and ``probs`` modes end with ``[probs (K), time]``, time = steps seen
+/ the store's longest clip, see ``emo_env.envs.observations``) and answer with the argmax class.
+Every one of them answers at the last step, where waiting is not allowed.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import numpy as np
 
 from agents.policy import EnvSpec, Policy
 
-__all__ = ["EndPolicy", "FixedFractionPolicy", "ThresholdPolicy", "RandomPolicy", "probs_and_fraction"]
+__all__ = ["EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "RandomPolicy", "probs_and_time"]
 
 
-def probs_and_fraction(obs: np.ndarray, spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
-    """The class probabilities ``[B, K]`` and fraction observed ``[B]`` held in a belief/probs observation."""
+def probs_and_time(obs: np.ndarray, spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The class probabilities ``[B, K]`` and time observed ``[B]`` held in a belief/probs observation."""
     k = spec.num_classes
     return obs[:, -k - 1 : -1], obs[:, -1]
 
@@ -30,12 +30,12 @@ class _RulePolicy(Policy):
     obs_modes: ClassVar[tuple[str, ...]] = ("belief", "probs")
     default_total_steps: ClassVar[int] = 0
 
-    def ready(self, probs: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        probs, fraction = probs_and_fraction(np.asarray(obs), self.spec)
-        answer = self.ready(probs, fraction) | (np.asarray(mask)[:, 0] == 0)
+        probs, time = probs_and_time(np.asarray(obs), self.spec)
+        answer = self.ready(probs, time) | (np.asarray(mask)[:, 0] == 0)
         return np.where(answer, 1 + probs.argmax(axis=1), 0).astype(np.int64)
 
 
@@ -44,23 +44,24 @@ class EndPolicy(_RulePolicy):
 
     name = "end"
 
-    def ready(self, probs: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         return np.zeros(len(probs), dtype=bool)
 
 
 @dataclass
-class FixedFractionConfig:
-    fraction: float = 0.5  # answer once this fraction of the clip is observed
+class FixedTimeConfig:
+    time: float = 0.5  # answer once the time observed (steps / the store's longest clip) reaches this
 
 
-class FixedFractionPolicy(_RulePolicy):
-    """Answer once a fixed fraction of the clip has been observed."""
+class FixedTimePolicy(_RulePolicy):
+    """Answer at a fixed step: once the time observed reaches a fixed share of the longest clip
+    (a live stream does not know how long the utterance will last, so not a share of *this* clip)."""
 
     name = "fixed"
-    Config = FixedFractionConfig
+    Config = FixedTimeConfig
 
-    def ready(self, probs: np.ndarray, fraction: np.ndarray) -> np.ndarray:
-        return fraction >= self.config.fraction
+    def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
+        return time >= self.config.time
 
 
 @dataclass
@@ -74,7 +75,7 @@ class ThresholdPolicy(_RulePolicy):
     name = "threshold"
     Config = ThresholdConfig
 
-    def ready(self, probs: np.ndarray, fraction: np.ndarray) -> np.ndarray:
+    def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         return probs.max(axis=1) >= self.config.threshold
 
 

@@ -94,11 +94,12 @@ class DQNAgent(Policy):
     def _update(self, replay: ReplayBuffer) -> torch.Tensor:
         cfg = self.config
         obs, action, reward, next_obs, done, next_mask = replay.sample(cfg.batch_size, self.generator)
+        q_all = self.q_net(torch.cat([obs, next_obs]))  # one pass for both: q(s) and the double-DQN argmax
+        q = q_all[: len(obs)].gather(1, action[:, None]).squeeze(1)
         with torch.no_grad():
-            next_action = masked_argmax(self.q_net(next_obs), next_mask)
+            next_action = masked_argmax(q_all[len(obs):], next_mask)
             next_q = self.target_net(next_obs).gather(1, next_action[:, None]).squeeze(1)
             target = reward + cfg.gamma * (1.0 - done) * next_q
-        q = self.q_net(obs).gather(1, action[:, None]).squeeze(1)
         loss = F.smooth_l1_loss(q, target)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -37,14 +37,16 @@ class TrainingMonitor(Monitor):
     """Progress bar with running metrics, TensorBoard scalars, learning curve, periodic checkpoints and evaluations.
 
     ``evaluate(policy) -> dict`` runs every ``eval_every`` steps; its time is not counted in
-    :attr:`train_time_s`, the wall time spent training.
+    :attr:`train_time_s`, the time spent training as measured by ``clock`` (wall time by default;
+    ``time.process_time`` discounts other load on a shared machine).
     """
 
     def __init__(self, total_steps: int, *, progress: bool = True, log_dir: str | Path | None = None,
                  checkpoint_path: str | Path | None = None, checkpoint_every: int = 0,
                  curve_points: int = 100, window: int = 500,
                  evaluate: Callable[[Policy], dict[str, float]] | None = None, eval_every: int = 0,
-                 state: Mapping[str, Any] | None = None, run_info: Mapping[str, Any] | None = None) -> None:
+                 state: Mapping[str, Any] | None = None, run_info: Mapping[str, Any] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.total_steps = total_steps
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
         self.checkpoint_every = checkpoint_every
@@ -71,7 +73,8 @@ class TrainingMonitor(Monitor):
             from tqdm.auto import tqdm
 
             self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True, smoothing=0.1)
-        self._clock = time.perf_counter()
+        self.clock = clock
+        self._clock = clock()
 
     # -- the hook ----------------------------------------------------------------------------------
     def on_step(self, policy: Policy, finished: Mapping[str, np.ndarray] | None,
@@ -141,7 +144,7 @@ class TrainingMonitor(Monitor):
             for name, value in result.items():
                 if name not in ("step", "time_s"):
                     self._writer.add_scalar(f"eval/{name}", value, policy.num_steps)
-        self._clock = time.perf_counter()
+        self._clock = self.clock()
         return result
 
     def state(self) -> dict[str, Any]:
@@ -156,7 +159,7 @@ class TrainingMonitor(Monitor):
         payload = {"format": CHECKPOINT_FORMAT, **policy.describe(), "seed": policy.seed, "run": self.run_info,
                    "agent_state": policy.checkpoint_state(), "monitor": self.state()}
         path = save_atomic(payload, self.checkpoint_path)
-        self._clock = time.perf_counter()
+        self._clock = self.clock()
         return path
 
     def close(self) -> None:
@@ -167,7 +170,7 @@ class TrainingMonitor(Monitor):
             self._writer.close()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now = self.clock()
         self.train_time_s += now - self._clock
         self._clock = now
 

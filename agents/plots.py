@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib import cm
 from matplotlib.figure import Figure
 
 from agents.evaluation import pareto_front
@@ -69,23 +70,26 @@ def plot_tradeoff(path: str | Path, threshold_curve: pd.DataFrame,
     """Accuracy against earliness: the threshold baseline's sweep and Pareto front, one point per agent
     (``accuracy``, ``earliness`` and optional ``accuracy_std``/``earliness_std`` error bars), and each
     learner's own trade-off curve (``curves``: name -> table with ``earliness``, ``accuracy``)."""
-    fig = Figure(figsize=(7.5, 5.5))
+    fig = Figure(figsize=(10, 5.5))
     ax = fig.add_subplot()
+    colors = iter(cm.tab10.colors * 3)
     ax.plot(threshold_curve["earliness"], threshold_curve["accuracy"], ".", color="0.6", label="threshold sweep")
     front = pareto_front(threshold_curve)
     ax.step(front["earliness"], front["accuracy"], where="post", color="0.3", label="threshold Pareto front")
     for name, curve in (curves or {}).items():
         ordered = curve.sort_values("earliness")
-        ax.plot(ordered["earliness"], ordered["accuracy"], "--", marker="x", label=f"{name} (latency_cost sweep)")
+        ax.plot(ordered["earliness"], ordered["accuracy"], "--", marker="x", color=next(colors),
+                label=f"{name} (latency_cost sweep)")
     markers = "o^sDvP*Xh<>"
     for i, (name, point) in enumerate(points.items()):
         ax.errorbar(point["earliness"], point["accuracy"], xerr=point.get("earliness_std"),
-                    yerr=point.get("accuracy_std"), fmt=markers[i % len(markers)], ms=8, capsize=3, label=name)
+                    yerr=point.get("accuracy_std"), fmt=markers[i % len(markers)], ms=8, capsize=3, label=name,
+                    color=next(colors))
     ax.set_xlabel("earliness (mean fraction of the clip observed at decision)")
     ax.set_ylabel("accuracy")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     return _save(fig, path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from agents.baselines import EndPolicy, FixedFractionPolicy, RandomPolicy, ThresholdPolicy
+from agents.baselines import EndPolicy, FixedTimePolicy, RandomPolicy, ThresholdPolicy
 from agents.dqn import DQNAgent
 from agents.policy import POLICY_FORMAT, EnvSpec, Policy
 from agents.reinforce import ReinforceAgent
@@ -17,7 +17,7 @@ __all__ = ["AGENTS", "get_agent", "load_policy"]
 
 AGENTS: dict[str, type[Policy]] = {
     cls.name: cls
-    for cls in (DQNAgent, ReinforceAgent, *SB3_AGENTS, EndPolicy, FixedFractionPolicy, ThresholdPolicy, RandomPolicy)
+    for cls in (DQNAgent, ReinforceAgent, *SB3_AGENTS, EndPolicy, FixedTimePolicy, ThresholdPolicy, RandomPolicy)
 }
 
 

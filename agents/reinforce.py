@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from agents.baselines import probs_and_fraction
+from agents.baselines import probs_and_time
 from agents.monitor import Monitor
 from agents.networks import mlp
 from agents.policy import Policy
@@ -57,7 +57,7 @@ class ReinforceAgent(Policy):
         self.generator = torch.Generator(self.device).manual_seed(self.seed)
 
     def _actions(self, obs: torch.Tensor, halt: torch.Tensor) -> torch.Tensor:
-        probs, _ = probs_and_fraction(obs, self.spec)
+        probs, _ = probs_and_time(obs, self.spec)
         return torch.where(halt, 1 + probs.argmax(dim=1), 0)
 
     @torch.no_grad()

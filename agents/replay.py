@@ -8,18 +8,15 @@ __all__ = ["ReplayBuffer"]
 
 
 class ReplayBuffer:
-    """Transitions ``(obs, action, reward, next_obs, done, next_mask)`` in fixed-size tensors on ``device``."""
+    """Transitions ``(obs, action, reward, next_obs, done, next_mask)`` in one preallocated float tensor on
+    ``device`` (a row per transition, so a batch is a single gather)."""
 
     def __init__(self, capacity: int, obs_dim: int, num_actions: int, device: torch.device) -> None:
         if capacity < 1:
             raise ValueError(f"replay capacity must be positive, got {capacity}")
-        self.capacity = capacity
-        self.obs = torch.zeros(capacity, obs_dim, device=device)
-        self.next_obs = torch.zeros(capacity, obs_dim, device=device)
-        self.action = torch.zeros(capacity, dtype=torch.int64, device=device)
-        self.reward = torch.zeros(capacity, device=device)
-        self.done = torch.zeros(capacity, device=device)
-        self.next_mask = torch.zeros(capacity, num_actions, dtype=torch.bool, device=device)
+        self.capacity, self.obs_dim = capacity, obs_dim
+        # Columns: obs [D], next_obs [D], action, reward, done, next_mask [A].
+        self.rows = torch.zeros(capacity, 2 * obs_dim + 3 + num_actions, device=device)
         self.position = 0
         self.size = 0
 
@@ -34,14 +31,16 @@ class ReplayBuffer:
             return
         if n > self.capacity:
             raise ValueError(f"batch of {n} transitions exceeds the replay capacity {self.capacity}")
-        index = (self.position + torch.arange(n, device=self.obs.device)) % self.capacity
-        self.obs[index] = obs
-        self.action[index] = action
-        self.reward[index] = reward
-        self.next_obs[index] = next_obs
-        self.done[index] = done.float()
-        self.next_mask[index] = next_mask.bool()
-        self.position = (self.position + n) % self.capacity
+        rows = torch.cat([obs, next_obs, action[:, None].float(), reward[:, None].float(), done[:, None].float(),
+                          next_mask.float()], dim=1)
+        end = self.position + n
+        if end <= self.capacity:
+            self.rows[self.position:end] = rows
+        else:
+            split = self.capacity - self.position
+            self.rows[self.position:] = rows[:split]
+            self.rows[:n - split] = rows[split:]
+        self.position = end % self.capacity
         self.size = min(self.size + n, self.capacity)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -49,6 +48,7 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         index = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device)
-        index = index.to(self.obs.device)
-        return (self.obs[index], self.action[index], self.reward[index], self.next_obs[index], self.done[index],
-                self.next_mask[index])
+        batch = self.rows[index.to(self.rows.device)]
+        d = self.obs_dim
+        return (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
+                batch[:, 2 * d + 3:].bool())

@@ -21,6 +21,7 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 
 from agents.monitor import Monitor
 from agents.policy import Policy, masked_argmax
@@ -122,6 +123,7 @@ class SB3Agent(Policy):
             if self._optimizer_state is not None:
                 model.policy.optimizer.load_state_dict(self._optimizer_state)
             model.num_timesteps = self.num_steps
+        model.set_logger(Logger(None, []))  # no log folder: progress goes to the Monitor
         self.sb3_policy = model.policy
         try:
             model.learn(remaining, callback=MonitorCallback(self, monitor or Monitor()),

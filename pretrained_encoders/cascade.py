@@ -117,7 +117,7 @@ def train_cascade(
         embeddings[modality][needed] = predict(models[modality], [inputs[needed]], device)[0]
     timings["embed"] = time.perf_counter() - t0
     if not settings.finetune:
-        fits["fusion"] = run("fusion", models["fusion"], frame_task([embeddings["audio"], embeddings["visual"]], None, None),
+        fits["fusion"] = run("fusion", models["fusion"], frame_task([embeddings["audio"], embeddings["visual"]], None, steps),
                              settings.fusion_epochs)
     embeddings["fusion"][needed] = predict(models["fusion"], [embeddings["audio"][needed], embeddings["visual"][needed]], device)[0]
 

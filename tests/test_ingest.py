@@ -1,6 +1,7 @@
 """Ingest of generated clips: the output format, face tracking against the ground truth, resuming,
 parallel determinism, and every kind of bad input skipped with its reason."""
 
+import dataclasses
 import os
 import shutil
 
@@ -109,10 +110,17 @@ def test_changed_sources_params_or_damaged_outputs_are_recomputed(tiny_corpus, t
     clips = _clips(tiny_corpus)[:3]
     shutil.copytree(tiny_ingest / "clips", tmp_path / "clips")
     (tmp_path / "clips" / f"{clips[1].clip_id}.npz").write_bytes(b"cut short")
+    (tmp_path / "clips" / f".{clips[2].clip_id}.npz.x1y2.tmp").write_bytes(b"killed while writing")
     result = ingest_dataset(clips, tmp_path, workers=1, progress=False)
     assert (result.reused, result.computed) == (2, 1)
+    assert not list((tmp_path / "clips").glob(".*"))
     result = ingest_dataset(clips[:1], tmp_path, IngestParams(face_size=32), workers=1, progress=False)
     assert result.computed == 1 and _arrays(tmp_path / "clips" / f"{clips[0].clip_id}.npz")["faces"].shape[1:] == (32, 32, 3)
+    edited = dataclasses.replace(clips[0], video=tmp_path / "edited.mp4")
+    shutil.copy(clips[2].video, edited.video)  # the file under this clip's name now holds other media
+    result = ingest_dataset([edited], tmp_path, workers=1, progress=False)
+    assert result.computed == 1
+    assert np.array_equal(_arrays(tmp_path / result.index["file"][0])["faces"], _arrays(tiny_ingest / f"clips/{clips[2].clip_id}.npz")["faces"])
 
 
 @pytest.mark.slow
@@ -134,7 +142,7 @@ def test_bad_inputs_are_skipped_with_a_reason(tiny_corpus, tmp_path):
         "corrupt": (corrupt, "cannot decode"),
         "mute": (write_video(tmp_path / "mute.mp4", seconds=1.0), "no audio track"),
         "faceless": (write_video(tmp_path / "faceless.mp4", seconds=1.0, audio=burst(1.0, 0.5)),
-                     "no face detected at any of its 10 steps"),
+                     "no face detected (at none of its 10 steps)"),
         "short": (write_video(tmp_path / "short.mp4", seconds=2 / 30, audio=burst(0.1, 0.05)),
                   "shorter than one step (0.067 s < 0.100 s)"),
     }

@@ -1,4 +1,7 @@
-"""Data CLI: ``python -m emo_env.data {generate,ingest,preview,datasets} ...`` (``-h`` for help)."""
+"""Data tools: generate the synthetic corpus, ingest a corpus, preview a clip, list the dataset adapters.
+
+``python -m emo_env.data {generate,ingest,preview,datasets} ...`` (``-h`` for help).
+"""
 
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ def _preview(args: argparse.Namespace) -> None:
 def _datasets(args: argparse.Namespace) -> None:
     for name, adapter in ADAPTERS.items():
         doc = (inspect.getmodule(adapter).__doc__ or "").strip().splitlines()
-        print(f"{name:10s} {doc[0] if doc else ''}")
+        print(f"{name:10s} {doc[0].replace('``', '') if doc else ''}")
 
 
 def _config(args: argparse.Namespace) -> dict:
@@ -68,7 +71,7 @@ def _config(args: argparse.Namespace) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m emo_env.data", description=__doc__.split(":")[0])
+    parser = argparse.ArgumentParser(prog="python -m emo_env.data", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, run, help: str, config: bool = True) -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..config import ConfigError
 from .atomic import atomic_path
 from .audio import LogMelExtractor
 from .clips import Clip, DatasetError, Skip
@@ -53,6 +54,14 @@ class IngestParams:
     mel_win_ms: float = 25.0
     mel_hop_ms: float = 10.0
     mel_log_offset: float = 0.01
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not value > 0:
+                raise ConfigError(f"data.{name} must be positive, got {value!r}")
+        if not self.mel_fmin < self.mel_fmax <= self.sample_rate / 2:
+            raise ConfigError(f"data.mel_fmin < data.mel_fmax <= data.sample_rate / 2 does not hold: "
+                              f"{self.mel_fmin}, {self.mel_fmax}, {self.sample_rate}")
 
     def sampler(self) -> StepSampler:
         """A fresh :class:`StepSampler` for one clip or stream."""
@@ -107,7 +116,7 @@ def sample_clip(clip: Clip, params: IngestParams = IngestParams()) -> dict[str, 
     if not steps:
         raise MediaError(clip.video, f"shorter than one step ({sampler.duration:.3f} s < {1 / params.step_rate:.3f} s)")
     if not any(step.face.found for step in steps):
-        raise MediaError(clip.video, f"no face detected at any of its {len(steps)} steps")
+        raise MediaError(clip.video, f"no face detected (at none of its {len(steps)} steps)")
     return {
         "faces": np.stack([step.face.image for step in steps]),
         "mels": np.stack([step.mel for step in steps]).astype(np.float16),
@@ -133,6 +142,8 @@ def ingest_dataset(
     """
     out_dir = Path(out_dir)
     (out_dir / "clips").mkdir(parents=True, exist_ok=True)
+    for leftover in (out_dir / "clips").glob(".*.tmp"):  # from a run killed while writing
+        leftover.unlink()
     _check_unique(clips)
     hasher = _SourceHasher(params)
     outcome: dict[str, int | Skip] = {}
@@ -164,7 +175,7 @@ def ingest_dataset(
         for clip in clips if not isinstance(outcome[clip.clip_id], Skip)
     ]
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
-    skips = [*skipped, *(result for result in outcome.values() if isinstance(result, Skip))]
+    skips = [*skipped, *(outcome[clip.clip_id] for clip in clips if isinstance(outcome[clip.clip_id], Skip))]
     _write_csv(out_dir / "index.csv", index)
     _write_csv(out_dir / "ingest_report.csv", pd.DataFrame([[s.path, s.reason] for s in skips], columns=REPORT_COLUMNS))
     return IngestResult(out_dir, index, skips, reused=reused, computed=len(index) - reused)
@@ -217,9 +228,19 @@ def _run(jobs: list, workers: int) -> Iterator[int | Skip]:
         with _single_threaded():
             yield from map(_ingest_one, jobs)
         return
-    context = multiprocessing.get_context("spawn")
+    context = _process_context()
     with context.Pool(min(workers, len(jobs)), initializer=_set_threads, initargs=(1, 1)) as pool:
         yield from pool.imap(_ingest_one, jobs)
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Fresh worker processes (never forks of a caller that may run threads): from a fork server that
+    imports this module once, where there is one, else spawned."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
 
 
 @contextmanager

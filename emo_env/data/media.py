@@ -89,13 +89,14 @@ def read_media(
             placer = _AudioPlacer(sample_rate, limit)
             to_rgb = VideoReformatter()  # one converter for every frame: much faster than one each
             streams = [vstream] if astream is None else [vstream, astream]
+            time = 0.0  # of the latest video frame, for frames without a timestamp
             for frame in container.decode(*streams):
                 if isinstance(frame, av.AudioFrame):
-                    samples = placer.place(frame, frame.time - origin)
+                    samples = placer.place(frame, frame.time - origin if frame.time is not None else 0.0)
                     if samples.size:
                         yield AudioChunk(samples)
                     continue
-                time = frame.time - origin
+                time = frame.time - origin if frame.time is not None else time + _frame_duration(frame, vstream)
                 if time < -1e-6:
                     continue
                 if limit is not None and time >= limit:
@@ -153,14 +154,15 @@ def _read_audio_file(path: Path, sample_rate: int, offset: float, limit: float |
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise MediaError(path, f"cannot decode audio ({exc})") from None
-    mono = np.ascontiguousarray(data.mean(axis=1)[None, :])
     first = round(offset * rate)
     last = None if limit is None else first + round(limit * rate)
-    frame = av.AudioFrame.from_ndarray(mono[:, first:last], format="flt", layout="mono")
+    mono = np.ascontiguousarray(data[first:last].mean(axis=1)[None, :])
+    if not mono.size:
+        return np.zeros(0, np.float32)
+    frame = av.AudioFrame.from_ndarray(mono, format="flt", layout="mono")
     frame.sample_rate = rate
-    resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-    out = [f.to_ndarray().reshape(-1) for f in [*resampler.resample(frame), *resampler.resample(None)]]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    placer = _AudioPlacer(sample_rate, None)
+    return np.concatenate([placer.place(frame, 0.0), placer.flush()])
 
 
 def _rgb(reformatter: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:

@@ -34,10 +34,11 @@ def generate_from_config(config: dict[str, Any], out_dir: str | Path) -> Path:
 def ingest_from_config(config: dict[str, Any], *, progress: bool = True) -> IngestResult:
     """Discover the configured dataset, ingest it (reusing clips already done), write the folds."""
     data = config["data"]
+    params = ingest_params(config)
     root = resolve_path(config, data["root"], "raw")
     out_dir = resolve_path(config, data["ingest_dir"], "ingest")
     discovery = get_adapter(data["dataset"])(root, data["classes"], data["label_map"])
-    result = ingest_dataset(discovery.clips, out_dir, ingest_params(config), workers=data["workers"],
+    result = ingest_dataset(discovery.clips, out_dir, params, workers=data["workers"],
                             skipped=discovery.skipped, progress=progress)
     if result.index.empty:
         raise DatasetError(f"no clip of {root} could be ingested; see {out_dir / 'ingest_report.csv'}")

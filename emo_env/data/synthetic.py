@@ -141,7 +141,7 @@ def _make_clip(job: _Job) -> dict[str, Any]:
                         speech.mouth_round)
     scene = FaceScene(face_id, job.width, job.height, rng, knobs.image_noise)
     rel = Path(f"s{job.speaker}") / f"{job.clip_id}.mp4"
-    boxes = _write_video(job.out_dir / rel, (scene.render(track, i) for i in range(n_frames)), speech.audio,
+    boxes = _write_video(job.out_dir / rel, scene.frames(track), speech.audio,
                          job.fps, job.width, job.height)
     return {"path": rel.as_posix(), "duration": duration, "boxes": boxes}
 

@@ -9,6 +9,7 @@ frame and scale with the frame height. Images are RGB uint8.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -71,6 +72,8 @@ _LASH = (25, 18, 16, 255)
 _U = np.linspace(-1.0, 1.0, 11)  # samples across a feature
 _BOW = np.exp(-(_U / 0.12) ** 2)  # the cupid's bow dip of the upper lip
 _T = np.linspace(0.0, 1.0, 7)[:, None]
+_RING = np.stack([np.cos(np.linspace(0, 2 * np.pi, 12, endpoint=False)),
+                  np.sin(np.linspace(0, 2 * np.pi, 12, endpoint=False))], 1)
 
 
 def _rgba(color: np.ndarray | tuple) -> tuple[float, ...]:
@@ -78,8 +81,42 @@ def _rgba(color: np.ndarray | tuple) -> tuple[float, ...]:
 
 
 def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
-    """Points along the quadratic Bezier curve p0 -> p2 bent toward p1."""
+    """Points ``[T, 7, 2]`` along quadratic Bezier curves p0 -> p2 bent toward p1 (each ``[T, 2]``)."""
+    p0, p1, p2 = (np.asarray(p)[:, None, :] for p in (p0, p1, p2))
     return (1 - _T) ** 2 * p0 + 2 * _T * (1 - _T) * p1 + _T ** 2 * p2
+
+
+def _xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Stack broadcast x and y coordinates into points ``[..., 2]``."""
+    return np.stack(np.broadcast_arrays(x, y), -1)
+
+
+@dataclass
+class _Stroke:
+    """One drawn shape over a clip: a polyline (``thick`` > 0) or a filled polygon (``thick`` 0)."""
+
+    points: np.ndarray  # [T, n, 2] int32 fixed-point sprite pixels, or [n, 2] for every frame
+    color: np.ndarray  # [T] index into the scene's palette, or a scalar for every frame
+    thick: np.ndarray  # [T] line thickness in pixels, 0 = filled; or a scalar
+    show: np.ndarray  # [T] bool, or a scalar
+
+    def at(self, i: int) -> tuple[np.ndarray, int, int, bool]:
+        """Points, colour, thickness and visibility in frame ``i``."""
+        return (self.points if self.points.ndim == 2 else self.points[i],
+                int(self.color if self.color.ndim == 0 else self.color[i]),
+                int(self.thick if self.thick.ndim == 0 else self.thick[i]),
+                bool(self.show if self.show.ndim == 0 else self.show[i]))
+
+
+@dataclass
+class _Eye:
+    """An eye over a clip: the opening between the lids and the iris, pupil and glint inside it."""
+
+    box: np.ndarray  # [T, 4] x0, y0, x1, y1 sprite pixels of the region drawn
+    opening: np.ndarray  # [T, n, 2] int32 fixed-point, relative to the region
+    iris: np.ndarray  # [T, 2] int32 fixed-point centre, relative to the region
+    glint: np.ndarray  # [T, 2]
+    show: np.ndarray  # [T] bool: open enough to see
 
 
 def _muted(rng: np.random.Generator, saturation: float = 0.35) -> np.ndarray:
@@ -195,11 +232,15 @@ class FaceScene:
         self.background = self._background(rng)
         self.sprite = self._sprite(rng, light_dir)
         skin = np.array(identity.skin)
-        self._shades = [_rgba(skin * (1.0 - d)) for d in np.arange(0.0, 0.7, 0.05)]
-        self._brow = _rgba(np.array(identity.hair) * 0.75)
+        # Palette: skin darkened in steps of 0.05 (wrinkles, folds), then the features' colours.
+        self.palette = [_rgba(skin * (1.0 - d)) for d in np.arange(0.0, 0.7, 0.05)]
+        named = {"brow": np.array(identity.hair) * 0.75, "lips": identity.lips, "lip_line": np.array(identity.lips) * 0.55,
+                 "lash": _LASH, "teeth": _TEETH, "mouth": _MOUTH_DARK}
+        self._color = {name: len(self.palette) + i for i, name in enumerate(named)}
+        self.palette += [_rgba(np.asarray(c)[:3]) for c in named.values()]
         self._iris = _rgba(identity.iris)
-        self._lips = _rgba(identity.lips)
-        self._lip_line = _rgba(np.array(identity.lips) * 0.55)
+        iris_r = 0.48 * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
+        self._iris_radii = tuple(int(r) for r in np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale)
         noise = image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
         self.noise = [(np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)) for n in noise]
 
@@ -208,16 +249,18 @@ class FaceScene:
         """Head-centred coordinates (240-pixel units) -> fixed-point sprite pixels."""
         return (np.asarray(xy) * self._fixed_scale + self._fixed_offset).astype(np.int32)
 
-    def _shade(self, depth: float) -> tuple[float, ...]:
-        """Skin darkened by ``depth`` (0..0.65), for wrinkles and folds."""
-        return self._shades[min(int(depth * 20 + 0.5), len(self._shades) - 1)]
+    def _shade(self, depth: np.ndarray) -> np.ndarray:
+        """Palette index of skin darkened by ``depth`` (0..0.65), for wrinkles and folds."""
+        return np.minimum((np.asarray(depth) * 20 + 0.5).astype(int), self._color["brow"] - 1)
 
-    def _line(self, img: np.ndarray, points: np.ndarray, color: tuple, thick: float) -> None:
-        cv2.polylines(img, [self._pts(points)], False, color, max(1, int(round(thick * self.k))), cv2.LINE_AA,
-                      self._SHIFT)
-
-    def _fill(self, img: np.ndarray, points: np.ndarray, color: tuple) -> None:
-        cv2.fillPoly(img, [self._pts(points)], color, cv2.LINE_AA, self._SHIFT)
+    def _stroke(self, points: np.ndarray, color: np.ndarray | int | str, thick: float = 0.0,
+                show: np.ndarray | bool = True) -> _Stroke:
+        """A stroke from points in head coordinates; each argument is per frame (leading axis ``T``)
+        or the same for every frame."""
+        color = self._color[color] if isinstance(color, str) else color
+        thick = np.asarray(thick)
+        width = np.where(thick > 0, np.maximum(1, np.round(thick * self.k)), 0).astype(int)
+        return _Stroke(self._pts(points), np.asarray(color), width, np.asarray(show))
 
     # ---- static layers ------------------------------------------------------------------------
     def _background(self, rng: np.random.Generator) -> np.ndarray:
@@ -295,172 +338,196 @@ class FaceScene:
         return np.clip(np.round(sprite * [1, 1, 1, 255]), 0, 255).astype(np.uint8)
 
     # ---- moving parts -------------------------------------------------------------------------
-    def _draw(self, img: np.ndarray, au: np.ndarray, mouth_open: float, mouth_round: float, blink: float,
-              gaze: np.ndarray) -> None:
-        """Draw the moving parts for action units ``au`` onto the sprite copy ``img``."""
-        self._draw_brows(img, au)
-        self._draw_eyes(img, au, blink, gaze)
-        nose_y, nose_half_w = self._draw_nose(img, au)
-        self._draw_mouth(img, au, mouth_open, mouth_round, nose_y, nose_half_w)
+    def _plan(self, track: FaceTrack) -> tuple[list[_Stroke], list[_Eye]]:
+        """Geometry of every moving part for every frame of the clip, computed at once."""
+        au = {name: track.aus[:, i] for name, i in _AU.items()}
+        strokes = self._brows(au)
+        eyes, eye_strokes = self._eyes(au, track.blink, track.gaze)
+        nose_y, nose_half_w, nose_strokes = self._nose(au)
+        mouth = self._mouth(au, track.mouth_open, track.mouth_round, nose_y, nose_half_w)
+        return strokes + eye_strokes + nose_strokes + mouth, eyes
 
-    def _draw_brows(self, img: np.ndarray, au: np.ndarray) -> None:
-        """Brows (inner, middle, outer points), forehead wrinkles and frown lines."""
+    def _brows(self, au: dict[str, np.ndarray]) -> list[_Stroke]:
+        """Forehead wrinkles, frown lines, and the brows (inner, middle, outer points)."""
         idt = self.id
         a, b = idt.a, idt.b
         ex, ey, ew = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a
-        inner_up, outer_up = au[_AU["inner_brow_raise"]], au[_AU["outer_brow_raise"]]
-        lower = au[_AU["brow_lower"]] + 0.35 * au[_AU["nose_wrinkle"]]
-        raised = max(inner_up, outer_up)
-        if raised > 0.35:
-            color = self._shade(min(0.35, 0.4 * (raised - 0.35)))
-            for i in range(3):
-                yy = ey - idt.brow_gap * a - (0.16 + 0.09 * i) * b
-                self._line(img, np.stack([_U * 0.38 * a, yy + 0.03 * b * _U ** 2], 1), color, 1.0)
-        if au[_AU["brow_lower"]] > 0.3:
-            color = self._shade(min(0.35, 0.45 * (au[_AU["brow_lower"]] - 0.3)))
-            for side in (-1, 1):
-                self._line(img, np.array([[side * 0.06 * a, ey - 0.33 * a], [side * 0.05 * a, ey - 0.18 * a]]),
-                           color, 1.2)
+        inner_up, outer_up = au["inner_brow_raise"], au["outer_brow_raise"]
+        lower = au["brow_lower"] + 0.35 * au["nose_wrinkle"]
+        raised = np.maximum(inner_up, outer_up)
+        out = []
+        for i in range(3):
+            yy = ey - idt.brow_gap * a - (0.16 + 0.09 * i) * b
+            out.append(self._stroke(_xy(_U * 0.38 * a, yy + 0.03 * b * _U ** 2),
+                                    self._shade(np.minimum(0.35, 0.4 * (raised - 0.35))), 1.0, raised > 0.35))
+        frown = au["brow_lower"]
+        for side in (-1, 1):
+            out.append(self._stroke(np.array([[side * 0.06 * a, ey - 0.33 * a], [side * 0.05 * a, ey - 0.18 * a]]),
+                                    self._shade(np.minimum(0.35, 0.45 * (frown - 0.3))), 1.2, frown > 0.3))
         base = ey - idt.brow_gap * a
         for side in (-1, 1):
-            inner = np.array([side * (ex - 0.95 * ew - 0.05 * a * lower),
-                              base + 0.02 * a - 0.14 * a * inner_up + 0.12 * a * lower])
-            mid = np.array([side * (ex + 0.05 * ew),
-                            base - idt.brow_arch * a - 0.06 * a * (inner_up + outer_up) + 0.08 * a * lower])
-            outer = np.array([side * (ex + 1.15 * ew), base + 0.03 * a - 0.13 * a * outer_up + 0.03 * a * lower])
-            self._line(img, _bezier(inner, mid, outer), self._brow, idt.brow_thick * a)
+            inner = _xy(side * (ex - 0.95 * ew - 0.05 * a * lower), base + 0.02 * a - 0.14 * a * inner_up + 0.12 * a * lower)
+            mid = _xy(side * (ex + 0.05 * ew),
+                      base - idt.brow_arch * a - 0.06 * a * (inner_up + outer_up) + 0.08 * a * lower)
+            outer = _xy(side * (ex + 1.15 * ew), base + 0.03 * a - 0.13 * a * outer_up + 0.03 * a * lower)
+            out.append(self._stroke(_bezier(inner, mid, outer), "brow", idt.brow_thick * a))
+        return out
 
-    def _draw_eyes(self, img: np.ndarray, au: np.ndarray, blink: float, gaze: np.ndarray) -> None:
-        """Eye openings between the lids, iris and pupil masked to them, lash lines, creases."""
+    def _eyes(self, au: dict[str, np.ndarray], blink: np.ndarray, gaze: np.ndarray) -> tuple[list[_Eye], list[_Stroke]]:
+        """Eye openings between the lids (with iris), lash lines, lower lids, creases, crow's feet."""
         idt = self.id
         a, b = idt.a, idt.b
         ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
-        sh = self._SHIFT
-        up = eh * max(0.0, 1.0 + 0.7 * au[_AU["upper_lid_raise"]] - 0.45 * au[_AU["lid_tighten"]]
-                      - 0.6 * au[_AU["lid_droop"]] - 0.25 * au[_AU["cheek_raise"]]) * (1.0 - blink)
-        low = eh * max(0.15, 0.8 - 0.35 * au[_AU["lid_tighten"]] - 0.4 * au[_AU["cheek_raise"]]
-                       + 0.2 * au[_AU["upper_lid_raise"]]) * (1.0 - 0.4 * blink)
+        up = eh * np.maximum(0.0, 1.0 + 0.7 * au["upper_lid_raise"] - 0.45 * au["lid_tighten"]
+                             - 0.6 * au["lid_droop"] - 0.25 * au["cheek_raise"]) * (1.0 - blink)
+        low = eh * np.maximum(0.15, 0.8 - 0.35 * au["lid_tighten"] - 0.4 * au["cheek_raise"]
+                              + 0.2 * au["upper_lid_raise"]) * (1.0 - 0.4 * blink)
         iris_r = 0.48 * ew
-        radius = (np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale).astype(int)
         arch = np.cos(np.pi / 2 * _U)
-        crow = au[_AU["cheek_raise"]] > 0.3
+        crow = au["cheek_raise"]
+        eyes, out = [], []
         for side in (-1, 1):
             cx = side * ex
             xs = cx + _U * ew
-            upper = np.stack([xs, ey - up * arch ** 0.8 + 0.08 * eh * side * _U], 1)
-            lower = np.stack([xs, ey + low * arch], 1)
-            if up + low > 0.6:
-                x0, y0 = self._pts([cx - ew - 1, ey - up - 1]) >> sh
-                x1, y1 = (self._pts([cx + ew + 1, ey + low + 1]) >> sh) + 1
-                roi = img[y0:y1, x0:x1]
-                patch = np.empty_like(roi)
-                patch[:] = _SCLERA
-                off = np.array([x0, y0]) << sh
-                centre = self._pts([cx + gaze[0] * ew, ey + gaze[1] * eh]) - off
-                glint = self._pts([cx + gaze[0] * ew + 0.3 * iris_r, ey + gaze[1] * eh - 0.3 * iris_r]) - off
-                cv2.circle(patch, (int(centre[0]), int(centre[1])), int(radius[0]), self._iris, -1, cv2.LINE_AA, sh)
-                cv2.circle(patch, (int(centre[0]), int(centre[1])), int(radius[1]), _PUPIL, -1, cv2.LINE_AA, sh)
-                cv2.circle(patch, (int(glint[0]), int(glint[1])), int(radius[2]), _GLINT, -1, cv2.LINE_AA, sh)
-                mask = np.zeros(roi.shape[:2], np.uint8)
-                cv2.fillPoly(mask, [self._pts(np.concatenate([upper, lower[::-1]])) - off], 255, cv2.LINE_AA, sh)
-                cv2.copyTo(patch, cv2.compare(mask, 127, cv2.CMP_GT), roi)
-            self._line(img, upper, _LASH, 1.6 if up > 0.3 * eh else 1.2)
-            self._line(img, lower, self._shade(0.35), 0.8)
-            crease = np.stack([xs, ey - up - 0.25 * eh - 0.5 * eh * arch], 1)
-            self._line(img, crease[2:-1], self._shade(0.22), 0.8)
-            if crow:
-                color = self._shade(min(0.3, 0.4 * (au[_AU["cheek_raise"]] - 0.3)))
-                for dy in (-0.25, 0.05, 0.35):
-                    self._line(img, np.array([[cx + side * 1.12 * ew, ey + dy * eh],
-                                              [cx + side * 1.45 * ew, ey + 2.2 * dy * eh]]), color, 0.8)
+            upper = _xy(xs, ey - up[:, None] * arch ** 0.8 + 0.08 * eh * side * _U)
+            lower = _xy(xs, ey + low[:, None] * arch)
+            top_left = self._pts(_xy(cx - ew - 1, ey - up - 1)) >> self._SHIFT
+            bottom_right = (self._pts(_xy(cx + ew + 1, ey + low + 1)) >> self._SHIFT) + 1
+            off = (top_left << self._SHIFT)[:, None, :]
+            centre = _xy(cx + gaze[:, 0] * ew, ey + gaze[:, 1] * eh)
+            eyes.append(_Eye(box=np.concatenate([top_left, bottom_right], 1),
+                             opening=self._pts(np.concatenate([upper, lower[:, ::-1]], 1)) - off,
+                             iris=self._pts(centre) - off[:, 0],
+                             glint=self._pts(centre + [0.3 * iris_r, -0.3 * iris_r]) - off[:, 0],
+                             show=up + low > 0.6))
+            out.append(self._stroke(upper, "lash", np.where(up > 0.3 * eh, 1.6, 1.2)))
+            out.append(self._stroke(lower, self._shade(0.35), 0.8))
+            crease = _xy(xs, ey - up[:, None] - 0.25 * eh - 0.5 * eh * arch)
+            out.append(self._stroke(crease[:, 2:-1], self._shade(0.22), 0.8))
+            for dy in (-0.25, 0.05, 0.35):
+                out.append(self._stroke(np.array([[cx + side * 1.12 * ew, ey + dy * eh],
+                                                  [cx + side * 1.45 * ew, ey + 2.2 * dy * eh]]),
+                                        self._shade(np.minimum(0.3, 0.4 * (crow - 0.3))), 0.8, crow > 0.3))
+        return eyes, out
 
-    def _draw_nose(self, img: np.ndarray, au: np.ndarray) -> tuple[float, float]:
-        """Bridge wrinkles and nostrils (which flare and lift with the wrinkle); returns the nostril
-        height and half-width for the folds."""
+    def _nose(self, au: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[_Stroke]]:
+        """Bridge wrinkles and nostrils (which flare and lift with the wrinkle); also returns the
+        nostril height and half-width ``[T]`` for the folds."""
         idt = self.id
         a, b = idt.a, idt.b
         ey = idt.eye_y * b
-        wrinkle = au[_AU["nose_wrinkle"]]
+        wrinkle = au["nose_wrinkle"]
         ny = idt.nose_y * b - 0.03 * b * wrinkle
-        if wrinkle > 0.2:
-            color = self._shade(min(0.4, 0.5 * (wrinkle - 0.2)))
-            for i in range(3):
-                yy = ey + 0.05 * b + 0.045 * b * i
-                self._line(img, np.array([[-0.09 * a, yy + 0.01 * b], [0.0, yy - 0.005 * b], [0.09 * a, yy + 0.01 * b]]),
-                           color, 1.0)
+        out = []
+        for i in range(3):
+            yy = ey + 0.05 * b + 0.045 * b * i
+            out.append(self._stroke(np.array([[-0.09 * a, yy + 0.01 * b], [0.0, yy - 0.005 * b], [0.09 * a, yy + 0.01 * b]]),
+                                    self._shade(np.minimum(0.4, 0.5 * (wrinkle - 0.2))), 1.0, wrinkle > 0.2))
         half_w = idt.nose_w * a * (1.0 + 0.25 * wrinkle)
-        axes = (int(0.32 * half_w * self._fixed_scale), int(0.15 * half_w * self._fixed_scale))
+        tilt = np.deg2rad(20)
         for side in (-1, 1):
-            centre = self._pts([side * 0.45 * half_w, ny])
-            cv2.ellipse(img, (int(centre[0]), int(centre[1])), axes, side * 20, 0, 360, self._shade(0.6), -1,
-                        cv2.LINE_AA, self._SHIFT)
-            wing = np.array([[side * half_w, ny - 0.06 * b], [side * 1.1 * half_w, ny], [side * 0.7 * half_w, ny + 0.02 * b]])
-            self._line(img, wing, self._shade(0.3), 1.0)
-        return ny, half_w
+            ring = _RING * [0.32, 0.15]
+            ring = ring @ np.array([[np.cos(tilt), side * np.sin(tilt)], [-side * np.sin(tilt), np.cos(tilt)]])
+            nostril = _xy(side * 0.45 * half_w[:, None] + half_w[:, None] * ring[:, 0], ny[:, None] + half_w[:, None] * ring[:, 1])
+            out.append(self._stroke(nostril, self._shade(0.6)))
+            wing = np.stack([_xy(side * half_w, ny - 0.06 * b), _xy(side * 1.1 * half_w, ny),
+                             _xy(side * 0.7 * half_w, ny + 0.02 * b)], 1)
+            out.append(self._stroke(wing, self._shade(0.3), 1.0))
+        return ny, half_w, out
 
-    def _draw_mouth(self, img: np.ndarray, au: np.ndarray, mouth_open: float, mouth_round: float, nose_y: float,
-                    nose_half_w: float) -> None:
+    def _mouth(self, au: dict[str, np.ndarray], mouth_open: np.ndarray, mouth_round: np.ndarray, nose_y: np.ndarray,
+               nose_half_w: np.ndarray) -> list[_Stroke]:
         """Nasolabial folds, lips, and the opening with teeth when the lips part."""
         idt = self.id
         a, b = idt.a, idt.b
         my, mw = idt.mouth_y * b, idt.mouth_w * a
-        pull, depress = au[_AU["lip_corner_pull"]], au[_AU["lip_corner_depress"]]
-        stretch, press = au[_AU["lip_stretch"]], au[_AU["lip_press"]]
-        corner_x = mw * (1.0 + 0.22 * pull + 0.3 * stretch - 0.18 * max(mouth_round, 0.0)
-                         + 0.08 * max(-mouth_round, 0.0) - 0.08 * press)
+        pull, depress = au["lip_corner_pull"], au["lip_corner_depress"]
+        stretch, press = au["lip_stretch"], au["lip_press"]
+        corner_x = mw * (1.0 + 0.22 * pull + 0.3 * stretch - 0.18 * np.maximum(mouth_round, 0.0)
+                         + 0.08 * np.maximum(-mouth_round, 0.0) - 0.08 * press)
         corner_y = my - 0.09 * b * pull + 0.08 * b * depress + 0.015 * b * stretch
-        fold = 0.12 + 0.35 * au[_AU["cheek_raise"]] + 0.3 * pull + 0.3 * au[_AU["upper_lip_raise"]] \
-            + 0.2 * au[_AU["nose_wrinkle"]]
+        fold = 0.12 + 0.35 * au["cheek_raise"] + 0.3 * pull + 0.3 * au["upper_lip_raise"] + 0.2 * au["nose_wrinkle"]
+        out = []
         for side in (-1, 1):
-            start = np.array([side * 1.15 * nose_half_w, nose_y - 0.03 * b])
-            end = np.array([side * (corner_x + 0.1 * a), corner_y + 0.09 * b])
-            bend = np.array([side * (corner_x + 0.12 * a), (start[1] + end[1]) / 2])
-            self._line(img, _bezier(start, bend, end), self._shade(min(0.45, fold)), 1.1)
-        opening = max(0.0, 0.13 * b * au[_AU["jaw_drop"]] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
-                      + 0.012 * b * pull)
-        lift = 0.05 * b * au[_AU["upper_lip_raise"]]
+            start = _xy(side * 1.15 * nose_half_w, nose_y - 0.03 * b)
+            end = _xy(side * (corner_x + 0.1 * a), corner_y + 0.09 * b)
+            bend = _xy(side * (corner_x + 0.12 * a), (start[:, 1] + end[:, 1]) / 2)
+            out.append(self._stroke(_bezier(start, bend, end), self._shade(np.minimum(0.45, fold)), 1.1))
+        opening = np.maximum(0.0, 0.13 * b * au["jaw_drop"] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
+                             + 0.012 * b * pull)
+        lift = 0.05 * b * au["upper_lip_raise"]
         thin = 1.0 - 0.6 * press
         top = my - idt.lip_upper * b * thin - 0.3 * opening - lift
         inner_top = my - 0.3 * opening - lift
         inner_bottom = my + 0.7 * opening
         bottom = inner_bottom + idt.lip_lower * b * thin
-        xs = _U * corner_x
-        upper_outer = np.stack([xs, top + (corner_y - top) * np.abs(_U) ** 1.6 + 0.012 * b * _BOW], 1)
-        lower_outer = np.stack([xs, bottom + (corner_y - bottom) * _U ** 2], 1)
-        self._fill(img, np.concatenate([upper_outer, lower_outer[::-1]]), self._lips)
-        upper_inner = np.stack([xs * 0.96, inner_top + (corner_y - inner_top) * np.abs(_U) ** 1.3], 1)
-        if inner_bottom - inner_top > 1.0:
-            lower_inner = np.stack([xs * 0.96, inner_bottom + (corner_y - inner_bottom) * np.abs(_U) ** 1.5], 1)
-            self._fill(img, np.concatenate([upper_inner, lower_inner[::-1]]), _TEETH)
-            teeth_edge = upper_inner.copy()
-            teeth_edge[:, 1] += min(0.05 * b, 0.45 * (inner_bottom - inner_top))
-            floor = np.stack([lower_inner[:, 0], np.maximum(lower_inner[:, 1], teeth_edge[:, 1])], 1)
-            self._fill(img, np.concatenate([teeth_edge, floor[::-1]]), _MOUTH_DARK)
-        self._line(img, upper_inner, self._lip_line, 1.0)
+        col = (lambda v: v[:, None])
+        xs = _U * col(corner_x)
+        upper_outer = _xy(xs, col(top) + col(corner_y - top) * np.abs(_U) ** 1.6 + 0.012 * b * _BOW)
+        lower_outer = _xy(xs, col(bottom) + col(corner_y - bottom) * _U ** 2)
+        out.append(self._stroke(np.concatenate([upper_outer, lower_outer[:, ::-1]], 1), "lips"))
+        upper_inner = _xy(xs * 0.96, col(inner_top) + col(corner_y - inner_top) * np.abs(_U) ** 1.3)
+        lower_inner = _xy(xs * 0.96, col(inner_bottom) + col(corner_y - inner_bottom) * np.abs(_U) ** 1.5)
+        parted = inner_bottom - inner_top > 1.0
+        out.append(self._stroke(np.concatenate([upper_inner, lower_inner[:, ::-1]], 1), "teeth", show=parted))
+        teeth_edge = upper_inner + _xy(0.0, col(np.minimum(0.05 * b, 0.45 * (inner_bottom - inner_top))))
+        floor = _xy(lower_inner[..., 0], np.maximum(lower_inner[..., 1], teeth_edge[..., 1]))
+        out.append(self._stroke(np.concatenate([teeth_edge, floor[:, ::-1]], 1), "mouth", show=parted))
+        out.append(self._stroke(upper_inner, "lip_line", 1.0))
+        return out
 
-    def render(self, track: FaceTrack, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """Frame ``i`` of the clip as RGB uint8 ``[H, W, 3]`` and its ground-truth face box."""
-        sprite = self.sprite.copy()
-        self._draw(sprite, track.aus[i], float(track.mouth_open[i]), float(track.mouth_round[i]),
-                   float(track.blink[i]), track.gaze[i])
-        dx, dy, roll, zoom = track.pose[i]
-        cx, cy = self.center[0] + dx * self.k, self.center[1] + dy * self.k
-        m = cv2.getRotationMatrix2D((float(self.origin[0]), float(self.origin[1])), float(roll), float(zoom))
-        m[:, 2] += (cx - self.origin[0], cy - self.origin[1])
-        # Warp only onto the region the sprite covers, then paste the head where it is opaque.
+    def _raster(self, img: np.ndarray, strokes: list[_Stroke], eyes: list[_Eye], i: int) -> None:
+        """Draw frame ``i`` of the planned moving parts onto the sprite copy ``img``."""
+        sh, aa = self._SHIFT, cv2.LINE_AA
+        for stroke in strokes:
+            points, color, thick, show = stroke.at(i)
+            if not show:
+                continue
+            if thick:
+                cv2.polylines(img, [points], False, self.palette[color], thick, aa, sh)
+            else:
+                cv2.fillPoly(img, [points], self.palette[color], aa, sh)
+        r_iris, r_pupil, r_glint = self._iris_radii
+        for e in eyes:
+            if not e.show[i]:
+                continue
+            x0, y0, x1, y1 = e.box[i]
+            roi = img[y0:y1, x0:x1]
+            patch = np.empty_like(roi)
+            patch[:] = _SCLERA
+            iris, glint = tuple(int(v) for v in e.iris[i]), tuple(int(v) for v in e.glint[i])
+            cv2.circle(patch, iris, r_iris, self._iris, -1, aa, sh)
+            cv2.circle(patch, iris, r_pupil, _PUPIL, -1, aa, sh)
+            cv2.circle(patch, glint, r_glint, _GLINT, -1, aa, sh)
+            mask = np.zeros(roi.shape[:2], np.uint8)
+            cv2.fillPoly(mask, [e.opening[i]], 255, aa, sh)
+            cv2.copyTo(patch, cv2.compare(mask, 127, cv2.CMP_GT), roi)
+
+    def frames(self, track: FaceTrack) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The clip's frames as RGB uint8 ``[H, W, 3]``, each with its ground-truth face box."""
+        strokes, eyes = self._plan(track)
         sw, sh = self.sprite_size
-        corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], dtype=np.float64) @ m.T
-        x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
-        x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int), (self.width, self.height))
-        m[:, 2] -= (x0, y0)
-        frame = self.background.copy()
-        if x1 > x0 and y1 > y0:
-            warped = cv2.warpAffine(sprite, m, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-            mask = cv2.compare(warped[..., 3], 127, cv2.CMP_GT)
-            cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), mask, frame[y0:y1, x0:x1])
-        frame = cv2.GaussianBlur(frame, (3, 3), 0)  # camera optics
-        frame = cv2.convertScaleAbs(frame, alpha=float(track.light[i]))
-        plus, minus = self.noise[i % len(self.noise)]
-        frame = cv2.subtract(cv2.add(frame, plus), minus)
-        return frame, face_box(self.id, (cx, cy), self.k, float(roll), float(zoom))
+        corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], dtype=np.float64)
+        for i in range(len(track.aus)):
+            sprite = self.sprite.copy()
+            self._raster(sprite, strokes, eyes, i)
+            dx, dy, roll, zoom = track.pose[i]
+            cx, cy = self.center[0] + dx * self.k, self.center[1] + dy * self.k
+            m = cv2.getRotationMatrix2D((float(self.origin[0]), float(self.origin[1])), float(roll), float(zoom))
+            m[:, 2] += (cx - self.origin[0], cy - self.origin[1])
+            # Warp only onto the region the sprite covers, then paste the head where it is opaque.
+            placed = corners @ m.T
+            x0, y0 = np.maximum(np.floor(placed.min(axis=0)).astype(int), 0)
+            x1, y1 = np.minimum(np.ceil(placed.max(axis=0)).astype(int), (self.width, self.height))
+            m[:, 2] -= (x0, y0)
+            frame = self.background.copy()
+            if x1 > x0 and y1 > y0:
+                warped = cv2.warpAffine(sprite, m, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
+                mask = cv2.compare(warped[..., 3], 127, cv2.CMP_GT)
+                cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), mask, frame[y0:y1, x0:x1])
+            frame = cv2.GaussianBlur(frame, (3, 3), 0)  # camera optics
+            frame = cv2.convertScaleAbs(frame, alpha=float(track.light[i]))
+            plus, minus = self.noise[i % len(self.noise)]
+            frame = cv2.subtract(cv2.add(frame, plus), minus)
+            yield frame, face_box(self.id, (cx, cy), self.k, float(roll), float(zoom))

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
-
 from emo_env.data.store import FeatureStore, load_store
 from pretrained_encoders.checkpoint import CheckpointError
 from pretrained_encoders.encoders import Encoders, load_encoders, state_checksum
 
-__all__ = ["RunFiles", "find_run", "check_encoders", "load_run_encoders", "typical_duration"]
+__all__ = ["RunFiles", "find_run", "check_encoders", "load_run_encoders"]
 
 POLICY_FILE = "policy.pt"
 REPORT_FILE = "report.json"
@@ -45,11 +43,12 @@ def find_run(path: str | Path) -> RunFiles:
                                 "with the feature store the policy was trained on") from None
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ValueError(f"{report}: cannot read settings.store ({type(exc).__name__}: {exc})") from None
-    candidates = [Path(recorded), run_dir / recorded]
+    # a relative path is relative to where train_agent.py ran: here, or a folder above the run
+    candidates = [Path(recorded), *(folder / recorded for folder in (run_dir.resolve(), *run_dir.resolve().parents))]
     store = next((c for c in candidates if c.is_file()), None)
     if store is None:
         raise FileNotFoundError(f"{report}: the run's feature store {recorded} does not exist "
-                                f"(looked in the current folder and in {run_dir})")
+                                f"(looked in the current folder and in {run_dir} and the folders above it)")
     return RunFiles(policy, load_store(store, verify=False), settings.get("modality"))
 
 
@@ -82,11 +81,6 @@ def check_encoders(encoders: Encoders, store: FeatureStore, path: Path | str = "
     if encoders.class_names != list(store.class_names) or encoders.modality != store.modality:
         raise CheckpointError(f"{path} (classes {encoders.class_names}, modality {encoders.modality}) do not match "
                               f"{store.path} (classes {store.class_names}, modality {store.modality})")
-
-
-def typical_duration(store: FeatureStore) -> float:
-    """Median clip duration of a store in seconds (how long a live utterance is assumed to last)."""
-    return float(np.median(store.lengths)) / store.step_rate
 
 
 def _candidates(store: FeatureStore) -> Iterator[Path]:

@@ -32,10 +32,10 @@ from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, VideoFrame
 from emo_env.data.steps import Step, num_steps
 from emo_env.data.store import load_store
-from emo_env.envs.observations import OBS_MODES, build_observation
+from emo_env.envs.observations import OBS_MODES, build_observation, horizon_steps
 from pretrained_encoders.encoders import Encoders, load_encoders
 
-from .loading import find_run, load_run_encoders, typical_duration
+from .loading import check_encoders, find_run, load_run_encoders
 
 __all__ = ["Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
 
@@ -84,6 +84,7 @@ class StepRecord:
     box: np.ndarray  # float32 [4]: face box x, y, w, h in frame pixels
     face_found: bool  # the detector hit (else the track, or a centred square before any detection)
     probs: np.ndarray = field(repr=False)  # float32 [K], as the policy saw them
+    observation: np.ndarray = field(repr=False)  # float32 [obs_dim]: what the policy saw
     action: int  # 0 = wait, 1 + k = class k
 
 
@@ -96,10 +97,12 @@ class OnlineRecognizer:
     utterance is decided and later pushes are ignored until :meth:`reset`). :meth:`finish` ends
     the stream and returns the decision, forcing one at the last step if none was made.
 
-    The observation's fraction observed is ``(step + 1) / T`` and the decision is forced at step
-    ``T - 1``, as in the env; ``T`` is ``num_steps(duration_s)`` when :meth:`reset` is given the
-    utterance's duration (a file), else ``utterance_s`` seconds (a live stream; :meth:`finish`
-    shortens it to the steps that came). Missing faces keep the track (as ingest does), audio
+    The observation's time observed is ``min((step + 1) / horizon_steps, 1)`` as in the env
+    (``horizon_steps``: the longest clip of the store the policy was trained on). The decision is
+    forced at step ``T - 1``, as the env forces it at a clip's last step: ``T`` is
+    ``num_steps(duration_s)`` when :meth:`reset` is given the utterance's duration (a file), else
+    ``utterance_s`` seconds (default: the horizon; a live stream), and :meth:`finish` shortens it
+    to the steps that came. Missing faces keep the track (as ingest does), audio
     gaps are zero-padded, overlapping audio and out-of-order frames are dropped (counted in
     :attr:`dropped`). With ``max_lag_s``, a stalled stream does not hold the other back: audio
     more than ``max_lag_s`` behind the video is zero-padded, and video that far behind the audio
@@ -111,8 +114,9 @@ class OnlineRecognizer:
         encoders: Encoders,
         policy: PolicyLike,
         *,
+        horizon_steps: int,
         modality: str | None = None,
-        utterance_s: float = 3.0,
+        utterance_s: float | None = None,
         max_lag_s: float | None = None,
         feature_dtype: np.dtype | type = np.float16,
         policy_name: str | None = None,
@@ -123,8 +127,9 @@ class OnlineRecognizer:
         if modality is not None and obs_mode != "frame" and modality != encoders.modality:
             raise ValueError(f"obs_mode {obs_mode!r} uses the temporal model's modality {encoders.modality!r}, "
                              f"not {modality!r}")
-        if utterance_s <= 0 or (max_lag_s is not None and max_lag_s <= 0):
-            raise ValueError(f"utterance_s and max_lag_s must be > 0, got {utterance_s} and {max_lag_s}")
+        if horizon_steps < 1 or any(v is not None and not v > 0 for v in (utterance_s, max_lag_s)):
+            raise ValueError(f"need horizon_steps >= 1 and utterance_s, max_lag_s > 0 (or None), got "
+                             f"{horizon_steps}, {utterance_s} and {max_lag_s}")
         data = encoders.spec["data"]
         self.params = IngestParams(**{f.name: data[f.name] for f in fields(IngestParams)})
         self.encoders = encoders
@@ -135,7 +140,8 @@ class OnlineRecognizer:
         self.class_names = encoders.class_names
         self.step_rate = float(self.params.step_rate)
         self.sample_rate = int(self.params.sample_rate)
-        self.utterance_s = float(utterance_s)
+        self.horizon_steps = int(horizon_steps)
+        self.utterance_s = self.horizon_steps / self.step_rate if utterance_s is None else float(utterance_s)
         self.max_lag_s = max_lag_s
         self.feature_dtype = np.dtype(feature_dtype)
         self._device = next(encoders.temporal.parameters()).device
@@ -149,15 +155,14 @@ class OnlineRecognizer:
                  **options: Any) -> OnlineRecognizer:
         """The recognizer of an agent run of ``train_agent.py`` (its folder or its ``policy.pt``): the
         run's policy, and the encoders that exported the feature store it was trained on (found from
-        the store, or ``encoders``). A live utterance is assumed to last the store's median clip
-        duration unless ``utterance_s`` is given; ``options`` go to the constructor."""
+        the store, or ``encoders``); ``options`` go to the constructor."""
         from agents import load_policy  # imported here: emo_env does not depend on agents
 
         run = find_run(path)
         policy = load_policy(run.policy, device=device)
-        options.setdefault("utterance_s", typical_duration(run.store))
-        return cls(load_run_encoders(run.store, encoders, device), policy, modality=run.modality,
-                   feature_dtype=run.store.features["probs"].dtype, policy_name=policy.name, **options)
+        return cls(load_run_encoders(run.store, encoders, device), policy, horizon_steps=horizon_steps(run.store),
+                   modality=run.modality, feature_dtype=run.store.features["probs"].dtype, policy_name=policy.name,
+                   **options)
 
     @classmethod
     def from_default(cls, *, threshold: float = 0.9, device: str = "cpu", **options: Any) -> OnlineRecognizer:
@@ -167,13 +172,18 @@ class OnlineRecognizer:
         from agents import EnvSpec
         from agents.baselines import ThresholdPolicy
 
-        encoders = load_encoders(pretrained_encoders.bundled_encoders_path(), device)
+        paths = pretrained_encoders.bundled_store_path(), pretrained_encoders.bundled_encoders_path()
+        missing = [str(path) for path in paths if not Path(path).is_file()]
+        if missing:
+            raise FileNotFoundError(f"the bundled encoders are missing ({', '.join(missing)}): rebuild them with "
+                                    "`python -m pretrained_encoders.bundle`, or pass an agent run")
+        store = load_store(paths[0], verify=False)
+        encoders = load_encoders(paths[1], device)
+        check_encoders(encoders, store, paths[1])
         k = len(encoders.class_names)
         policy = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": threshold}, device=device)
-        store = Path(pretrained_encoders.bundled_store_path())
-        if store.is_file():
-            options.setdefault("utterance_s", typical_duration(load_store(store, verify=False)))
-        return cls(encoders, policy, policy_name=f"threshold {threshold:g}", **options)
+        return cls(encoders, policy, horizon_steps=horizon_steps(store), policy_name=f"threshold {threshold:g}",
+                   feature_dtype=store.features["probs"].dtype, **options)
 
     # -- the stream --------------------------------------------------------------------------------
     def reset(self, start_s: float | None = None, duration_s: float | None = None) -> None:
@@ -185,7 +195,6 @@ class OnlineRecognizer:
         self._audio_end = 0  # samples of the utterance pushed so far
         self._last_frame: VideoFrame | None = None
         self._state: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._last_parts: dict[str, np.ndarray] | None = None
         self._finished = False
         self.decision: Decision | None = None
         self.history: list[StepRecord] = []
@@ -196,6 +205,11 @@ class OnlineRecognizer:
     def done(self) -> bool:
         """Whether this utterance is decided (or finished without any step)."""
         return self.decision is not None or self._finished
+
+    @property
+    def start_s(self) -> float:
+        """When the utterance began, on the clock of the pushed times (0 until a time is pushed)."""
+        return self._start or 0.0
 
     @property
     def total_steps(self) -> int:
@@ -211,13 +225,14 @@ class OnlineRecognizer:
             return None
         began = time.perf_counter()
         t = self._relative(t)
+        shown = max(t, 0.0)  # a frame from before the utterance began is the one on screen when it begins
         last = self._last_frame
-        if last is not None and t < last.time:
+        if last is not None and shown < last.time:
             self.dropped["frames"] += 1
             return None
         if duration is None:
-            duration = 0.0 if last is None else t - last.time
-        steps = self._push_frame(VideoFrame(max(t, 0.0), float(duration), frame))
+            duration = 0.0 if last is None else shown - last.time
+        steps = self._push_frame(VideoFrame(shown, float(duration), frame))
         if self.max_lag_s is not None and self._audio_end < (behind := round((t - self.max_lag_s) * self.sample_rate)):
             steps += self._sampler.push(AudioChunk(np.zeros(behind - self._audio_end, np.float32)))
             self._audio_end = behind
@@ -261,8 +276,10 @@ class OnlineRecognizer:
         steps = self._sampler.finish()
         self._total = max(1, min(self._total, num_steps(self._sampler.duration, self.step_rate)))
         decision = self._run(steps, began)
-        if decision is None and self._last_parts is not None:  # the last step came before the end was known
-            decision = self._decide(len(self.history) - 1, self._last_parts, began, final=True)
+        if decision is None and self.history:  # the last step came before the end was known: force it
+            last = self.history[-1]
+            decision = self._decide(last.index, last.probs, self._act(last.observation, last.probs, final=True),
+                                    began, final=True)
         return decision
 
     # -- one step ----------------------------------------------------------------------------------
@@ -280,9 +297,13 @@ class OnlineRecognizer:
     def _run(self, steps: list[Step], began: float) -> Decision | None:
         for step in steps:
             parts = self._features(step)
-            decision = self._decide(step.index, parts, began, final=step.index == self._total - 1, step=step)
-            if decision is not None:
-                return decision
+            obs = build_observation(self.obs_mode, fraction=min((step.index + 1) / self.horizon_steps, 1.0), **parts)
+            final = step.index == self._total - 1
+            action = self._act(obs, parts["probs"], final)
+            self.history.append(StepRecord(step.index, step.time, step.face.box, step.face.found, parts["probs"], obs,
+                                           action))
+            if action:
+                return self._decide(step.index, parts["probs"], action, began, final)
         return None
 
     @torch.no_grad()
@@ -302,25 +323,21 @@ class OnlineRecognizer:
             parts["embedding"] = embeddings[self.modality][0]
         return {name: value.cpu().numpy().astype(self.feature_dtype).astype(np.float32) for name, value in parts.items()}
 
-    def _decide(self, index: int, parts: dict[str, np.ndarray], began: float, *, final: bool,
-                step: Step | None = None) -> Decision | None:
-        self._last_parts = parts
-        fraction = 1.0 if final else (index + 1) / self._total
-        obs = build_observation(self.obs_mode, fraction=fraction, **parts)
+    def _act(self, obs: np.ndarray, probs: np.ndarray, final: bool) -> int:
+        """The policy's action (waiting is not allowed when ``final``)."""
         mask = np.ones((1, len(self.class_names) + 1), np.int8)
         mask[0, 0] = 0 if final else 1
         with torch.no_grad():
             action = int(np.asarray(self.policy.act(obs[None], mask))[0])
         if final and action == 0:  # a policy that ignores the mask: answer with the most probable class
-            action = 1 + int(parts["probs"].argmax())
-        if step is not None:
-            self.history.append(StepRecord(index, step.time, step.face.box, step.face.found, parts["probs"], action))
-        if action == 0:
-            return None
+            action = 1 + int(probs.argmax())
+        return action
+
+    def _decide(self, index: int, probs: np.ndarray, action: int, began: float, final: bool) -> Decision:
         k = action - 1
         self.decision = Decision(
             emotion=self.class_names[k], class_index=k,
-            probs={name: float(p) for name, p in zip(self.class_names, parts["probs"])},
+            probs={name: float(p) for name, p in zip(self.class_names, probs)},
             step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s,
             compute_s=time.perf_counter() - began, forced=final)
         return self.decision

@@ -1,5 +1,8 @@
-"""The generated synthetic corpus: ``root/clips.csv`` (``path,label,speaker,duration``) as written by
-``python -m emo_env.data generate``. The clip id is the file's stem (``s3_anger_07``)."""
+"""The synthetic corpus made by ``python -m emo_env.data generate`` (default: 8 speakers x 6 emotions x 10).
+
+The root holds ``clips.csv`` (``path,label,speaker,duration``); the clip id is the file's stem
+(``s3_anger_07``).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,238 @@
+"""Per-step cost of the online recognizer on one CPU thread, and its real-time factor.
+
+Each stage of a step is timed on its own over the steps of generated clips (320x240 video at 30 fps,
+3 s): face tracking (the Haar detector searching the track's neighbourhood, the whole frame when
+the track is lost), the log-mel window, the audio, visual and fusion encoders, one step of the
+temporal LSTM, and the observation plus the policy (the threshold baseline, and the default DQN's
+MLP for a learned policy). The total is the recognizer end to end (frames and 1024-sample audio
+chunks pushed as they would arrive, a policy that never answers so every step runs), against the
+reference of real time: the step period (100 ms at 10 steps/s). Decoding the video is reported
+apart (a camera delivers RGB frames). A few alternatives measured in the same run show what
+would cut the cost further.
+
+Times are CPU seconds of this process (``time.process_time``, one torch and one OpenCV thread),
+best of ``--repeats`` passes, so other load on a shared machine does not count. Usage::
+
+    python benchmarks/bench_online.py [--encoders encoders.pt] [--video CLIP.mp4 ...] [--repeats 3]
+
+Without ``--encoders``: the bundled encoders, or untrained encoders of the default architecture
+(compact CNNs, 64-dim embeddings; the cost does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from agents import EnvSpec, get_agent
+from agents.baselines import ThresholdPolicy
+from emo_env.data.audio import LogMelExtractor
+from emo_env.data.faces import TIME_TOLERANCE, FaceTracker
+from emo_env.data.ingest import IngestParams
+from emo_env.data.media import AudioChunk, VideoFrame, read_media
+from emo_env.data.steps import Step
+from emo_env.data.synthetic import generate_corpus
+from emo_env.envs.observations import build_observation
+from emo_env.online import OnlineRecognizer
+from pretrained_encoders.encoders import Encoders, load_encoders
+from pretrained_encoders.models import build_model
+
+CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
+
+
+class Clip:
+    """A decoded clip: RGB frames (time, duration, image), audio, and its steps as ingest computes them."""
+
+    def __init__(self, path: Path, params: IngestParams) -> None:
+        started = time.process_time()
+        items = list(read_media(path, sample_rate=params.sample_rate))
+        self.frames = [(item.time, item.duration, item.image) for item in items if isinstance(item, VideoFrame)]
+        self.decode_s = time.process_time() - started
+        self.audio = np.concatenate([item.samples for item in items if not isinstance(item, VideoFrame)])
+        sampler = params.sampler()
+        self.steps: list[Step] = []
+        for frame in self.frames:
+            self.steps += sampler.push(VideoFrame(*frame))
+        self.steps += sampler.push(AudioChunk(self.audio))
+        self.steps += sampler.finish()
+
+
+def default_encoders(path: Path | None) -> tuple[Encoders, str]:
+    if path is not None:
+        return load_encoders(path), str(path)
+    try:
+        import pretrained_encoders
+
+        bundled = Path(pretrained_encoders.bundled_encoders_path())
+        if bundled.is_file():
+            return load_encoders(bundled), "bundled"
+    except AttributeError:
+        pass
+    spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": "compact", "visual_arch": "compact",
+            "embed_dim": 64, "hidden_dim": 64, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
+            "data": asdict(IngestParams())}
+    torch.manual_seed(0)
+    models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion", "temporal")}
+    return Encoders(spec, **models), "untrained, default architecture"
+
+
+def per_step(run: Callable[[], int], repeats: int) -> float:
+    """Best CPU seconds per step of ``run`` (which returns the number of steps it did)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        steps = run()
+        best = min(best, (time.process_time() - started) / steps)
+    return best
+
+
+def tracking(clips: Sequence[Clip], params: IngestParams, **tracker_options: int) -> int:
+    """Track the faces of ``clips`` step by step, as the step sampler does (frames pushed in time order)."""
+    count = 0
+    for clip in clips:
+        tracker = FaceTracker(params.face_size, **tracker_options)
+        frames = iter(clip.frames)
+        frame = next(frames, None)
+        for step in clip.steps:
+            while frame is not None and frame[0] <= step.time + TIME_TOLERANCE:
+                tracker.push(VideoFrame(*frame))
+                frame = next(frames, None)
+            tracker.crop_at(step.time)
+            count += 1
+    return count
+
+
+def log_mels(clips: Sequence[Clip], params: IngestParams, window_s: float | None = None) -> int:
+    count = 0
+    for clip in clips:
+        mels = LogMelExtractor(params.sample_rate, window_s=window_s or params.mel_window_s, bands=params.mel_bands,
+                               f_min=params.mel_fmin, f_max=params.mel_fmax, win_ms=params.mel_win_ms,
+                               hop_ms=params.mel_hop_ms, log_offset=params.mel_log_offset)
+        mels.push(clip.audio)
+        mels.finish()
+        for step in clip.steps:
+            mels.window_at(step.time)
+            count += 1
+    return count
+
+
+@torch.no_grad()
+def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams, repeats: int) -> dict[str, float]:
+    steps = [step for clip in clips for step in clip.steps]
+    mels = [torch.from_numpy(s.mel.astype(np.float16)[None]) for s in steps]
+    faces = [torch.from_numpy(s.face.image[None]) for s in steps]
+    small_faces = [torch.from_numpy(cv2.resize(s.face.image, (48, 48), interpolation=cv2.INTER_AREA)[None]) for s in steps]
+    audio = [encoders.audio(m)[0] for m in mels]
+    visual = [encoders.visual(f)[0] for f in faces]
+    fused = [encoders.fusion(a, v)[0] for a, v in zip(audio, visual)]
+    k = len(encoders.class_names)
+    hidden = encoders.temporal.lstm.hidden_size
+    threshold = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
+    dqn = get_agent("dqn")(EnvSpec("belief", hidden + k + 1, k), device="cpu")
+    mask = np.ones((1, k + 1), np.int8)
+    parts = {"hidden": np.zeros(hidden, np.float32), "probs": np.full(k, 1 / k, np.float32)}
+
+    def each(fn: Callable[[int], object]) -> Callable[[], int]:
+        def run() -> int:
+            for i in range(len(steps)):
+                fn(i)
+            return len(steps)
+        return run
+
+    def temporal() -> int:
+        state = None
+        for x in fused:
+            _, _, state = encoders.temporal.step(x, state)
+        return len(fused)
+
+    def policy(p) -> Callable[[int], object]:
+        mode = p.spec.obs_mode
+        return lambda i: p.act(build_observation(mode, fraction=0.5, **parts)[None], mask)
+
+    for model, inputs in ((encoders.audio, mels), (encoders.visual, faces)):  # warm-up
+        for x in inputs[:5]:
+            model(x)
+    return {
+        "face tracking (detect near the track)": per_step(lambda: tracking(clips, params), repeats),
+        "log-mel window": per_step(lambda: log_mels(clips, params), repeats),
+        "audio encoder": per_step(each(lambda i: encoders.audio(mels[i])), repeats),
+        "visual encoder": per_step(each(lambda i: encoders.visual(faces[i])), repeats),
+        "fusion network": per_step(each(lambda i: encoders.fusion(audio[i], visual[i])), repeats),
+        "temporal LSTM step": per_step(temporal, repeats),
+        "observation + threshold policy": per_step(each(policy(threshold)), repeats),
+        "observation + DQN policy (MLP 64x64)": per_step(each(policy(dqn)), repeats),
+        "alt: full-frame detection every step": per_step(lambda: tracking(clips, params, reacquire_after=0), repeats),
+        "alt: log-mel of the 10 new frames only": per_step(lambda: log_mels(clips, params, 0.1), repeats),
+        "alt: visual encoder on 48x48 crops": per_step(each(lambda i: encoders.visual(small_faces[i])), repeats),
+    }
+
+
+def end_to_end(encoders: Encoders, clips: Sequence[Clip], repeats: int) -> tuple[float, float]:
+    """CPU seconds per step of the recognizer fed the clips as a stream, and its algorithmic latency."""
+    k = len(encoders.class_names)
+    policy = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
+    rec = OnlineRecognizer(encoders, policy, horizon_steps=40)
+
+    def run() -> int:
+        count = 0
+        for clip in clips:
+            rec.reset(start_s=0.0, duration_s=clip.frames[-1][0] + clip.frames[-1][1])
+            events = [(t, 0, (image, t, duration)) for t, duration, image in clip.frames]
+            events += [(i / rec.sample_rate, 1, (clip.audio[i:i + 1024], i / rec.sample_rate))
+                       for i in range(0, clip.audio.size, 1024)]
+            for _, kind, args in sorted(events, key=lambda e: e[:2]):
+                rec.push_video(*args) if kind == 0 else rec.push_audio(*args)
+            rec.finish()
+            count += len(rec.history)
+        return count
+
+    return per_step(run, repeats), rec.latency_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--encoders", type=Path, help="encoders.pt (default: bundled, else untrained)")
+    parser.add_argument("--video", type=Path, nargs="*", help="clips to play (default: 2 generated 3 s clips)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    encoders, source = default_encoders(args.encoders)
+    params = IngestParams(**{name: encoders.spec["data"][name] for name in asdict(IngestParams())})
+    with tempfile.TemporaryDirectory() as tmp:
+        videos = args.video
+        if not videos:
+            generate_corpus(tmp, speakers=1, clips_per_emotion=1, min_duration_s=3.0, max_duration_s=3.0, workers=1)
+            videos = sorted(Path(tmp).glob("s1/*.mp4"))[:2]
+        clips = [Clip(path, params) for path in videos]
+    steps = sum(len(clip.steps) for clip in clips)
+    costs = stage_costs(encoders, clips, params, args.repeats)
+    total, latency = end_to_end(encoders, clips, args.repeats)
+    period = 1 / params.step_rate
+    print(f"encoders: {source}; {len(clips)} clips, {steps} steps at {params.step_rate:g} steps/s; "
+          f"1 torch + 1 OpenCV thread; CPU ms per step, best of {args.repeats}\n")
+    print(f"| {'stage':<42} | {'ms/step':>8} | {'of total':>8} |")
+    print(f"|{'-' * 44}|{'-' * 10}:|{'-' * 10}:|")
+    pipeline = [name for name in costs if not name.startswith("alt:") and "DQN" not in name]
+    rows = [(name, costs[name]) for name in costs] + [("sum of the stages above (threshold policy)",
+                                                       sum(costs[name] for name in pipeline))]
+    rows += [("total: recognizer end to end", total),
+             ("(apart) decoding the video file", sum(c.decode_s for c in clips) / steps)]
+    for name, seconds in rows:
+        print(f"| {name:<42} | {1000 * seconds:8.3f} | {100 * seconds / total:7.1f}% |")
+    print(f"\nreal-time factor at {params.step_rate:g} steps/s: step period {1000 * period:.0f} ms / "
+          f"{1000 * total:.2f} ms per step = {period / total:.1f}x faster than real time "
+          f"(goal: 10x, i.e. under {100 * period:.0f} ms per step)")
+    print(f"algorithmic latency (the mel window's lookahead past the decision time, not compute): {latency:.3f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""``python -m emo_env.online``: play a video file (or a camera) through the online recognizer.
+
+    python -m emo_env.online VIDEO [--run PATH] [--out annotated.mp4] [--json] [--fast]
+
+A file is one utterance: its video and audio track are pushed in decoding order, at their own pace
+(``--fast``: as fast as possible), and the decision is printed with its time; ``--out`` writes the
+annotated video. A camera index (``0``) reads frames with OpenCV and the microphone with the
+optional ``sounddevice`` package (OpenCV does not capture audio): one decision per utterance, a new
+utterance starting after each decision, until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import av
+import cv2
+import numpy as np
+import torch
+
+from emo_env.data.atomic import atomic_path
+from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
+from emo_env.data.store import StoreError
+from pretrained_encoders.checkpoint import CheckpointError
+
+from .annotate import AnnotatedVideo
+from .recognizer import Decision, OnlineRecognizer
+
+__all__ = ["main", "play_file", "play_camera", "video_duration"]
+
+CAMERA_MAX_LAG_S = 1.0  # a live stream whose audio or video stalls longer than this is padded
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (2 for bad input, with a one-line message)."""
+    args = _parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    camera = args.video.isdigit() and not Path(args.video).exists()
+    options = {"max_lag_s": CAMERA_MAX_LAG_S} if camera else {}
+    if args.utterance_s is not None:
+        options["utterance_s"] = args.utterance_s
+    try:
+        if args.run is not None:
+            recognizer = OnlineRecognizer.from_run(args.run, encoders=args.encoders, device=args.device, **options)
+        else:
+            recognizer = OnlineRecognizer.from_default(threshold=args.threshold, device=args.device, **options)
+        print(f"policy: {recognizer.policy_name}; algorithmic latency {recognizer.latency_s:.3f} s "
+              f"(mel window centred on each step)", file=sys.stderr)
+        report = _json_line if args.json else _text_line
+        if camera:
+            play_camera(recognizer, int(args.video), report=report, out=args.out)
+        else:
+            play_file(recognizer, args.video, audio=args.audio, fast=args.fast, report=report, out=args.out)
+    except (MediaError, StoreError, CheckpointError, FileNotFoundError, ValueError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def play_file(recognizer: OnlineRecognizer, video: str | Path, *, audio: str | Path | None = None, fast: bool = False,
+              report: Callable[[Decision], None] = print, out: str | Path | None = None) -> Decision | None:
+    """Play ``video`` (with its audio track, or ``audio``) through ``recognizer`` as one utterance, in real
+    time unless ``fast``; ``report`` each decision; with ``out`` write the annotated video. Returns the
+    decision (forced at the last step if the policy never answered)."""
+    recognizer.reset(start_s=0.0, duration_s=video_duration(video))
+    items = read_media(video, audio, sample_rate=recognizer.sample_rate)
+    with _annotated(out, recognizer, _frame_rate(video) if out else 0.0) as annotated:
+        return _play(recognizer, items, fast, report, annotated)
+
+
+def _play(recognizer: OnlineRecognizer, items: Iterable[VideoFrame | AudioChunk], fast: bool,
+          report: Callable[[Decision], None], annotated: AnnotatedVideo | None) -> Decision | None:
+    began = time.monotonic()
+    position = 0  # audio samples pushed
+    for item in items:
+        if isinstance(item, VideoFrame):
+            _wait(began, item.time, fast)
+            decision = recognizer.push_video(item.source, item.time, item.duration)
+            if annotated is not None:
+                annotated.add_frame(item.image, item.time)
+        else:
+            _wait(began, (position + item.samples.size) / recognizer.sample_rate, fast)
+            decision = recognizer.push_audio(item.samples, position / recognizer.sample_rate)
+            position += item.samples.size
+            if annotated is not None:
+                annotated.add_audio(item.samples)
+        if decision is not None:
+            report(decision)
+        if annotated is not None:
+            annotated.flush()
+        elif recognizer.done:
+            return recognizer.decision
+    if recognizer.done:
+        return recognizer.decision
+    decision = recognizer.finish()
+    if decision is not None:
+        report(decision)
+    return decision
+
+
+def play_camera(recognizer: OnlineRecognizer, index: int, *, report: Callable[[Decision], None] = print,
+                out: str | Path | None = None) -> None:
+    """Recognize utterance after utterance from camera ``index`` and the default microphone until Ctrl-C
+    (needs ``sounddevice``); each decision starts the next utterance. Not exercised by the tests."""
+    recognizer.reset(start_s=0.0)
+    with _annotated(out, recognizer, 30.0) as annotated:
+        try:
+            for kind, data, t in camera_stream(index, recognizer.sample_rate):
+                if kind == "video":
+                    decision = recognizer.push_video(data, t)
+                    if annotated is not None:
+                        annotated.add_frame(data, t - recognizer.start_s)
+                else:
+                    decision = recognizer.push_audio(data, t)
+                    if annotated is not None:
+                        annotated.add_audio(data)
+                if annotated is not None:
+                    annotated.flush()
+                if decision is not None:
+                    report(decision)
+                    recognizer.reset(start_s=t)
+        except KeyboardInterrupt:
+            pass  # the end of a live session: keep what was written
+
+
+def camera_stream(index: int, sample_rate: int) -> Iterator[tuple[str, np.ndarray, float]]:
+    """``("video", RGB frame, t)`` from OpenCV and ``("audio", samples, t)`` from ``sounddevice``, on one
+    clock (seconds since the stream opened; audio timed by its sample count)."""
+    try:
+        import sounddevice
+    except ImportError:
+        raise ImportError("a camera needs live audio, which OpenCV does not capture: install the optional "
+                          "package sounddevice (pip install sounddevice) for the microphone") from None
+    capture = cv2.VideoCapture(index)
+    if not capture.isOpened():
+        raise MediaError(f"camera {index}", "cannot be opened")
+    chunks: queue.Queue[np.ndarray] = queue.Queue()
+    heard = 0
+    began = time.monotonic()
+    try:
+        with sounddevice.InputStream(samplerate=sample_rate, channels=1, dtype="float32",
+                                     callback=lambda data, frames, when, status: chunks.put(data[:, 0].copy())):
+            while True:
+                ok, bgr = capture.read()
+                if not ok:
+                    return
+                yield "video", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), time.monotonic() - began
+                while not chunks.empty():
+                    samples = chunks.get()
+                    yield "audio", samples, heard / sample_rate
+                    heard += samples.size
+    finally:
+        capture.release()
+
+
+@contextmanager
+def _annotated(out: str | Path | None, recognizer: OnlineRecognizer, fps: float) -> Iterator[AnnotatedVideo | None]:
+    """The annotated video written atomically to ``out``, or None without ``out``."""
+    if out is None:
+        yield None
+        return
+    out = Path(out)
+    with atomic_path(out) as tmp, AnnotatedVideo(tmp, recognizer, fps, _container_format(out)) as annotated:
+        yield annotated
+
+
+def video_duration(path: str | Path) -> float:
+    """Seconds from the first video frame to the end of the last one (from the packets, nothing decoded)."""
+    if not Path(path).is_file():
+        raise MediaError(path, "file not found")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(path, "no video stream")
+            stream = container.streams.video[0]
+            ends = [packet.pts + (packet.duration or 0) for packet in container.demux(stream) if packet.pts is not None]
+            first = stream.start_time or 0
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(path, f"cannot read ({exc})") from None
+    if not ends:
+        raise MediaError(path, "no video frame")
+    return float((max(ends) - first) * stream.time_base)
+
+
+def _frame_rate(path: str | Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return float(stream.average_rate or stream.guessed_rate or 30)
+
+
+def _container_format(path: Path) -> str:
+    return {".mov": "mov", ".mkv": "matroska"}.get(path.suffix.lower(), "mp4")
+
+
+def _wait(began: float, media_time: float, fast: bool) -> None:
+    if not fast:
+        time.sleep(max(0.0, began + media_time - time.monotonic()))
+
+
+def _text_line(decision: Decision) -> None:
+    how = "forced at the last step" if decision.forced else "policy answered"
+    print(f"{decision.time_s:6.2f} s  {decision.emotion:<9} {100 * decision.confidence:5.1f} %  step {decision.step}  "
+          f"({how}; available {decision.latency_s:.2f} s later + {1000 * decision.compute_s:.1f} ms compute)", flush=True)
+
+
+def _json_line(decision: Decision) -> None:
+    print(json.dumps(decision.to_dict()), flush=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m emo_env.online", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("video", metavar="VIDEO", help="video file with an audio track, or a camera index (0, 1, ...)")
+    parser.add_argument("--run", type=Path, help="agent run folder of train_agent.py (default: the bundled "
+                                                 "encoders with the threshold baseline)")
+    parser.add_argument("--encoders", type=Path, help="encoders.pt that exported the run's store (default: found from the store)")
+    parser.add_argument("--threshold", type=float, default=0.9, help="threshold of the default policy (without --run)")
+    parser.add_argument("--audio", type=Path, help="separate audio file (WAV/FLAC) for VIDEO")
+    parser.add_argument("--out", type=Path, help="write the annotated video here (.mp4, .mov or .mkv)")
+    parser.add_argument("--json", action="store_true", help="print each decision as one JSON line")
+    parser.add_argument("--fast", action="store_true", help="as fast as possible instead of real time")
+    parser.add_argument("--utterance-s", type=float, help="a live utterance is decided by then at the latest "
+                                                          "(default: the store's longest clip)")
+    parser.add_argument("--device", default="cpu", help="cpu (default; one step at a time) | auto | cuda")
+    parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (default 1)")
+    return parser

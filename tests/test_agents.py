@@ -1,0 +1,197 @@
+"""Agents: every registered agent trains briefly and reloads to identical actions; the evaluation; the baselines."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from agents import AGENTS, evaluate, get_agent, load_policy
+from agents.baselines import EndPolicy, ThresholdPolicy
+from agents.exploration import explore
+from agents.policy import Policy
+from agents.replay import ReplayBuffer
+from agents.training import env_spec
+from emo_env.config import default_config
+from emo_env.data.store import load_store
+from emo_env.envs.observations import observation_table
+from pretrained_encoders.checkpoint import CheckpointError
+
+# Hyperparameters small enough for a few hundred steps to include real updates.
+SMALL = {
+    "dqn": {"num_envs": 16, "batch_size": 32, "learning_starts": 64, "buffer_size": 2000, "target_update_interval": 5},
+    "reinforce": {"num_envs": 16, "batch_episodes": 16},
+    "sb3-dqn": {"algo_kwargs": {"learning_starts": 50, "target_update_interval": 50}},
+    "sb3-ppo": {"num_envs": 2, "algo_kwargs": {"n_steps": 64, "batch_size": 32, "n_epochs": 2}},
+    "sb3-a2c": {"num_envs": 2},
+    "sb3-maskable-ppo": {"num_envs": 2, "algo_kwargs": {"n_steps": 64, "batch_size": 32, "n_epochs": 2}},
+    "sb3-recurrent-ppo": {"num_envs": 2, "algo_kwargs": {"n_steps": 64, "batch_size": 32, "n_epochs": 2},
+                          "policy_kwargs": {"lstm_hidden_size": 16}},
+}
+STEPS = 300
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small networks train fastest on one thread (as train_agent.py runs them)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def store(tiny_store):
+    return load_store(tiny_store)
+
+
+def make(name, store, config=None, seed=0):
+    cls = get_agent(name)
+    obs_mode = cls.preferred_obs_mode or "belief"
+    return cls(env_spec(store, obs_mode), config, seed=seed, device="cpu"), {"store": store, "obs_mode": obs_mode}
+
+
+def eval_batch(store, obs_mode):
+    """Observations and masks of every step of the held-out clips."""
+    table = observation_table(store, obs_mode)
+    rows = np.concatenate([np.arange(store.offsets[c], store.offsets[c + 1]) for c in store.clip_indices("eval")])
+    last = np.isin(rows, store.offsets[1:] - 1)
+    masks = np.ones((len(rows), store.num_classes + 1), dtype=np.int8)
+    masks[last, 0] = 0
+    return table[rows], masks
+
+
+@pytest.mark.parametrize("name", list(AGENTS))
+def test_agent_trains_saves_and_reloads_to_identical_actions(name, store, tmp_path):
+    agent, env_kwargs = make(name, store, SMALL.get(name))
+    before = {k: v.clone() for k, v in agent.state_dict().items()}
+    agent.learn({**env_kwargs, "split": "train"}, STEPS if agent.default_total_steps else 0)
+    if agent.default_total_steps:  # learners: they took the steps, and the weights moved
+        assert agent.num_steps >= STEPS
+        assert any(not torch.equal(before[k], v) for k, v in agent.state_dict().items())
+    path = agent.save(tmp_path / "policy.pt")
+    loaded = load_policy(path, device="cpu")
+    assert type(loaded) is type(agent) and loaded.config == agent.config and loaded.spec == agent.spec
+    obs, masks = eval_batch(store, env_kwargs["obs_mode"])
+    for policy in (agent, loaded):
+        policy.reset(np.ones(len(obs), dtype=bool))
+    first = agent.act(obs, masks)
+    assert first.dtype == np.int64 and first.shape == (len(obs),)
+    assert np.array_equal(first, loaded.act(obs, masks))
+    assert np.array_equal(agent.act(obs, masks), loaded.act(obs, masks))  # recurrent state moves on alike
+    assert (first[masks[:, 0] == 0] != 0).all()  # no agent waits where the mask forbids it
+    evaluation = evaluate(loaded, env_kwargs)
+    assert evaluation.metrics.episodes == len(store.clip_indices("eval"))
+
+
+def test_evaluation_visits_every_held_out_clip_exactly_once(store):
+    policy = get_agent("random")(env_spec(store, "belief"), seed=3)
+    episodes = evaluate(policy, {"store": store}).episodes
+    eval_clips = store.clip_indices("eval")
+    assert sorted(episodes["clip_id"]) == sorted(store.clip_ids[c] for c in eval_clips)
+    assert episodes["clip_id"].is_unique
+    lengths = dict(zip(store.clip_ids, store.lengths))
+    assert (episodes["steps"] == episodes["clip_id"].map(lengths)).all()
+    assert ((episodes["decision_step"] >= 0) & (episodes["decision_step"] < episodes["steps"])).all()
+    assert np.allclose(episodes["fraction"], (episodes["decision_step"] + 1) / episodes["steps"])
+    train = evaluate(policy, {"store": store}, split="train").episodes
+    assert sorted(train["clip_id"]) == sorted(store.clip_ids[c] for c in store.clip_indices("train"))
+
+
+class AlwaysWait(Policy):
+    name = "always-wait"
+
+    def act(self, obs, mask):
+        return np.zeros(len(obs), dtype=np.int64)
+
+
+def test_always_wait_is_forced_to_answer_at_the_last_step_and_scored_wrong(store):
+    cost = 0.01
+    evaluation = evaluate(AlwaysWait(env_spec(store, "probs")), {"store": store, "obs_mode": "probs",
+                                                                   "latency_cost": cost})
+    e, m = evaluation.episodes, evaluation.metrics
+    assert (e["decision_step"] == e["steps"] - 1).all() and (e["fraction"] == 1.0).all()
+    assert np.allclose(e["time_s"], e["steps"] / store.step_rate)
+    assert (e["prediction"] == -1).all()
+    assert m.accuracy == 0.0 and m.unanswered == len(e) and m.earliness == 1.0 and m.hm == 0.0
+    assert np.allclose(e["return"], -cost * (e["steps"] - 1) - 1.0)
+
+
+def test_end_and_threshold_baselines_match_the_store(store):
+    probs = store.features["probs"]
+    clips = store.clip_indices("eval")
+    env_kwargs = {"store": store, "obs_mode": "probs", "latency_cost": 0.0}
+    spec = env_spec(store, "probs")
+    end = evaluate(EndPolicy(spec), env_kwargs).episodes.set_index("clip_id")
+    threshold = evaluate(ThresholdPolicy(spec, {"threshold": 0.6}), env_kwargs).episodes.set_index("clip_id")
+    for c in clips:
+        rows = probs[store.offsets[c]:store.offsets[c + 1]]
+        clip_id = store.clip_ids[c]
+        assert end.loc[clip_id, "prediction"] == rows[-1].argmax()
+        assert end.loc[clip_id, "decision_step"] == len(rows) - 1
+        confident = np.flatnonzero(rows.max(axis=1) >= 0.6)
+        step = confident[0] if len(confident) else len(rows) - 1
+        assert threshold.loc[clip_id, "decision_step"] == step
+        assert threshold.loc[clip_id, "prediction"] == rows[step].argmax()
+        assert threshold.loc[clip_id, "return"] == (1.0 if rows[step].argmax() == store.labels[c] else -1.0)
+
+
+def test_dqn_learns_to_beat_random_and_is_deterministic(store):
+    config = {**SMALL["dqn"], "num_envs": 32, "learning_starts": 500, "target_update_interval": 50}
+    runs = []
+    for _ in range(2):
+        agent, env_kwargs = make("dqn", store, config, seed=1)
+        agent.learn({**env_kwargs, "split": "train"}, 15_000)
+        runs.append(agent)
+    assert all(torch.equal(v, runs[1].state_dict()[k]) for k, v in runs[0].state_dict().items())
+    trained = evaluate(runs[0], {**env_kwargs}, split="train").metrics
+    random = evaluate(get_agent("random")(runs[0].spec, seed=1), env_kwargs, split="train").metrics
+    assert trained.mean_return > random.mean_return + 0.5
+
+
+def test_exploration_respects_the_mask_and_explores_waiting():
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.ones(20_000, 7, dtype=torch.bool)
+    mask[:10_000, 0] = False  # last steps: waiting not allowed
+    actions = explore(torch.zeros(20_000, 7), mask, epsilon=1.0, wait_prob=0.8, generator=generator)
+    assert (actions[:10_000] != 0).all()
+    assert (actions[10_000:] == 0).float().mean() == pytest.approx(0.8, abs=0.02)
+    predicted = actions[actions > 0]
+    assert torch.bincount(predicted, minlength=7)[1:].float().div(len(predicted)).sub(1 / 6).abs().max() < 0.02
+    greedy = explore(torch.arange(7.0).repeat(4, 1), mask[:4], epsilon=0.0, wait_prob=0.8, generator=generator)
+    assert greedy.tolist() == [6, 6, 6, 6]
+
+
+def test_replay_buffer_wraps_around():
+    buffer = ReplayBuffer(5, obs_dim=2, num_actions=3, device=torch.device("cpu"))
+    for start in (0, 3):
+        n = 3
+        obs = torch.arange(start, start + n, dtype=torch.float32)[:, None].repeat(1, 2)
+        buffer.add(obs, torch.full((n,), 2), torch.ones(n), obs + 100, torch.ones(n, dtype=torch.bool),
+                   torch.ones(n, 3, dtype=torch.bool))
+    assert len(buffer) == 5
+    obs, action, reward, next_obs, done, next_mask = buffer.sample(64, torch.Generator().manual_seed(0))
+    assert set(obs[:, 0].tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}  # transition 0 was overwritten
+    assert torch.equal(next_obs, obs + 100) and (action == 2).all() and (done == 1).all() and next_mask.all()
+
+
+def test_clear_errors_for_bad_names_configs_and_files(store, tmp_path):
+    with pytest.raises(ValueError, match="unknown agent 'nope'.*dqn"):
+        get_agent("nope")
+    with pytest.raises(ValueError, match="unknown hyperparameter.*'widht'"):
+        make("dqn", store, {"widht": 3})
+    with pytest.raises(ValueError, match="needs obs_mode"):
+        get_agent("threshold")(env_spec(store, "frame"))
+    bad = tmp_path / "bad.pt"
+    torch.save({"something": 1}, bad)
+    with pytest.raises(CheckpointError, match="not an emo-env policy"):
+        load_policy(bad)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_policy(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("name", list(AGENTS))
+def test_defaults_yaml_matches_the_agent_hyperparameters(name):
+    section = default_config()["agent"][name]
+    defaults = dataclasses.asdict(get_agent(name).Config())
+    assert section == defaults

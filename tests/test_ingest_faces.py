@@ -1,0 +1,81 @@
+"""The face tracker on generated frames: it finds the face, keeps its box through misses, sticks to
+its face when another appears, and re-acquires a face that jumped away."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emo_env.data.faces import FaceTracker, crop_face, detect_faces
+from emo_env.data.media import VideoFrame, read_media
+
+
+@pytest.fixture(scope="module")
+def clip(tiny_corpus):
+    """The frames of one generated clip and their ground-truth boxes."""
+    path = sorted(tiny_corpus.glob("*/*.mp4"))[0]
+    frames = [item.image for item in read_media(path) if isinstance(item, VideoFrame)]
+    truth = pd.read_csv(tiny_corpus / "face_boxes.csv")
+    boxes = truth[truth["clip_id"] == path.stem].sort_values("frame")[["x", "y", "w", "h"]].to_numpy(np.float32)
+    return frames, boxes
+
+
+def _centre(box):
+    return np.asarray(box[:2]) + np.asarray(box[2:]) / 2
+
+
+class Feed:
+    """Pushes images one per 0.1 s and asks for the crop at each."""
+
+    def __init__(self, **kwargs):
+        self.tracker, self.time = FaceTracker(**kwargs), 0.0
+
+    def __call__(self, image):
+        self.tracker.push(VideoFrame(self.time, 0.1, image))
+        crop = self.tracker.crop_at(self.time)
+        self.time += 0.1
+        return crop
+
+
+def test_detects_the_generated_face(clip):
+    frames, boxes = clip
+    found = detect_faces(frames[0])
+    assert len(found) == 1
+    assert np.abs(_centre(found[0]) - _centre(boxes[0])).max() < 0.15 * boxes[0][2]
+
+
+def test_keeps_the_box_through_misses_and_its_face_among_two(clip):
+    frames, boxes = clip
+    feed = Feed()
+    for image in frames[:3]:
+        crop = feed(image)
+    assert crop.found and crop.image.shape == (64, 64, 3)
+    blank = np.full_like(frames[3], 128)
+    missed = feed(blank)
+    assert not missed.found and np.array_equal(missed.box, crop.box)
+    assert np.array_equal(missed.image, crop_face(blank, crop.box, 64))
+
+    two = np.concatenate([frames[4], frames[4]], axis=1)  # a second face to the right
+    assert len(detect_faces(two)) == 2
+    crop = feed(two)
+    assert crop.found and abs(_centre(crop.box)[0] - _centre(boxes[4])[0]) < 0.2 * boxes[4][2]
+
+
+def test_reacquires_a_face_that_jumped_away(clip):
+    frames, boxes = clip
+    def placed(image, x):
+        canvas = np.zeros((image.shape[0], 640, 3), np.uint8)
+        canvas[:, x:x + image.shape[1]] = image
+        return canvas
+
+    feed = Feed(reacquire_after=3)
+    assert feed(placed(frames[0], 0)).found
+    moved = placed(frames[1], 300)  # the face jumps 300 px right, out of the search window
+    assert [feed(moved).found for _ in range(3)] == [False, False, False]
+    crop = feed(moved)
+    assert crop.found and abs(_centre(crop.box)[0] - (_centre(boxes[1])[0] + 300)) < 0.2 * boxes[1][2]
+
+
+def test_before_any_detection_the_box_is_the_centre_square():
+    feed = Feed()
+    crop = feed(np.zeros((240, 320, 3), np.uint8))
+    assert not crop.found and crop.box.tolist() == [100.0, 60.0, 120.0, 120.0]

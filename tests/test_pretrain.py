@@ -1,0 +1,207 @@
+"""pretrain_encoder: a tiny end-to-end run producing a valid store, honest (out-of-fold) beliefs,
+resume after an interruption, and the 2-process DistributedDataParallel path on CPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+from emo_env.config import load_config
+from emo_env.data.store import load_store
+from fake_ingest import CLASSES, write_fake_ingest
+from pretrained_encoders import distributed, training
+from pretrained_encoders.checkpoint import CheckpointError
+from pretrained_encoders.cli import output_paths, run_fold
+from pretrained_encoders.data import load_corpus
+from pretrained_encoders.encoders import load_encoders
+from pretrained_encoders.models import build_model
+
+TINY = ["encoder.embed_dim=16", "encoder.hidden_dim=16", "encoder.steps_per_clip=4", "encoder.batch_size=16",
+        "encoder.speaker=s3"]
+
+
+@pytest.fixture(scope="module")
+def ingest_dir(tmp_path_factory) -> Path:
+    return write_fake_ingest(tmp_path_factory.mktemp("ingest"), speakers=3, clips_per_class=1)
+
+
+def tiny_config(workdir: Path, *extra: str) -> dict:
+    return load_config(None, [f"workdir={workdir}", *TINY, "encoder.num_epochs=1", "encoder.fusion_epochs=1",
+                              "encoder.temporal_epochs=1", *extra])
+
+
+def run(config: dict, ingest_dir: Path, **kwargs):
+    return run_fold(config, ingest_dir, "s3", device=torch.device("cpu"), progress=False, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(ingest_dir, tmp_path_factory):
+    config = tiny_config(tmp_path_factory.mktemp("run"))
+    return config, run(config, ingest_dir)
+
+
+def test_tiny_run_writes_a_valid_store(tiny_run, ingest_dir):
+    config, output = tiny_run
+    store = load_store(output.store)
+    assert output.store == output_paths(config, "s3")[1] and output.store.name == "synthetic_s3_fusion.emostore"
+    assert store.modality == "fusion" and store.num_classes == 6 and store.step_rate == 10.0
+    assert sorted(store.features) == ["audio", "fusion", "hidden", "probs", "visual"]
+    assert {k: v.shape[1] for k, v in store.features.items()} == {"audio": 16, "visual": 16, "fusion": 16, "hidden": 16, "probs": 6}
+    assert all(v.dtype == np.float16 for v in store.features.values())
+    assert set(np.array(store.speakers)[store.split == 1]) == {"s3"}
+    assert set(np.array(store.speakers)[store.split == 0]) == {"s1", "s2"}
+    np.testing.assert_allclose(store.features["probs"].astype(np.float32).sum(1), 1.0, atol=5e-3)
+    meta = store.metadata
+    assert meta["seed"] == 0 and meta["config"]["encoder"]["embed_dim"] == 16 and meta["code_version"]
+    assert meta["oof_folds"] == [["s1"], ["s2"]] and set(meta["encoder_checksums"]) == {"full", "oof1", "oof2"}
+    assert meta["encoder_checksums"]["full"] == torch.load(output.encoders, weights_only=True)["checksum"]
+
+
+def test_exported_features_match_the_saved_encoders(tiny_run, ingest_dir):
+    """Held-out rows come from the saved (full) encoders; training rows come from the out-of-fold
+    cascades, so the full temporal model does not reproduce them."""
+    _, output = tiny_run
+    store = load_store(output.store)
+    encoders = load_encoders(output.encoders)
+    for clip in range(store.num_clips):
+        with np.load(ingest_dir / "clips" / f"{store.clip_ids[clip]}.npz") as npz:
+            mels, faces = torch.from_numpy(npz["mels"]), torch.from_numpy(npz["faces"])
+        with torch.no_grad():
+            audio = encoders.audio(mels)[0]
+            visual = encoders.visual(faces)[0]
+            fusion = encoders.fusion(audio, visual)[0]
+            hidden, logits = encoders.temporal(fusion[None])
+        probs = torch.softmax(logits[0], -1).numpy()
+        stored = {name: store.clip_feature(name, clip).astype(np.float32) for name in store.features}
+        if store.split[clip] == 1:
+            np.testing.assert_allclose(stored["audio"], audio.numpy(), rtol=2e-3, atol=2e-3)
+            np.testing.assert_allclose(stored["visual"], visual.numpy(), rtol=2e-3, atol=2e-3)
+            np.testing.assert_allclose(stored["probs"], probs, atol=2e-3)
+            np.testing.assert_allclose(stored["hidden"], hidden[0].numpy(), atol=2e-3)
+        else:
+            assert np.abs(stored["probs"] - probs).max() > 1e-2
+
+
+def test_report_files_logs_and_checkpoints(tiny_run):
+    _, output = tiny_run
+    run_dir = output.encoders.parent
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["accuracy_vs_fraction"]["fractions"] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    for m in ("audio", "visual", "fusion"):
+        curve = report["accuracy_vs_fraction"][m]
+        assert len(curve) == 10 and all(0 <= a <= 1 for a in curve)
+        assert report["clip_accuracy"][m] == curve[-1] and 0 <= report["frame_accuracy"][m] <= 1
+    assert len(report["beliefs"]["train"]) == 10 and "out-of-fold" in report["beliefs"]["train_source"]
+    assert np.asarray(report["confusion_matrix"]).sum() == 6
+    assert report["timings_s"]["total"] > 0
+    for name in ("report.md", "curves.png", "confusion.png"):
+        assert (run_dir / name).stat().st_size > 0
+    assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| fusion |" in (run_dir / "report.md").read_text()
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} >= {"full-audio.pt", "oof1-visual.pt", "full-temporal-fusion.pt"}
+    assert list((run_dir / "tensorboard" / "full-audio").glob("events.out.tfevents.*"))
+    assert not list(run_dir.rglob("*.tmp"))
+
+
+def test_in_sample_mode_and_speaker_folds(ingest_dir, tmp_path):
+    config = tiny_config(tmp_path, "encoder.oof_folds=0", "encoder.modality=audio")
+    output = run(config, ingest_dir)
+    store = load_store(output.store)
+    assert store.modality == "audio" and store.metadata["oof_folds"] == []
+    assert "in-sample" in output.report["beliefs"]["train_source"]
+    assert set(store.metadata["encoder_checksums"]) == {"full"}
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_resume_after_interruption_equals_uninterrupted(ingest_dir, tmp_path, monkeypatch):
+    epochs = ["encoder.num_epochs=2", "encoder.fusion_epochs=2", "encoder.temporal_epochs=2"]
+    reference = run(tiny_config(tmp_path / "a", *epochs), ingest_dir)
+    config = tiny_config(tmp_path / "b", *epochs)
+    saved = []
+    real_save = training.save_atomic
+
+    def save_then_die(obj, path):
+        real_save(obj, path)
+        saved.append(Path(path).name)
+        if len(saved) == 7:  # oof1-audio (2), oof1-visual (2), oof1-fusion (2), oof1-temporal epoch 1
+            raise Interrupt
+
+    monkeypatch.setattr(training, "save_atomic", save_then_die)
+    with pytest.raises(Interrupt):
+        run(config, ingest_dir)
+    monkeypatch.setattr(training, "save_atomic", real_save)
+    checkpoints = output_paths(config, "s3")[0] / "checkpoints"
+    first = (checkpoints / "oof1-audio.pt").stat().st_mtime_ns
+    with pytest.raises(CheckpointError, match="different config"):
+        run(tiny_config(tmp_path / "b", *epochs, "encoder.learning_rate=0.01"), ingest_dir, resume=True)
+    resumed = run(config, ingest_dir, resume=True)
+    assert (checkpoints / "oof1-audio.pt").stat().st_mtime_ns == first  # finished stages are not retrained
+    a, b = load_store(reference.store), load_store(resumed.store)
+    for name in a.features:
+        np.testing.assert_array_equal(a.features[name], b.features[name])
+    assert a.metadata["encoder_checksums"] == b.metadata["encoder_checksums"]
+    assert reference.report["accuracy_vs_fraction"] == resumed.report["accuracy_vs_fraction"]
+    # without --resume the checkpoints are discarded and the run starts over, with the same result
+    again = run(config, ingest_dir)
+    assert load_store(again.store).metadata["encoder_checksums"] == a.metadata["encoder_checksums"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class CountingTask(training.FrameTask):
+    """Records the size of every batch this process trains on."""
+
+    seen: list[int] = []
+
+    def loss(self, model, inputs, targets):
+        self.seen.append(len(targets))
+        return super().loss(model, inputs, targets)
+
+
+def _ddp_worker(rank: int, port: int, ingest_dir: str, workdir: str, out: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    assert distributed.init_from_env(torch.device("cpu"))
+    try:
+        corpus = load_corpus(ingest_dir, "s3", CLASSES)
+        train = np.flatnonzero(corpus.split == 0)
+        spans = [(int(corpus.offsets[c]), int(corpus.offsets[c + 1])) for c in train]
+        task = CountingTask([corpus.faces], corpus.row_labels(), spans, corpus.rows(np.flatnonzero(corpus.split)),
+                            batch_size=16, steps_per_clip=4, device=torch.device("cpu"))
+        torch.manual_seed(rank)  # different initial weights: DDP must broadcast rank 0's
+        model = build_model("visual", {"visual_arch": "compact", "embed_dim": 8, "class_names": CLASSES})
+        training.fit(model, task, training.TrainSettings(1, 16, 1e-2, 10, 0.1, 0), stage="ddp", checkpoint=None,
+                     log_dir=None, distributed_data_parallel=True, progress=False)
+        output = run(tiny_config(Path(workdir)), Path(ingest_dir))
+        torch.save({"params": {k: v.detach() for k, v in model.named_parameters()}, "seen": CountingTask.seen,
+                    "output_is_none": output is None}, Path(out) / f"rank{rank}.pt")
+    finally:
+        distributed.shutdown()
+
+
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(ingest_dir, tmp_path):
+    mp.spawn(_ddp_worker, args=(_free_port(), str(ingest_dir), str(tmp_path / "work"), str(tmp_path)), nprocs=2)
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    # 12 training clips x 4 steps = 48 samples in batches of 16: each process takes 8 of every batch
+    assert r0["seen"][:3] == r1["seen"][:3] == [8, 8, 8]
+    for name, value in r0["params"].items():  # gradients were averaged: identical weights on both ranks
+        torch.testing.assert_close(value, r1["params"][name], rtol=0, atol=1e-6)
+    assert not r0["output_is_none"] and r1["output_is_none"]  # rank 0 alone exports
+    store = load_store(tmp_path / "work" / "stores" / "synthetic_s3_fusion.emostore")
+    assert store.num_clips == 18 and (store.split == 1).sum() == 6
