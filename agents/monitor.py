@@ -86,7 +86,7 @@ class TrainingMonitor(Monitor):
             self._next_eval = self._after(step, self.eval_every)
             if self._bar is not None:
                 self._bar.update(step - self._bar.n)
-        if finished is not None and len(finished["return"]):
+        if finished and len(finished["return"]):
             self._record(finished)
         self._scalars.update(scalars)
         if self._bar is not None:

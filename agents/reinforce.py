@@ -30,6 +30,7 @@ __all__ = ["ReinforceConfig", "ReinforceAgent"]
 class ReinforceConfig:
     hidden: list[int] = field(default_factory=lambda: [64, 64])  # widths of the halting and baseline MLPs
     activation: str = "tanh"
+    initial_halt_prob: float = 0.05  # per-step halting probability at the start (spreads early answers out)
     learning_rate: float = 3.0e-3
     gamma: float = 1.0
     num_envs: int = 64
@@ -51,6 +52,8 @@ class ReinforceAgent(Policy):
         cfg = self.config
         torch.manual_seed(self.seed)
         self.halt_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
+        with torch.no_grad():
+            self.halt_net[-1].bias.fill_(float(torch.logit(torch.tensor(cfg.initial_halt_prob))))
         self.baseline_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
         params = [*self.halt_net.parameters(), *self.baseline_net.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=cfg.learning_rate)

@@ -134,7 +134,7 @@ def main() -> None:
         identical = same_outputs(Path(tmp) / "ingest1", Path(tmp) / f"ingest{args.workers}", result.index)
         ious, found = tracking_accuracy(corpus, Path(tmp) / "ingest1", result.index, config["synthetic"]["fps"])
 
-    print(f"\n{len(clips)} clips, {steps} steps ({len(result.skipped)} clips skipped)\n")
+    print(f"\n{result.summary()}\n")
     print("| stage (1 process, CPU time) | seconds | share | ms per step | steps/s |")
     print("|---|---:|---:|---:|---:|")
     total = sum(stages.values())

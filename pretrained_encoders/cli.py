@@ -31,7 +31,7 @@ __all__ = ["main", "settings_from_config", "data_params", "resolve_device", "out
 
 DATA_PARAMS = ("step_rate", "face_size", "sample_rate", "mel_window_s", "mel_bands", "mel_fmin", "mel_fmax",
                "mel_win_ms", "mel_hop_ms", "mel_log_offset")
-_NOT_SETTINGS = ("speaker", "out_dir")
+_NOT_SETTINGS = ("speaker", "out_dir", "workers")
 
 
 def settings_from_config(config: dict[str, Any]) -> PretrainSettings:
@@ -74,7 +74,7 @@ def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: tor
     run_dir, store_path = output_paths(config, fold)
     return pretrain(corpus, settings_from_config(config), corpus_name=config["data"]["dataset"], fold=fold,
                     data_params=data_params(config), config=config, run_dir=run_dir, store_path=store_path,
-                    device=device, resume=resume, progress=progress,
+                    device=device, resume=resume, progress=progress, workers=int(config["encoder"]["workers"]),
                     timings_s={**(timings_s or {}), "load": time.perf_counter() - t0})
 
 

@@ -4,14 +4,18 @@ then export the feature store, ``encoders.pt`` and the run report."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.multiprocessing as mp
+from tqdm.auto import tqdm
 
 from emo_env import __version__
 from emo_env.data.store import write_store
@@ -63,10 +67,15 @@ def pretrain(
     device: torch.device,
     resume: bool = False,
     progress: bool = True,
+    workers: int = 1,
     timings_s: Mapping[str, float] | None = None,
 ) -> PretrainOutput | None:
     """Train every cascade for held-out ``fold`` and write store, encoders and report (rank 0 only;
     other ``torchrun`` processes help with the frame-level encoders and get None).
+
+    On CPU, ``workers`` > 1 trains the independent cascades (out-of-fold and full) in that many
+    processes with ``cpu_count // workers`` torch threads each, which uses small CPUs far better than
+    threads within one small network.
 
     ``config`` is recorded in the store and ``run_dir/run_config.json``; ``resume`` continues the
     checkpoints in ``run_dir`` (the recorded config must match), otherwise they are discarded.
@@ -83,13 +92,17 @@ def pretrain(
         in_fold = np.isin(train_speakers, speakers)
         plan.append((f"oof{k}", train[~in_fold], train[in_fold], train[in_fold], [settings.modality]))
     plan.append(("full", train, held_out, held_out if folds else np.arange(corpus.num_clips), MODALITIES))
-    results: dict[str, tuple[CascadeResult | None, np.ndarray]] = {}
-    for name, fit_clips, select_clips, export_clips, modalities in plan:
-        result = train_cascade(corpus, fit_clips, select_clips, export_clips, settings, spec, name=name,
-                               temporal_modalities=modalities, run_dir=run_dir, device=device, progress=progress)
-        results[name] = (result, export_clips)
+    jobs = [(corpus, fit_clips, select_clips, export_clips, settings, spec, name, modalities, run_dir, device)
+            for name, fit_clips, select_clips, export_clips, modalities in plan]
+    t0 = time.perf_counter()
+    if workers > 1 and device.type == "cpu" and distributed.world_size() == 1:
+        trained = _train_in_processes(jobs, workers, progress)
+    else:
+        trained = [_train(*job, progress=progress) for job in jobs]
     if not distributed.is_main():
         return None
+    results = {job[6]: (result, job[3]) for job, result in zip(jobs, trained)}
+    timings = {**(timings_s or {}), "cascades": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
     full = results["full"][0]
@@ -123,19 +136,39 @@ def pretrain(
     write_store(store_path, class_names=corpus.class_names, step_rate=float(data_params["step_rate"]),
                 modality=settings.modality, clip_ids=corpus.clip_ids, speakers=corpus.speakers, labels=corpus.labels,
                 split=corpus.split, lengths=corpus.lengths, features=features, metadata=metadata)
-    timings = dict(timings_s or {})
+    stages: dict[str, float] = {}
     for name, (result, _) in results.items():
-        group = "oof" if name.startswith("oof") else "full"
+        group = "out-of-fold cascades" if name.startswith("oof") else "full cascade"
         for stage, seconds in (result.timings_s if result else {}).items():
-            timings[f"{group}: {stage}"] = timings.get(f"{group}: {stage}", 0.0) + seconds
+            stages[f"{group}: {stage}"] = stages.get(f"{group}: {stage}", 0.0) + seconds
     timings["export"] = time.perf_counter() - t0
     timings["total"] = sum(timings_s.values() if timings_s else []) + time.perf_counter() - started
     full_probs = {m: np.zeros((int(corpus.offsets[-1]), corpus.num_classes), np.float32) for m in MODALITIES}
     for m in MODALITIES:
         full_probs[m][corpus.rows(results["full"][1])] = full.features[f"probs:{m}"].numpy()
-    report = _report(corpus, settings, full, full_probs, features["probs"], folds, corpus_name, fold, timings)
+    report = _report(corpus, settings, full, full_probs, features["probs"], folds, corpus_name, fold, timings, stages)
     report_files = write_report(run_dir, report)
     return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
+
+
+def _train(corpus: Corpus, fit_clips: np.ndarray, select_clips: np.ndarray, export_clips: np.ndarray,
+           settings: PretrainSettings, spec: dict[str, Any], name: str, modalities: Sequence[str], run_dir: Path,
+           device: torch.device, *, progress: bool, threads: int | None = None) -> CascadeResult | None:
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return train_cascade(corpus, fit_clips, select_clips, export_clips, settings, spec, name=name,
+                         temporal_modalities=modalities, run_dir=run_dir, device=device, progress=progress)
+
+
+def _train_in_processes(jobs: list[tuple], workers: int, progress: bool) -> list[CascadeResult | None]:
+    """Run :func:`_train` on every job in ``workers`` spawned processes (tensors travel in shared memory)."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        futures = [pool.submit(_train, *job, progress=False, threads=threads) for job in jobs]
+        for _ in tqdm(as_completed(futures), total=len(futures), desc="cascades", disable=not progress):
+            pass
+        return [f.result() for f in futures]
 
 
 def _belief_source(folds: list[list[str]]) -> str:
@@ -180,7 +213,7 @@ def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
 
 def _report(corpus: Corpus, settings: PretrainSettings, full: CascadeResult, full_probs: dict[str, np.ndarray],
             probs: np.ndarray, folds: list[list[str]], corpus_name: str, fold: str,
-            timings: dict[str, float]) -> dict[str, Any]:
+            timings: dict[str, float], stages: dict[str, float]) -> dict[str, Any]:
     held_out = np.flatnonzero(corpus.split == 1)
     held_rows = corpus.rows(held_out)
     held_offsets = np.concatenate([[0], np.cumsum(corpus.lengths[held_out])])
@@ -213,4 +246,5 @@ def _report(corpus: Corpus, settings: PretrainSettings, full: CascadeResult, ful
         "best_epochs": {stage: fit.best_epoch for stage, fit in full.fits.items()},
         "settings": asdict(settings),
         "timings_s": timings,
+        "stage_timings_s": stages,
     }

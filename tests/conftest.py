@@ -58,6 +58,15 @@ def tiny_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """Root of a tiny generated corpus: 3 speakers x 6 emotions x 1 clip of 1.5-2 s."""
+    from emo_env.data.synthetic import generate_corpus
+
+    return generate_corpus(tmp_path_factory.mktemp("corpus"), seed=0, speakers=3, clips_per_emotion=1,
+                           min_duration_s=1.5, max_duration_s=2.0, workers=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_ingest(tiny_corpus, tmp_path_factory) -> Path:
     """The ingest folder of ``tiny_corpus``: default parameters, one process, LOSO folds."""
     from emo_env.config import default_config

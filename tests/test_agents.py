@@ -136,6 +136,7 @@ def test_end_and_threshold_baselines_match_the_store(store):
         assert threshold.loc[clip_id, "return"] == (1.0 if rows[step].argmax() == store.labels[c] else -1.0)
 
 
+@pytest.mark.slow
 def test_dqn_learns_to_beat_random_and_is_deterministic(store):
     config = {**SMALL["dqn"], "num_envs": 32, "learning_starts": 500, "target_update_interval": 50}
     runs = []

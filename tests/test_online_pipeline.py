@@ -108,7 +108,8 @@ def test_from_run_and_cli_give_the_runs_decisions(tiny_run, tmp_path, capsys):
                                                      episodes.loc[clip_id, "prediction"])
 
     out = tmp_path / "annotated.mp4"
-    assert online_cli([str(tiny_run.videos[clip_id]), "--run", str(run_dir), "--json", "--fast", "--out", str(out)]) == 0
+    video = str(tiny_run.videos[clip_id])
+    assert online_cli([video, "--run", str(run_dir), "--json", "--fast", "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (printed["step"], printed["class_index"], printed["emotion"]) == (
         decision.step, decision.class_index, decision.emotion)

@@ -54,7 +54,7 @@ def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24,
     height, width = image.shape[:2]
     if scale != 1.0:
         image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
-    gray = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # (histogram equalization loses pale faces on bright backgrounds)
     low, high = max(24, round(min_size)), round(max_size)
     boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(low, low), maxSize=(high, high))
     return np.asarray(boxes, np.float32).reshape(-1, 4) / scale

@@ -63,7 +63,8 @@ _SKIN_DARK = np.array([112.0, 74.0, 52.0])
 _HAIR = np.array([[28, 22, 20], [62, 42, 30], [112, 78, 48], [190, 160, 110], [150, 146, 140], [120, 52, 30]],
                  dtype=np.float64)
 _IRIS = np.array([[70, 45, 30], [40, 28, 22], [70, 100, 140], [80, 105, 70], [110, 85, 50]], dtype=np.float64)
-_SCLERA = (236, 232, 226, 255)
+_SCLERA = np.array([222.0, 217.0, 210.0])
+_IRIS_SIZE = 0.55  # iris radius / eye half-width
 _MOUTH_DARK = (58, 18, 24, 255)
 _TEETH = (226, 222, 208, 255)
 _PUPIL = (12, 10, 10, 255)
@@ -165,18 +166,19 @@ class FaceIdentity:
         tone = float(np.clip(0.35 + spread * 0.3 * rng.uniform(-1, 1), 0.0, 0.85))
         skin = (1 - tone) * _SKIN_LIGHT + tone * _SKIN_DARK + rng.normal(0, 5 * spread, 3)
         hair = _HAIR[rng.integers(len(_HAIR))] + rng.normal(0, 6, 3)
+        hair *= min(1.0, 0.6 * skin.mean() / hair.mean())  # darker than the skin, so the face stands out
         iris = _IRIS[rng.integers(len(_IRIS))] + rng.normal(0, 6, 3)
         lips = skin * np.array([0.8, 0.5, 0.52]) + np.array([30.0, 0.0, 4.0])
         a = vary(54.0, 3.0)
         style = {name: style_spread * rng.normal(0.0, 0.18, len(AUS)) * (p > 0) for name, p in FACE_PROFILES.items()}
-        return cls(a=a, b=a * vary(1.36, 0.05), eye_dx=vary(0.45, 0.025), eye_y=vary(-0.10, 0.02),
+        return cls(a=a, b=a * vary(1.36, 0.05), eye_dx=vary(0.45, 0.025), eye_y=vary(-0.03, 0.02),
                    eye_w=vary(0.2, 0.015), eye_h=vary(0.085, 0.008), brow_gap=vary(0.30, 0.03),
-                   brow_thick=vary(0.075, 0.012), brow_arch=vary(0.07, 0.02), nose_y=vary(0.24, 0.02),
-                   nose_w=vary(0.17, 0.015), mouth_y=vary(0.52, 0.025), mouth_w=vary(0.36, 0.03),
+                   brow_thick=vary(0.075, 0.012), brow_arch=vary(0.07, 0.02), nose_y=vary(0.28, 0.02),
+                   nose_w=vary(0.17, 0.015), mouth_y=vary(0.55, 0.025), mouth_w=vary(0.36, 0.03),
                    lip_upper=vary(0.055, 0.008), lip_lower=vary(0.075, 0.01),
                    skin=tuple(np.clip(skin, 0, 255)), hair=tuple(np.clip(hair, 0, 255)),
                    iris=tuple(np.clip(iris, 0, 255)), lips=tuple(np.clip(lips, 0, 255)),
-                   long_hair=bool(rng.random() < 0.4), hairline=vary(-0.5, 0.05),
+                   long_hair=bool(rng.random() < 0.4), hairline=vary(-0.62, 0.04),
                    rest=spread * rng.normal(0.0, 0.08, len(AUS)), style=style)
 
     def expression(self, emotion: str, separation: float) -> np.ndarray:
@@ -203,9 +205,9 @@ def face_box(identity: FaceIdentity, center: tuple[float, float], scale: float, 
     """Ground-truth face box ``[x, y, w, h]`` framed as OpenCV's frontal Haar cascade frames a face:
     a square from the forehead to just below the chin and across the cheeks, centred a little below
     the head's centre (constants measured on rendered faces)."""
-    side = 2.42 * identity.a * scale * zoom
+    side = 2.45 * identity.a * scale * zoom
     t = np.deg2rad(roll_deg)
-    drop = 0.085 * identity.b * scale * zoom  # box centre below the head centre, along the face axis
+    drop = 0.125 * identity.b * scale * zoom  # box centre below the head centre, along the face axis
     cx, cy = center[0] + drop * np.sin(t), center[1] + drop * np.cos(t)
     return np.array([cx - side / 2, cy - side / 2, side, side], dtype=np.float32)
 
@@ -234,12 +236,14 @@ class FaceScene:
         skin = np.array(identity.skin)
         # Palette: skin darkened in steps of 0.05 (wrinkles, folds), then the features' colours.
         self.palette = [_rgba(skin * (1.0 - d)) for d in np.arange(0.0, 0.7, 0.05)]
-        named = {"brow": np.array(identity.hair) * 0.75, "lips": identity.lips, "lip_line": np.array(identity.lips) * 0.55,
+        named = {"brow": 0.5 * np.minimum(identity.hair, skin),  # brows are darker than skin, even blonde ones
+                 "lips": identity.lips, "lip_line": np.array(identity.lips) * 0.55,
                  "lash": _LASH, "teeth": _TEETH, "mouth": _MOUTH_DARK}
         self._color = {name: len(self.palette) + i for i, name in enumerate(named)}
         self.palette += [_rgba(np.asarray(c)[:3]) for c in named.values()]
         self._iris = _rgba(identity.iris)
-        iris_r = 0.48 * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
+        self._sclera = _rgba(0.6 * _SCLERA + 0.4 * 0.8 * skin)  # eye whites, dimmed by the socket's shadow
+        iris_r = _IRIS_SIZE * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
         self._iris_radii = tuple(int(r) for r in np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale)
         noise = image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
         self.noise = [(np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)) for n in noise]
@@ -251,7 +255,7 @@ class FaceScene:
 
     def _shade(self, depth: np.ndarray) -> np.ndarray:
         """Palette index of skin darkened by ``depth`` (0..0.65), for wrinkles and folds."""
-        return np.minimum((np.asarray(depth) * 20 + 0.5).astype(int), self._color["brow"] - 1)
+        return np.clip((np.asarray(depth) * 20 + 0.5).astype(int), 0, self._color["brow"] - 1)
 
     def _stroke(self, points: np.ndarray, color: np.ndarray | int | str, thick: float = 0.0,
                 show: np.ndarray | bool = True) -> _Stroke:
@@ -303,7 +307,7 @@ class FaceScene:
         shade = 1.0 - 0.28 * np.clip(r2, 0, 1) ** 2 + 0.10 * light_dir * x / a - 0.05 * y / b
         ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
         for side in (-1, 1):
-            shade -= 0.20 * blob(side * ex, ey - 0.2 * eh, 1.5 * ew, 2.6 * eh)  # eye socket
+            shade -= 0.24 * blob(side * ex, ey - 0.2 * eh, 1.5 * ew, 2.6 * eh)  # eye socket
             shade += 0.06 * blob(side * 0.45 * a, 0.18 * b, 0.2 * a, 0.12 * b)  # cheekbone
         ny = idt.nose_y * b
         shade += 0.08 * blob(0.0, (ey + ny) / 2, 0.06 * a, 0.25 * b)  # nose bridge
@@ -359,17 +363,17 @@ class FaceScene:
         for i in range(3):
             yy = ey - idt.brow_gap * a - (0.16 + 0.09 * i) * b
             out.append(self._stroke(_xy(_U * 0.38 * a, yy + 0.03 * b * _U ** 2),
-                                    self._shade(np.minimum(0.35, 0.4 * (raised - 0.35))), 1.0, raised > 0.35))
+                                    self._shade(np.minimum(0.15, 0.25 * (raised - 0.35))), 1.0, raised > 0.35))
         frown = au["brow_lower"]
         for side in (-1, 1):
             out.append(self._stroke(np.array([[side * 0.06 * a, ey - 0.33 * a], [side * 0.05 * a, ey - 0.18 * a]]),
                                     self._shade(np.minimum(0.35, 0.45 * (frown - 0.3))), 1.2, frown > 0.3))
         base = ey - idt.brow_gap * a
         for side in (-1, 1):
-            inner = _xy(side * (ex - 0.95 * ew - 0.05 * a * lower), base + 0.02 * a - 0.14 * a * inner_up + 0.12 * a * lower)
+            inner = _xy(side * (ex - 0.95 * ew - 0.05 * a * lower), base + 0.02 * a - 0.08 * a * inner_up + 0.12 * a * lower)
             mid = _xy(side * (ex + 0.05 * ew),
-                      base - idt.brow_arch * a - 0.06 * a * (inner_up + outer_up) + 0.08 * a * lower)
-            outer = _xy(side * (ex + 1.15 * ew), base + 0.03 * a - 0.13 * a * outer_up + 0.03 * a * lower)
+                      base - idt.brow_arch * a - 0.05 * a * (inner_up + outer_up) + 0.08 * a * lower)
+            outer = _xy(side * (ex + 1.15 * ew), base + 0.03 * a - 0.1 * a * outer_up + 0.03 * a * lower)
             out.append(self._stroke(_bezier(inner, mid, outer), "brow", idt.brow_thick * a))
         return out
 
@@ -378,11 +382,11 @@ class FaceScene:
         idt = self.id
         a, b = idt.a, idt.b
         ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
-        up = eh * np.maximum(0.0, 1.0 + 0.7 * au["upper_lid_raise"] - 0.45 * au["lid_tighten"]
+        up = eh * np.maximum(0.0, 1.0 + 0.45 * au["upper_lid_raise"] - 0.45 * au["lid_tighten"]
                              - 0.6 * au["lid_droop"] - 0.25 * au["cheek_raise"]) * (1.0 - blink)
         low = eh * np.maximum(0.15, 0.8 - 0.35 * au["lid_tighten"] - 0.4 * au["cheek_raise"]
                               + 0.2 * au["upper_lid_raise"]) * (1.0 - 0.4 * blink)
-        iris_r = 0.48 * ew
+        iris_r = _IRIS_SIZE * ew
         arch = np.cos(np.pi / 2 * _U)
         crow = au["cheek_raise"]
         eyes, out = [], []
@@ -453,7 +457,7 @@ class FaceScene:
             end = _xy(side * (corner_x + 0.1 * a), corner_y + 0.09 * b)
             bend = _xy(side * (corner_x + 0.12 * a), (start[:, 1] + end[:, 1]) / 2)
             out.append(self._stroke(_bezier(start, bend, end), self._shade(np.minimum(0.45, fold)), 1.1))
-        opening = np.maximum(0.0, 0.13 * b * au["jaw_drop"] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
+        opening = np.maximum(0.0, 0.09 * b * au["jaw_drop"] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
                              + 0.012 * b * pull)
         lift = 0.05 * b * au["upper_lip_raise"]
         thin = 1.0 - 0.6 * press
@@ -494,7 +498,7 @@ class FaceScene:
             x0, y0, x1, y1 = e.box[i]
             roi = img[y0:y1, x0:x1]
             patch = np.empty_like(roi)
-            patch[:] = _SCLERA
+            patch[:] = self._sclera
             iris, glint = tuple(int(v) for v in e.iris[i]), tuple(int(v) for v in e.glint[i])
             cv2.circle(patch, iris, r_iris, self._iris, -1, aa, sh)
             cv2.circle(patch, iris, r_pupil, _PUPIL, -1, aa, sh)

@@ -47,9 +47,11 @@ def draw_frame(image: np.ndarray, t: float, record: StepRecord | None, decision:
         top = 76 + k * row
         value = 0.0 if probs is None else float(probs[k])
         chosen = decision is not None and decision.class_index == k
-        cv2.rectangle(frame, (left + 62, top), (left + 62 + round(value * (PANEL_WIDTH - 82)), top + row - 4),
+        cv2.rectangle(frame, (left + 62, top), (left + 62 + round(value * (PANEL_WIDTH - 112)), top + row - 4),
                       _PICK if chosen else _BAR, -1)
         _text(frame, name[:9], (left, top + row - 6), _TEXT if chosen else _DIM, scale=0.38)
+        if probs is not None:
+            _text(frame, f"{100 * value:.0f}%", (left + PANEL_WIDTH - 46, top + row - 6), _DIM, scale=0.38)
     _timeline(frame, (left, height - 22, PANEL_WIDTH - 20, 12), t, decision, total_steps, step_rate)
     return frame
 

@@ -48,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.utterance_s is not None:
         options["utterance_s"] = args.utterance_s
     try:
+        if not camera and not Path(args.video).is_file():
+            raise MediaError(args.video, "file not found")
         if args.run is not None:
             recognizer = OnlineRecognizer.from_run(args.run, encoders=args.encoders, device=args.device, **options)
         else:
@@ -70,8 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def play_file(recognizer: OnlineRecognizer, video: str | Path, *, audio: str | Path | None = None, fast: bool = False,
               report: Callable[[Decision], None] = print, out: str | Path | None = None) -> Decision | None:
     """Play ``video`` (with its audio track, or ``audio``) through ``recognizer`` as one utterance, in real
-    time unless ``fast``; ``report`` each decision; with ``out`` write the annotated video. Returns the
-    decision (forced at the last step if the policy never answered)."""
+    time (paced by the video frames; audio is pushed as it is decoded) unless ``fast``; ``report`` each
+    decision; with ``out`` write the annotated video. Returns the decision (forced at the last step if
+    the policy never answered)."""
     recognizer.reset(start_s=0.0, duration_s=video_duration(video))
     items = read_media(video, audio, sample_rate=recognizer.sample_rate)
     with _annotated(out, recognizer, _frame_rate(video) if out else 0.0) as annotated:
@@ -89,7 +92,6 @@ def _play(recognizer: OnlineRecognizer, items: Iterable[VideoFrame | AudioChunk]
             if annotated is not None:
                 annotated.add_frame(item.image, item.time)
         else:
-            _wait(began, (position + item.samples.size) / recognizer.sample_rate, fast)
             decision = recognizer.push_audio(item.samples, position / recognizer.sample_rate)
             position += item.samples.size
             if annotated is not None:
@@ -210,7 +212,8 @@ def _wait(began: float, media_time: float, fast: bool) -> None:
 def _text_line(decision: Decision) -> None:
     how = "forced at the last step" if decision.forced else "policy answered"
     print(f"{decision.time_s:6.2f} s  {decision.emotion:<9} {100 * decision.confidence:5.1f} %  step {decision.step}  "
-          f"({how}; available {decision.latency_s:.2f} s later + {1000 * decision.compute_s:.1f} ms compute)", flush=True)
+          f"({how}; available {decision.latency_s:.2f} s later + {1000 * decision.compute_s:.1f} ms compute)",
+          flush=True)
 
 
 def _json_line(decision: Decision) -> None:
@@ -223,7 +226,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("video", metavar="VIDEO", help="video file with an audio track, or a camera index (0, 1, ...)")
     parser.add_argument("--run", type=Path, help="agent run folder of train_agent.py (default: the bundled "
                                                  "encoders with the threshold baseline)")
-    parser.add_argument("--encoders", type=Path, help="encoders.pt that exported the run's store (default: found from the store)")
+    parser.add_argument("--encoders", type=Path,
+                        help="encoders.pt that exported the run's store (default: found from the store)")
     parser.add_argument("--threshold", type=float, default=0.9, help="threshold of the default policy (without --run)")
     parser.add_argument("--audio", type=Path, help="separate audio file (WAV/FLAC) for VIDEO")
     parser.add_argument("--out", type=Path, help="write the annotated video here (.mp4, .mov or .mkv)")

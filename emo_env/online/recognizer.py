@@ -13,7 +13,8 @@ centred on ``t_i``: audio up to ``t_i + span / 2`` (``span`` = the window's samp
 defaults, so 0.491 s of lookahead). A decision at step ``i`` covers ``time_s = (i + 1) / step_rate``
 seconds of the utterance (the env's ``decision_time_s``) and can be made ``latency_s`` =
 ``t_i + span / 2 - time_s`` = 0.441 s later at the defaults (10 steps/s, 0.96 s window), plus the
-compute time. A shorter ``mel_window_s`` at ingest and training time shortens it.
+compute time. (The face needs a frame later than ``t_i``: at most one frame period, well within
+that.) A shorter ``mel_window_s`` at ingest and training time shortens it.
 """
 
 from __future__ import annotations
@@ -306,7 +307,7 @@ class OnlineRecognizer:
                 return self._decide(step.index, parts["probs"], action, began, final)
         return None
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def _features(self, step: Step) -> dict[str, np.ndarray]:
         """Encoders and one temporal step; the parts of the observation, rounded as the store rounds them."""
         enc, device = self.encoders, self._device
@@ -321,7 +322,8 @@ class OnlineRecognizer:
         parts = {"hidden": hidden[0], "probs": probs[0]}
         if self.obs_mode == "frame":
             parts["embedding"] = embeddings[self.modality][0]
-        return {name: value.cpu().numpy().astype(self.feature_dtype).astype(np.float32) for name, value in parts.items()}
+        return {name: value.cpu().numpy().astype(self.feature_dtype).astype(np.float32)
+                for name, value in parts.items()}
 
     def _act(self, obs: np.ndarray, probs: np.ndarray, final: bool) -> int:
         """The policy's action (waiting is not allowed when ``final``)."""
