@@ -62,6 +62,7 @@ def test_bad_input_is_one_clean_line(argv, message, tmp_path, capsys):
     assert err.startswith(message.format(tmp=tmp_path)) and "Traceback" not in err and err.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_module_entry_point_exits_cleanly(tmp_path):
     run = subprocess.run([sys.executable, "-m", "emo_env.data", "ingest", "--root", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=120)

@@ -166,7 +166,7 @@ class FaceIdentity:
         tone = float(np.clip(0.35 + spread * 0.3 * rng.uniform(-1, 1), 0.0, 0.85))
         skin = (1 - tone) * _SKIN_LIGHT + tone * _SKIN_DARK + rng.normal(0, 5 * spread, 3)
         hair = _HAIR[rng.integers(len(_HAIR))] + rng.normal(0, 6, 3)
-        hair *= min(1.0, 0.6 * skin.mean() / hair.mean())  # darker than the skin, so the face stands out
+        hair *= min(1.0, 0.45 * skin.mean() / hair.mean())  # darker than the skin, so the face stands out
         iris = _IRIS[rng.integers(len(_IRIS))] + rng.normal(0, 6, 3)
         lips = skin * np.array([0.8, 0.5, 0.52]) + np.array([30.0, 0.0, 4.0])
         a = vary(54.0, 3.0)
@@ -242,7 +242,7 @@ class FaceScene:
         self._color = {name: len(self.palette) + i for i, name in enumerate(named)}
         self.palette += [_rgba(np.asarray(c)[:3]) for c in named.values()]
         self._iris = _rgba(identity.iris)
-        self._sclera = _rgba(0.6 * _SCLERA + 0.4 * 0.8 * skin)  # eye whites, dimmed by the socket's shadow
+        self._sclera = _rgba(0.5 * _SCLERA + 0.5 * 0.8 * skin)  # eye whites, dimmed by the socket's shadow
         iris_r = _IRIS_SIZE * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
         self._iris_radii = tuple(int(r) for r in np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale)
         noise = image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
@@ -307,7 +307,7 @@ class FaceScene:
         shade = 1.0 - 0.28 * np.clip(r2, 0, 1) ** 2 + 0.10 * light_dir * x / a - 0.05 * y / b
         ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
         for side in (-1, 1):
-            shade -= 0.24 * blob(side * ex, ey - 0.2 * eh, 1.5 * ew, 2.6 * eh)  # eye socket
+            shade -= 0.3 * blob(side * ex, ey - 0.2 * eh, 1.5 * ew, 2.6 * eh)  # eye socket
             shade += 0.06 * blob(side * 0.45 * a, 0.18 * b, 0.2 * a, 0.12 * b)  # cheekbone
         ny = idt.nose_y * b
         shade += 0.08 * blob(0.0, (ey + ny) / 2, 0.06 * a, 0.25 * b)  # nose bridge
