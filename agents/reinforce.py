@@ -1,9 +1,9 @@
 """A REINFORCE halting agent in the style of EARLIEST (Hartvigsen et al., KDD 2019).
 
 A stochastic halt/continue policy ``pi(halt | belief)`` (an MLP on the observation), trained with
-Monte-Carlo returns of whole episodes, a learned state-value baseline, an entropy bonus and a
-halting penalty (``wait_penalty`` times the mean probability of waiting, EARLIEST's push towards
-early answers on top of the env's own latency cost). The class it answers with is the temporal
+Monte-Carlo returns of whole episodes, a learned state-value baseline, an entropy bonus and
+EARLIEST's halting penalty (``halt_penalty`` times the mean ``-log pi(halt)``, a push towards early
+answers on top of the env's own latency cost). The class it answers with is the temporal
 model's argmax, read from the probabilities in the observation: the agent learns *when* to answer
 and leaves *what* to the temporal model (so it needs ``obs_mode`` ``belief`` or ``probs``).
 """
@@ -36,7 +36,7 @@ class ReinforceConfig:
     num_envs: int = 64
     batch_episodes: int = 256  # finished episodes per update
     entropy_coef: float = 0.01
-    wait_penalty: float = 0.01  # EARLIEST's halting penalty: coefficient of the mean waiting probability
+    halt_penalty: float = 0.01  # EARLIEST's earliness term: weight of the mean -log pi(halt) over free steps
     max_grad_norm: float = 1.0
 
 
@@ -110,8 +110,10 @@ class ReinforceAgent(Policy):
         policy_loss = -(advantage * log_prob * choice).sum() / n_choice
         baseline_loss = ((returns - value) ** 2 * valid).sum() / valid.sum()
         entropy_mean = (entropy * choice).sum() / n_choice
-        wait_mean = ((1 - p_halt) * choice).sum() / n_choice
-        loss = policy_loss + 0.5 * baseline_loss - cfg.entropy_coef * entropy_mean + cfg.wait_penalty * wait_mean
+        # EARLIEST's earliness term: -log pi(halt) at every free step; unlike a penalty on pi(wait) its
+        # gradient does not vanish when the policy has learned to wait almost everywhere.
+        halt_nll = (F.softplus(-logits) * choice).sum() / n_choice
+        loss = policy_loss + 0.5 * baseline_loss - cfg.entropy_coef * entropy_mean + cfg.halt_penalty * halt_nll
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([*self.halt_net.parameters(), *self.baseline_net.parameters()],

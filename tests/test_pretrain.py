@@ -34,7 +34,7 @@ def ingest_dir(tmp_path_factory) -> Path:
 
 def tiny_config(workdir: Path, *extra: str) -> dict:
     return load_config(None, [f"workdir={workdir}", *TINY, "encoder.num_epochs=1", "encoder.fusion_epochs=1",
-                              "encoder.temporal_epochs=1", *extra])
+                              "encoder.temporal_epochs=1", "encoder.workers=1", *extra])
 
 
 def run(config: dict, ingest_dir: Path, **kwargs):
@@ -43,7 +43,7 @@ def run(config: dict, ingest_dir: Path, **kwargs):
 
 @pytest.fixture(scope="module")
 def tiny_run(ingest_dir, tmp_path_factory):
-    config = tiny_config(tmp_path_factory.mktemp("run"))
+    config = tiny_config(tmp_path_factory.mktemp("run"), "encoder.workers=2")  # cascades in 2 processes
     return config, run(config, ingest_dir)
 
 
@@ -152,9 +152,6 @@ def test_resume_after_interruption_equals_uninterrupted(ingest_dir, tmp_path, mo
         np.testing.assert_array_equal(a.features[name], b.features[name])
     assert a.metadata["encoder_checksums"] == b.metadata["encoder_checksums"]
     assert reference.report["accuracy_vs_fraction"] == resumed.report["accuracy_vs_fraction"]
-    # without --resume the checkpoints are discarded and the run starts over, with the same result
-    again = run(config, ingest_dir)
-    assert load_store(again.store).metadata["encoder_checksums"] == a.metadata["encoder_checksums"]
 
 
 def _free_port() -> int:

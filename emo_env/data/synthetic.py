@@ -132,10 +132,8 @@ def _make_clip(job: _Job) -> dict[str, Any]:
     rise = rng.uniform(*knobs.rise_range) * duration
     intensity = knobs.expression_intensity * rng.uniform(1.0 - knobs.intensity_jitter, 1.0)
 
-    n_samples = int(round(duration * SAMPLE_RATE))
-    audio_t = np.arange(n_samples) / SAMPLE_RATE
     speech = synthesize(voice_id, voice_id.prosody(job.emotion, knobs.voice_separation),
-                        intensity * envelope(audio_t, onset, rise), duration, rng, knobs.audio_snr_db,
+                        lambda t: intensity * envelope(t, onset, rise), duration, rng, knobs.audio_snr_db,
                         knobs.expression_noise)
     track = _face_track(face_id, job, knobs, rng, n_frames, onset, rise, intensity, speech.mouth_open,
                         speech.mouth_round)

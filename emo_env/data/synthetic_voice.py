@@ -10,6 +10,7 @@ of the face follows their envelope.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -116,124 +117,126 @@ def _resonances(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray)
     return np.prod(mag, axis=1)
 
 
-def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: np.ndarray, duration: float,
-               rng: np.random.Generator, snr_db: float, wobble: float) -> Utterance:
-    """Speak random consonant-vowel syllables for ``duration`` s.
+@dataclass(frozen=True)
+class _Syllable:
+    start: int  # sample where the consonant starts
+    vowel_start: int
+    end: int
+    vowel: int  # index into _VOWELS
+    consonant: int  # 0 none, 1 fricative, 2 plosive, 3 nasal
+    accent: float  # pitch accent, fraction of the pitch range
 
-    ``prosody`` is the apex offset vector (see :data:`PROSODY`) and ``strength`` a callable-free
-    envelope: an array of the expression strength (0..1) at every sample.
-    """
-    n = int(round(duration * SAMPLE_RATE))
-    t = np.arange(n) / SAMPLE_RATE
-    p = strength[:, None] * prosody[None, :] + wobble * smooth_noise(rng, t, len(PROSODY), 0.5) * _STYLE_SD
 
-    # --- timeline: syllables (consonant, vowel) with occasional pauses --------------------------
-    seg_id = np.full(n, -1)  # syllable index per sample, -1 = silence
-    cons = np.zeros(n, dtype=bool)
-    syllables: list[tuple[int, int, int, int, int]] = []  # start, vowel start, end, vowel, consonant kind
+def _timeline(voice: VoiceIdentity, rate_log2: Callable[[float], float], duration: float,
+              rng: np.random.Generator) -> list[_Syllable]:
+    """Consonant-vowel syllables at the speaker's rate (scaled by ``rate_log2`` at each syllable's
+    start), with occasional pauses."""
+    out = []
     pos = rng.uniform(0.08, 0.25)
     end_speech = duration - rng.uniform(0.08, 0.2)
     while True:
-        i = min(int(pos * SAMPLE_RATE), n - 1)
-        rate = voice.rate * 2 ** p[i, _P["rate"]]
-        length = rng.uniform(0.75, 1.25) / rate
+        length = rng.uniform(0.75, 1.25) / (voice.rate * 2 ** rate_log2(pos))
         if pos + length > end_speech:
-            break
-        kind = int(rng.choice(4, p=[0.3, 0.3, 0.25, 0.15]))  # none, fricative, plosive, nasal
-        c_len = 0.0 if kind == 0 else rng.uniform(0.22, 0.38) * length
-        s0, v0, s1 = (int(x * SAMPLE_RATE) for x in (pos, pos + c_len, pos + length))
-        seg_id[s0:s1] = len(syllables)
-        cons[s0:v0] = True
-        syllables.append((s0, v0, s1, int(rng.integers(len(_VOWELS))), kind))
+            return out
+        consonant = int(rng.choice(4, p=[0.3, 0.3, 0.25, 0.15]))
+        c_len = 0.0 if consonant == 0 else rng.uniform(0.22, 0.38) * length
+        accent = 0.8 if rng.random() < 0.35 else rng.uniform(-0.3, 0.2)
+        out.append(_Syllable(int(pos * SAMPLE_RATE), int((pos + c_len) * SAMPLE_RATE), int((pos + length) * SAMPLE_RATE),
+                             int(rng.integers(len(_VOWELS))), consonant, accent))
         pos += length + (rng.uniform(0.12, 0.3) if rng.random() < 0.12 else 0.0)
-    n_syl = len(syllables)
 
-    # --- pitch contour ------------------------------------------------------------------------
-    stressed = rng.random(max(n_syl, 1)) < 0.35
-    mids, targets = [0.0], [0.0]
-    for k, (s0, v0, s1, _, _) in enumerate(syllables):
-        mid = (v0 + s1) / 2
-        r = 2.5 + p[int(mid), _P["range_st"]]
-        mids.append(mid / SAMPLE_RATE)
-        targets.append(max(r, 0.3) * (0.8 if stressed[k] else rng.uniform(-0.3, 0.2)))
-    mids.append(duration)
-    targets.append(0.0)
-    accent = np.interp(t, mids, targets)
+
+def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: Callable[[np.ndarray], np.ndarray],
+               duration: float, rng: np.random.Generator, snr_db: float, wobble: float) -> Utterance:
+    """Speak random consonant-vowel syllables for ``duration`` s.
+
+    ``prosody`` holds the offsets at the apex (see :data:`PROSODY`); ``strength(times)`` gives the
+    expression strength (0..1) at those times; ``wobble`` scales slow random prosody fluctuations;
+    background noise is added at ``snr_db`` (+-5 dB).
+    """
+    n = int(round(duration * SAMPLE_RATE))
+    frames = n // _HOP + 1  # STFT frames (centred), the control rate of every slow parameter
+    tc = np.arange(frames) * _HOP / SAMPLE_RATE
+    pc = strength(tc)[:, None] * prosody[None, :] + wobble * smooth_noise(rng, tc, len(PROSODY), 0.5) * _STYLE_SD
+    t = np.arange(n) / SAMPLE_RATE
+
+    def per_sample(name: str) -> np.ndarray:
+        return np.interp(t, tc, pc[:, _P[name]])
+
+    syllables = _timeline(voice, lambda at: float(np.interp(at, tc, pc[:, _P["rate"]])), duration, rng)
+
+    # Pitch: declination, accents on syllables scaled by the pitch range, final rise or fall, jitter.
+    mids = np.array([0.0] + [(s.vowel_start + s.end) / 2 / SAMPLE_RATE for s in syllables] + [duration])
+    range_st = np.maximum(2.5 + np.interp(mids, tc, pc[:, _P["range_st"]]), 0.3)
+    accents = np.array([0.0] + [s.accent for s in syllables] + [0.0]) * range_st
     progress = t / duration
-    final = np.clip((progress - 0.67) / 0.33, 0, 1) * p[:, _P["final_st"]]
-    semitones = p[:, _P["pitch_st"]] - 2.0 * progress + accent + final
-    block = 0.005  # pitch perturbation held for about a cycle
-    jitter = np.repeat(rng.standard_normal(int(np.ceil(duration / block)) + 1), int(block * SAMPLE_RATE))[:n]
-    f0 = voice.f0 * 2 ** (semitones / 12) * (1 + (voice.jitter + np.maximum(p[:, _P["jitter"]], -voice.jitter)) * jitter)
+    semitones = per_sample("pitch_st") - 2.0 * progress + np.interp(t, mids, accents) \
+        + np.clip((progress - 0.67) / 0.33, 0, 1) * per_sample("final_st")
+    cycle = int(0.005 * SAMPLE_RATE)  # perturbations held for about a glottal cycle
+    jitter = np.repeat(rng.standard_normal(n // cycle + 1), cycle)[:n]
+    shimmer = np.repeat(rng.standard_normal(n // cycle + 1), cycle)[:n]
+    f0 = voice.f0 * 2 ** (semitones / 12) * (1 + np.maximum(voice.jitter + per_sample("jitter"), 0.0) * jitter)
     phase = np.cumsum(f0 / SAMPLE_RATE) % 1.0
 
-    # --- envelopes ------------------------------------------------------------------------------
-    vowel_env = np.zeros(n)
-    nasal_env = np.zeros(n)
-    fric_env = np.zeros(n)
-    vowel_of = np.zeros(n, dtype=int)
-    mouth_open = np.zeros(n)
-    mouth_round = np.zeros(n)
+    # Articulation: vowel, nasal and frication envelopes; the mouth follows the vowels.
+    vowel_env, nasal_env, fric_env = np.zeros(n), np.zeros(n), np.zeros(n)
     fric_centre = np.zeros(n)
-    for s0, v0, s1, vowel, kind in syllables:
-        seg = np.arange(v0, s1)
-        x = (seg - v0) / max(s1 - v0, 1)
-        shape = np.sin(np.pi * np.clip(x, 0, 1)) ** 0.6
-        vowel_env[seg] = shape
-        vowel_of[s0:s1] = vowel
-        mouth_open[seg] = shape * _VOWEL_MOUTH[vowel, 0]
-        mouth_round[seg] = _VOWEL_MOUTH[vowel, 1] * np.minimum(1.0, 4 * shape)
-        c = np.arange(s0, v0)
-        if kind == 1:
-            fric_env[c] = np.sin(np.pi * (c - s0) / max(v0 - s0, 1)) * 0.5
+    vowel_of = np.zeros(n, dtype=int)
+    mouth_open, mouth_round = np.zeros(n), np.zeros(n)
+    for s in syllables:
+        v = slice(s.vowel_start, s.end)
+        shape = np.sin(np.pi * np.linspace(0.0, 1.0, s.end - s.vowel_start)) ** 0.6
+        vowel_env[v] = shape
+        vowel_of[s.start:s.end] = s.vowel
+        mouth_open[v] = shape * _VOWEL_MOUTH[s.vowel, 0]
+        mouth_round[v] = _VOWEL_MOUTH[s.vowel, 1] * np.minimum(1.0, 4 * shape)
+        c = slice(s.start, s.vowel_start)
+        bump = np.sin(np.pi * np.linspace(0.0, 1.0, s.vowel_start - s.start))
+        if s.consonant == 1:
+            fric_env[c] = 0.5 * bump
             fric_centre[c] = rng.choice(_FRICATIVES)
             mouth_open[c] = 0.15
-        elif kind == 2:  # closure, then a short burst
-            burst = c[-max(1, len(c) // 4):]
-            fric_env[burst] = np.linspace(0.9, 0.1, len(burst))
+        elif s.consonant == 2:  # closure, then a short burst
+            burst = slice(s.vowel_start - max(1, (s.vowel_start - s.start) // 4), s.vowel_start)
+            fric_env[burst] = np.linspace(0.9, 0.1, burst.stop - burst.start)
             fric_centre[burst] = 2000.0
-        elif kind == 3:
-            nasal_env[c] = 0.35 * np.sin(np.pi * (c - s0) / max(v0 - s0, 1)) ** 0.5
-    shimmer = 1 + 3 * voice.jitter * np.repeat(rng.standard_normal(len(jitter) // 80 + 2), 80)[:n]
-    voiced_env = (vowel_env + nasal_env) * shimmer
-    open_q = np.clip(0.55 + 0.8 * (voice.breath + p[:, _P["breath"]]), 0.4, 0.85)
-    flow = _rosenberg(phase, open_q)
-    source = np.diff(flow, prepend=flow[0]) * SAMPLE_RATE / voice.f0  # radiated: derivative of the flow
-    breath = np.clip(voice.breath + p[:, _P["breath"]], 0.0, 0.6)
-    noise = rng.standard_normal(n)
-    voiced = voiced_env * (source + 1.5 * breath * noise * (0.4 + flow))
+        elif s.consonant == 3:
+            nasal_env[c] = 0.35 * bump ** 0.5
+
+    # Source: Rosenberg pulses (radiated: differentiated) with shimmer, plus aspiration noise.
+    breath = np.clip(voice.breath + per_sample("breath"), 0.0, 0.6)
+    flow = _rosenberg(phase, np.clip(0.55 + 0.8 * breath, 0.4, 0.85))
+    pulses = np.diff(flow, prepend=flow[0]) * SAMPLE_RATE / voice.f0
+    voiced = (vowel_env + nasal_env) * (1 + 3 * voice.jitter * shimmer) \
+        * (pulses + 1.5 * breath * rng.standard_normal(n) * (0.4 + flow))
     fric = fric_env * rng.standard_normal(n)
 
-    # --- filter, frame by frame in the STFT domain ------------------------------------------------
-    window = torch.hann_window(_N_FFT, dtype=torch.float64)
-    signals = torch.from_numpy(np.stack([voiced, fric, rng.standard_normal(n)]))
+    # Filter frame by frame in the STFT domain: formants (with coarticulation glides) and tilt.
+    window = torch.hann_window(_N_FFT)
+    signals = torch.from_numpy(np.stack([voiced, fric, rng.standard_normal(n)]).astype(np.float32))
     spec = torch.stft(signals, _N_FFT, _HOP, window=window, center=True, return_complex=True)
-    frames = spec.shape[-1]
     idx = np.minimum(np.arange(frames) * _HOP, n - 1)
+    formants = np.concatenate([_VOWELS[vowel_of[idx]], np.broadcast_to(_HIGHER, (frames, 2))], axis=1)
+    formants[:, :3] = np.where((nasal_env[idx] > 0)[:, None], _NASAL, formants[:, :3])
+    kernel = np.hanning(9) / np.hanning(9).sum()
+    formants = np.stack([np.convolve(np.pad(col, 4, mode="edge"), kernel, "valid") for col in formants.T], 1)
     freqs = np.fft.rfftfreq(_N_FFT, 1 / SAMPLE_RATE)[None, :]
-    vowel_f = np.concatenate([_VOWELS[vowel_of[idx]], np.broadcast_to(_HIGHER, (frames, 2))], axis=1)
-    nasal = (nasal_env[idx] > 0)[:, None]
-    vowel_f[:, :3] = np.where(nasal, _NASAL, vowel_f[:, :3])
-    kernel = np.hanning(9) / np.hanning(9).sum()  # coarticulation: glide between targets
-    vowel_f = np.stack([np.convolve(np.pad(col, 4, mode="edge"), kernel, "valid") for col in vowel_f.T], 1)
-    vowel_f *= voice.formant_scale
-    tilt = voice.tilt_db + p[idx, _P["tilt_db"]]
-    tilt_gain = 10 ** (tilt[:, None] * np.log2(np.maximum(freqs, 100.0) / 500.0) / 20)
-    h_voiced = _resonances(freqs, vowel_f, _BANDWIDTHS) * tilt_gain
+    tilt = voice.tilt_db + pc[:, _P["tilt_db"]]
+    h_voiced = _resonances(freqs, formants * voice.formant_scale, _BANDWIDTHS) \
+        * 10 ** (tilt[:, None] * np.log2(np.maximum(freqs, 100.0) / 500.0) / 20)
     centre = np.maximum(fric_centre[idx], 1000.0)[:, None] * voice.formant_scale
     h_fric = 1.0 / np.sqrt(1.0 + ((freqs - centre) / (0.35 * centre)) ** 2)
     h_room = 1.0 / np.sqrt(np.maximum(freqs, 50.0) / 50.0)  # pinkish background noise
-    speech_spec = spec[0] * torch.from_numpy(h_voiced.T) + spec[1] * torch.from_numpy(h_fric.T)
-    out = torch.istft(torch.stack([speech_spec, spec[2] * torch.from_numpy(np.broadcast_to(h_room, (frames, h_room.shape[1])).T.copy())]),
-                      _N_FFT, _HOP, window=window, center=True, length=n).numpy()
-    speech, room = out[0], out[1]
+    shaped = torch.stack([spec[0] * torch.from_numpy(h_voiced.T.astype(np.float32))
+                          + spec[1] * torch.from_numpy(h_fric.T.astype(np.float32)),
+                          spec[2] * torch.from_numpy(h_room.T.astype(np.float32))])
+    speech, room = torch.istft(shaped, _N_FFT, _HOP, window=window, center=True, length=n).double().numpy()
 
-    # --- levels: neutral speech at -24 dBFS RMS, emotion and clip gain on top, noise at the SNR ---
-    active = seg_id >= 0
+    # Levels: neutral speech at -24 dBFS RMS (+-3 dB per clip), the emotion's energy on top.
+    active = vowel_env > 0
     ref = np.sqrt(np.mean(speech[active] ** 2)) if active.any() else 1.0
-    target = 10 ** (-24 / 20) * 10 ** (rng.uniform(-3, 3) / 20)
-    gain = 10 ** (p[:, _P["energy_db"]] / 20)
-    speech = speech / max(ref, 1e-9) * target * gain
-    room = room / max(np.sqrt(np.mean(room ** 2)), 1e-9) * target * 10 ** (-(snr_db + rng.uniform(-5, 5)) / 20)
+    level = 10 ** ((-24 + rng.uniform(-3, 3)) / 20)
+    speech *= level / max(ref, 1e-9) * 10 ** (per_sample("energy_db") / 20)
+    room *= level / max(np.sqrt(np.mean(room ** 2)), 1e-9) * 10 ** (-(snr_db + rng.uniform(-5, 5)) / 20)
     audio = np.tanh(speech + room).astype(np.float32)
     return Utterance(audio=audio, mouth_open=np.clip(mouth_open, 0, 1), mouth_round=mouth_round)
