@@ -43,19 +43,25 @@ def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path 
 
 
 def env_kwargs_from_config(config: dict[str, Any], store: Any, agent: str) -> dict[str, Any]:
-    """AVEmotionEnv arguments of a run (the ``env`` section; ``agent.obs_mode`` or the agent's preferred mode)."""
-    obs_mode = config["agent"]["obs_mode"] or get_agent(agent).preferred_obs_mode or config["env"]["obs_mode"]
+    """AVEmotionEnv arguments of a run: the ``env`` section, with the agent section's ``obs_mode`` if set."""
+    obs_mode = _section(config, agent).get("obs_mode") or config["env"]["obs_mode"]
     return {"store": store, "obs_mode": obs_mode, **{key: config["env"][key] for key in ENV_KEYS}}
 
 
 def agent_settings(config: dict[str, Any], agent: str) -> dict[str, Any]:
     """The run arguments of ``agent`` from the ``agent`` section (its hyperparameters, budget, schedule)."""
     section = config["agent"]
-    if agent not in section:
-        raise ConfigError(f"config has no section agent.{agent} (agents: {', '.join(AGENTS)})")
-    return {"hyperparameters": section[agent], "total_steps": section["total_steps"],
+    hyperparameters = {k: v for k, v in _section(config, agent).items() if k != "obs_mode"}
+    return {"hyperparameters": hyperparameters, "total_steps": section["total_steps"],
             "checkpoint_every": int(section["checkpoint_every"]), "eval_every": int(section["eval_every"]),
             "progress": bool(section["progress"])}
+
+
+def _section(config: dict[str, Any], agent: str) -> dict[str, Any]:
+    get_agent(agent)
+    if agent not in config["agent"]:
+        raise ConfigError(f"config has no section agent.{agent} (agents: {', '.join(AGENTS)})")
+    return config["agent"][agent]
 
 
 def _parser() -> argparse.ArgumentParser:

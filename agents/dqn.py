@@ -50,6 +50,7 @@ class DQNAgent(Policy):
 
     name = "dqn"
     Config = DQNConfig
+    default_total_steps = 1_000_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

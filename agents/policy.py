@@ -74,8 +74,6 @@ class Policy:
     Config: ClassVar[type] = NoConfig
     #: Observation modes the policy can act on (baselines need the class probabilities).
     obs_modes: ClassVar[tuple[str, ...]] = OBS_MODES
-    #: The observation mode the agent is meant for, when it differs from the run's (``None``: any).
-    preferred_obs_mode: ClassVar[str | None] = None
     #: Environment steps of a training run when the config does not say (0: learns nothing).
     default_total_steps: ClassVar[int] = 200_000
 

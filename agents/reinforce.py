@@ -45,6 +45,7 @@ class ReinforceAgent(Policy):
 
     name = "reinforce"
     Config = ReinforceConfig
+    default_total_steps = 1_000_000
     obs_modes: ClassVar[tuple[str, ...]] = ("belief", "probs")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

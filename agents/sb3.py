@@ -169,10 +169,9 @@ class MonitorCallback(BaseCallback):
 
 
 def _sb3(name: str, algorithm: type[BaseAlgorithm], *, family: str = "actor-critic", masked: bool = False,
-         policy_alias: str = "MlpPolicy", config: type = SB3Config, obs_mode: str | None = None,
-         budget: int = 200_000) -> type[SB3Agent]:
+         policy_alias: str = "MlpPolicy", config: type = SB3Config, budget: int = 200_000) -> type[SB3Agent]:
     attrs = {"name": name, "algorithm": algorithm, "family": family, "masked": masked, "policy_alias": policy_alias,
-             "Config": config, "preferred_obs_mode": obs_mode, "default_total_steps": budget,
+             "Config": config, "default_total_steps": budget,
              "__doc__": f"{algorithm.__module__.split('.')[0]} ``{algorithm.__name__}`` on AVEmotion-v0."}
     return type(f"SB3{name.split('-', 1)[1].title().replace('-', '')}Agent", (SB3Agent,), attrs)
 
@@ -182,6 +181,5 @@ SB3_AGENTS: tuple[type[SB3Agent], ...] = (
     _sb3("sb3-ppo", PPO),
     _sb3("sb3-a2c", A2C),
     _sb3("sb3-maskable-ppo", MaskablePPO, masked=True),
-    _sb3("sb3-recurrent-ppo", RecurrentPPO, family="recurrent", policy_alias="MlpLstmPolicy",
-         obs_mode="frame"),
+    _sb3("sb3-recurrent-ppo", RecurrentPPO, family="recurrent", policy_alias="MlpLstmPolicy"),
 )

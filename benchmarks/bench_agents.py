@@ -24,7 +24,7 @@ import time
 import torch
 
 from agents import evaluate, get_agent
-from agents.cli import env_kwargs_from_config, store_path
+from agents.cli import agent_settings, env_kwargs_from_config, store_path
 from agents.monitor import TrainingMonitor
 from agents.training import env_spec
 from emo_env.config import default_config
@@ -35,8 +35,8 @@ def train(name: str, env_kwargs: dict, steps: int | None, seed: int, device: str
           clock) -> tuple:
     cls = get_agent(name)
     steps = cls.default_total_steps if steps is None else steps
-    policy = cls(env_spec(env_kwargs["store"], env_kwargs["obs_mode"]), default_config()["agent"][name],
-                 seed=seed, device=device)
+    policy = cls(env_spec(env_kwargs["store"], env_kwargs["obs_mode"]),
+                 agent_settings(default_config(), name)["hyperparameters"], seed=seed, device=device)
     monitor = TrainingMonitor(steps, progress=False, clock=clock, eval_every=eval_every,
                               evaluate=lambda p: evaluate(p, env_kwargs).metrics.summary())
     policy.learn({**env_kwargs, "split": "train"}, steps, monitor)

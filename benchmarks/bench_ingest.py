@@ -146,7 +146,7 @@ def main() -> None:
         print(f"| {workers} process{'es' if workers > 1 else ''} | {seconds:.2f} | {steps / seconds:.0f} | {runs[1] / seconds:.2f}x |")
     print(f"\nidentical output with 1 and {args.workers} processes: {identical}")
     share = float(np.mean(ious >= 0.5))
-    print(f"face boxes with IoU >= 0.5: {share:.1%} of steps (target {TARGET_IOU_SHARE:.0%}: "
+    print(f"face boxes with IoU >= 0.5: {share:.2%} of steps (target {TARGET_IOU_SHARE:.0%}: "
           f"{'met' if share >= TARGET_IOU_SHARE else 'MISSED'}); mean IoU {ious.mean():.3f}; "
           f"detector hit at {found.mean():.1%} of steps")
 

@@ -101,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides.append(f"{key}={value}")
     try:
         config = load_config(args.config, overrides)
+        settings_from_config(config)  # bad settings fail here, before a long ingest
         device = resolve_device(config["device"])
         if distributed.init_from_env(device) and device.type == "cuda":
             device = torch.device("cuda", distributed.rank() % torch.cuda.device_count())

@@ -65,3 +65,14 @@ def test_synthetic_adapter_uses_file_stems_as_clip_ids(tmp_path):
     (tmp_path / "clips.csv").write_text("path,label,speaker,length\ns1/a.mp4,happy,s1,1.5\n")
     with pytest.raises(DatasetError, match="unknown column.* length"):
         get_adapter("synthetic")(tmp_path, CLASSES, {})
+
+
+def test_adapter_options_come_from_the_config_and_unknown_ones_are_named(tiny_corpus, tmp_path):
+    from emo_env.config import default_config
+    from emo_env.data.prepare import ingest_from_config
+
+    config = default_config()
+    config["data"].update(root=str(tiny_corpus), ingest_dir=str(tmp_path / "ingest"), workers=1,
+                          options={"modalities": ["01"]})
+    with pytest.raises(DatasetError, match="dataset 'synthetic' has no option 'modalities'"):
+        ingest_from_config(config, progress=False)

@@ -41,7 +41,7 @@ def test_train_agent_writes_policy_report_plots_and_resumes(tiny_store, tmp_path
     store = load_store(tiny_store)
     assert report["agent"] == "dqn" and report["steps"] >= 300
     assert report["metrics"]["episodes"] == len(store.clip_indices("eval"))
-    assert report["settings"]["store"] == str(tiny_store) and report["settings"]["obs_mode"] == "belief"
+    assert report["settings"]["store"] == str(tiny_store) and report["settings"]["obs_mode"] == "probs"
     assert set(report["comparison"]) >= {"best_threshold_hm", "above_pareto_curve", "end_accuracy"}
     episodes = pd.read_csv(out / "episodes.csv")
     assert len(episodes) == report["metrics"]["episodes"]

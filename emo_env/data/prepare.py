@@ -6,6 +6,7 @@ that CLIs call (``python -m emo_env.data``, ``pretrain_encoder.py``).
 
 from __future__ import annotations
 
+import inspect
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -37,13 +38,23 @@ def ingest_from_config(config: dict[str, Any], *, progress: bool = True) -> Inge
     params = ingest_params(config)
     root = resolve_path(config, data["root"], "raw")
     out_dir = resolve_path(config, data["ingest_dir"], "ingest")
-    discovery = get_adapter(data["dataset"])(root, data["classes"], data["label_map"])
+    adapter = get_adapter(data["dataset"])
+    _check_options(adapter, data["dataset"], data["options"])
+    discovery = adapter(root, data["classes"], data["label_map"], **data["options"])
     result = ingest_dataset(discovery.clips, out_dir, params, workers=data["workers"],
                             skipped=discovery.skipped, progress=progress)
     if result.index.empty:
         raise DatasetError(f"no clip of {root} could be ingested; see {out_dir / 'ingest_report.csv'}")
     write_folds(result.index, out_dir, make_folds(result.index, data["folds"], data["groups"]))
     return result
+
+
+def _check_options(adapter: Any, dataset: str, options: dict[str, Any]) -> None:
+    accepted = [p.name for p in inspect.signature(adapter).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DatasetError(f"data.options: dataset {dataset!r} has no option {', '.join(map(repr, unknown))} "
+                           f"(its options: {', '.join(accepted) or 'none'})")
 
 
 def ensure_ingested(config: dict[str, Any], *, progress: bool = True) -> Path:

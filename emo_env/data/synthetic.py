@@ -179,7 +179,8 @@ def _write_video(path: Path, frames: Iterable[tuple[np.ndarray, np.ndarray]], au
     boxes = []
     try:
         with av.open(str(tmp), "w", format="mp4") as container:
-            video = container.add_stream("mpeg4", rate=fps, options={"qmax": "8"})  # no blocky frames
+            # Intra-only (every frame decodes on its own, and encoding is fast); qmax: no blocky frames.
+            video = container.add_stream("mpeg4", rate=fps, options={"g": "1", "qmax": "8"})
             video.width, video.height, video.pix_fmt = width, height, "yuv420p"
             video.bit_rate = int(_VIDEO_BITRATE_PER_PIXEL * width * height)
             video.codec_context.thread_count = 1
@@ -191,7 +192,7 @@ def _write_video(path: Path, frames: Iterable[tuple[np.ndarray, np.ndarray]], au
                 yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
                 container.mux(video.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
                 upto = min(len(pcm), int(round((i + 1) * SAMPLE_RATE / fps)))
-                if upto > sent:
+                if upto - sent >= SAMPLE_RATE // 2 or upto == len(pcm) > sent:  # half-second audio chunks
                     chunk = av.AudioFrame.from_ndarray(pcm[None, sent:upto], format="s16", layout="mono")
                     chunk.sample_rate, chunk.pts = SAMPLE_RATE, sent
                     container.mux(sound.encode(chunk))

@@ -200,16 +200,17 @@ class FaceTrack:
     light: np.ndarray  # [T] brightness gain (around 1)
 
 
-def face_box(identity: FaceIdentity, center: tuple[float, float], scale: float, roll_deg: float,
-             zoom: float) -> np.ndarray:
-    """Ground-truth face box ``[x, y, w, h]`` framed as OpenCV's frontal Haar cascade frames a face:
-    a square from the forehead to just below the chin and across the cheeks, centred a little below
-    the head's centre (constants measured on rendered faces)."""
-    side = 2.45 * identity.a * scale * zoom
+def face_box(identity: FaceIdentity, centre: np.ndarray, scale: float, roll_deg: np.ndarray,
+             zoom: np.ndarray) -> np.ndarray:
+    """Ground-truth face boxes ``[T, 4]`` (x, y, w, h) of a head at ``centre`` ``[T, 2]`` (pixels), rolled
+    and zoomed, framed as OpenCV's frontal Haar cascade frames a face: a square from the forehead to
+    just below the chin and across the cheeks, centred a little below the head's centre (constants
+    measured on rendered faces)."""
+    side = 2.45 * identity.a * scale * np.asarray(zoom)
     t = np.deg2rad(roll_deg)
-    drop = 0.125 * identity.b * scale * zoom  # box centre below the head centre, along the face axis
-    cx, cy = center[0] + drop * np.sin(t), center[1] + drop * np.cos(t)
-    return np.array([cx - side / 2, cy - side / 2, side, side], dtype=np.float32)
+    drop = 0.125 * identity.b * scale * np.asarray(zoom)  # box centre below the head centre, along the face axis
+    cx, cy = centre[:, 0] + drop * np.sin(t), centre[:, 1] + drop * np.cos(t)
+    return np.stack([cx - side / 2, cy - side / 2, side, side], 1).astype(np.float32)
 
 
 class FaceScene:
@@ -245,8 +246,8 @@ class FaceScene:
         self._sclera = _rgba(0.5 * _SCLERA + 0.5 * 0.8 * skin)  # eye whites, dimmed by the socket's shadow
         iris_r = _IRIS_SIZE * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
         self._iris_radii = tuple(int(r) for r in np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale)
-        noise = image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
-        self.noise = [(np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8)) for n in noise]
+        noise = 128.0 + image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
+        self.noise = list(np.clip(np.round(noise), 0, 255).astype(np.uint8))
 
     # ---- geometry helpers -------------------------------------------------------------------
     def _pts(self, xy: np.ndarray) -> np.ndarray:
@@ -296,12 +297,12 @@ class FaceScene:
         idt = self.id
         sw, sh = self.sprite_size
         a, b = idt.a, idt.b  # 240-pixel units; grids below are in the same units
-        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float64)
-        x = (xs - self.origin[0]) / self.k
-        y = (ys - self.origin[1]) / self.k
+        x1 = ((np.arange(sw) - self.origin[0]) / self.k).astype(np.float32)
+        y1 = ((np.arange(sh) - self.origin[1]) / self.k).astype(np.float32)
+        x, y = x1[None, :], y1[:, None]  # broadcast grids
 
         def blob(cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
-            return np.exp(-0.5 * (((x - cx) / sx) ** 2 + ((y - cy) / sy) ** 2))
+            return np.outer(np.exp(-0.5 * ((y1 - cy) / sy) ** 2), np.exp(-0.5 * ((x1 - cx) / sx) ** 2))
 
         r2 = (x / a) ** 2 + (y / b) ** 2
         shade = 1.0 - 0.28 * np.clip(r2, 0, 1) ** 2 + 0.10 * light_dir * x / a - 0.05 * y / b
@@ -314,18 +315,18 @@ class FaceScene:
         shade -= 0.12 * blob(-np.sign(light_dir + 1e-3) * 0.11 * a, ny - 0.1 * b, 0.05 * a, 0.15 * b)  # nose side
         shade -= 0.18 * blob(0.0, ny + 0.07 * b, 0.15 * a, 0.035 * b)  # under the nose
         shade -= 0.12 * blob(0.0, idt.mouth_y * b + 0.16 * b, 0.2 * a, 0.04 * b)  # under the lower lip
-        shade *= 1.0 + 0.03 * cv2.GaussianBlur(rng.standard_normal(x.shape), (0, 0), 1.2)  # skin texture
+        shade *= 1.0 + 0.03 * cv2.GaussianBlur(rng.standard_normal((sh, sw), dtype=np.float32), (0, 0), 1.2)  # texture
         face = np.array(idt.skin)[None, None, :] * shade[..., None]
-        head = (r2 <= 1.0).astype(np.float64)
-        sprite = np.zeros((sh, sw, 4))
+        head = (r2 <= 1.0).astype(np.float32)
+        sprite = np.zeros((sh, sw, 4), dtype=np.float32)
         # Ears behind the face outline.
-        ears = np.zeros((sh, sw))
+        ears = np.zeros((sh, sw), dtype=np.float32)
         for side in (-1, 1):
             ears = np.maximum(ears, (((x - side * 0.97 * a) / (0.16 * a)) ** 2 + ((y + 0.02 * b) / (0.24 * b)) ** 2 <= 1))
         # Hair: a cap above a hairline that dips at the temples; long hair also falls beside the face.
         hair_cap = (((x / (1.08 * a)) ** 2 + ((y + 0.04 * b) / (1.07 * b)) ** 2 <= 1)
                     & (y < idt.hairline * b + 0.5 * b * np.abs(x / a) ** 3))
-        hair = hair_cap.astype(np.float64)
+        hair = hair_cap.astype(np.float32)
         if idt.long_hair:
             falls = ((np.abs(x) > 0.8 * a) & (np.abs(x) < 1.22 * a) & (y < 0.75 * b) & (y > -0.3 * b))
             hair = np.maximum(hair, falls * (1 - head))
@@ -334,7 +335,8 @@ class FaceScene:
         sprite[..., 3] = ears
         sprite[..., :3] = np.where(head[..., None] > 0, face, sprite[..., :3])
         sprite[..., 3] = np.maximum(sprite[..., 3], head)
-        strands = 1.0 + 0.12 * cv2.GaussianBlur(rng.standard_normal(x.shape), (0, 0), sigmaX=3.0, sigmaY=0.6)
+        strands = 1.0 + 0.12 * cv2.GaussianBlur(rng.standard_normal((sh, sw), dtype=np.float32), (0, 0),
+                                                sigmaX=3.0, sigmaY=0.6)
         hair_rgb = np.array(idt.hair)[None, None, :] * (strands * (1.0 - 0.15 * y / b))[..., None]
         sprite[..., :3] = np.where(hair[..., None] > 0, hair_rgb, sprite[..., :3])
         sprite[..., 3] = np.maximum(sprite[..., 3], hair)
@@ -507,31 +509,40 @@ class FaceScene:
             cv2.fillPoly(mask, [e.opening[i]], 255, aa, sh)
             cv2.copyTo(patch, cv2.compare(mask, 127, cv2.CMP_GT), roi)
 
+    def _placements(self, track: FaceTrack) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per frame: the affine map of the sprite into the frame region it covers ``[T, 2, 3]``, that
+        region ``[T, 4]`` (x0, y0, x1, y1), and the ground-truth face box ``[T, 4]``."""
+        dx, dy, roll, zoom = track.pose.T
+        centre = np.stack([self.center[0] + dx * self.k, self.center[1] + dy * self.k], 1)
+        t = np.deg2rad(roll)
+        c, s = zoom * np.cos(t), zoom * np.sin(t)
+        ox, oy = self.origin
+        m = np.zeros((len(t), 2, 3))  # as cv2.getRotationMatrix2D about the origin, then moved to the centre
+        m[:, 0] = np.stack([c, s, centre[:, 0] - c * ox - s * oy], 1)
+        m[:, 1] = np.stack([-s, c, centre[:, 1] + s * ox - c * oy], 1)
+        sw, sh = self.sprite_size
+        corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], dtype=np.float64)
+        placed = corners @ m.transpose(0, 2, 1)  # [T, 4, 2]
+        low = np.maximum(np.floor(placed.min(axis=1)), 0).astype(int)
+        high = np.minimum(np.ceil(placed.max(axis=1)), (self.width, self.height)).astype(int)
+        m[:, :, 2] -= low
+        return m, np.concatenate([low, high], 1), face_box(self.id, centre, self.k, roll, zoom)
+
     def frames(self, track: FaceTrack) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """The clip's frames as RGB uint8 ``[H, W, 3]``, each with its ground-truth face box."""
         strokes, eyes = self._plan(track)
-        sw, sh = self.sprite_size
-        corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], dtype=np.float64)
+        maps, regions, boxes = self._placements(track)
         for i in range(len(track.aus)):
             sprite = self.sprite.copy()
             self._raster(sprite, strokes, eyes, i)
-            dx, dy, roll, zoom = track.pose[i]
-            cx, cy = self.center[0] + dx * self.k, self.center[1] + dy * self.k
-            m = cv2.getRotationMatrix2D((float(self.origin[0]), float(self.origin[1])), float(roll), float(zoom))
-            m[:, 2] += (cx - self.origin[0], cy - self.origin[1])
-            # Warp only onto the region the sprite covers, then paste the head where it is opaque.
-            placed = corners @ m.T
-            x0, y0 = np.maximum(np.floor(placed.min(axis=0)).astype(int), 0)
-            x1, y1 = np.minimum(np.ceil(placed.max(axis=0)).astype(int), (self.width, self.height))
-            m[:, 2] -= (x0, y0)
             frame = self.background.copy()
-            if x1 > x0 and y1 > y0:
-                warped = cv2.warpAffine(sprite, m, (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
+            x0, y0, x1, y1 = regions[i]
+            if x1 > x0 and y1 > y0:  # paste the head where the warped sprite is opaque
+                warped = cv2.warpAffine(sprite, maps[i], (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
-                mask = cv2.compare(warped[..., 3], 127, cv2.CMP_GT)
-                cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), mask, frame[y0:y1, x0:x1])
-            frame = cv2.GaussianBlur(frame, (3, 3), 0)  # camera optics
-            frame = cv2.convertScaleAbs(frame, alpha=float(track.light[i]))
-            plus, minus = self.noise[i % len(self.noise)]
-            frame = cv2.subtract(cv2.add(frame, plus), minus)
-            yield frame, face_box(self.id, (cx, cy), self.k, float(roll), float(zoom))
+                region = frame[y0:y1, x0:x1]
+                cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), cv2.compare(warped[..., 3], 127, cv2.CMP_GT),
+                           region)
+                region[:] = cv2.GaussianBlur(region, (3, 3), 0)  # camera optics (the rest is blurred already)
+            noise = self.noise[i % len(self.noise)]  # noise + 128, so one saturating op adds it
+            yield cv2.addWeighted(frame, float(track.light[i]), noise, 1.0, -128.0), boxes[i]
