@@ -4,6 +4,9 @@ Double DQN (the online network picks the next action among the allowed ones, the
 scores it), a hard-updated target network, a replay buffer of preallocated tensors, Huber loss,
 an MLP of configurable width and depth, and epsilon-greedy exploration that respects the action
 mask and explores the wait/predict choice separately from the class (:mod:`agents.exploration`).
+All of it runs as batched torch operations on ``device`` (CPU or GPU), one update per vector step
+of ``num_envs`` episodes by default. Checkpoints hold the networks, the optimizer and the counters,
+not the replay buffer: a resumed run refills it before updating again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch.nn.functional as F
 from agents.exploration import explore, linear_schedule
 from agents.monitor import Monitor
 from agents.networks import mlp
-from agents.policy import Policy, masked_argmax
+from agents.policy import Policy, masked_argmax, seeded
 from agents.replay import ReplayBuffer
 from agents.rollout import VectorStepper
 
@@ -37,7 +40,7 @@ class DQNConfig:
     buffer_size: int = 100_000
     learning_starts: int = 5_000  # env steps before the first update
     gradient_steps: int = 1  # updates per vector step
-    target_update_interval: int = 250  # updates between target network copies
+    target_update_interval: int = 50  # updates between target network copies
     max_grad_norm: float = 10.0
     epsilon_start: float = 1.0
     epsilon_end: float = 0.02
@@ -55,8 +58,8 @@ class DQNAgent(Policy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config
-        torch.manual_seed(self.seed)
-        self.q_net = mlp(self.spec.obs_dim, cfg.hidden, self.spec.num_actions, cfg.activation).to(self.device)
+        with seeded(self.seed):
+            self.q_net = mlp(self.spec.obs_dim, cfg.hidden, self.spec.num_actions, cfg.activation).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(self.seed)

@@ -8,10 +8,11 @@ everything a policy needs to act again after :func:`agents.load_policy` lives in
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -22,7 +23,7 @@ from pretrained_encoders.checkpoint import save_atomic
 if TYPE_CHECKING:
     from agents.monitor import Monitor
 
-__all__ = ["POLICY_FORMAT", "EnvSpec", "Policy", "NoConfig", "resolve_device", "masked_argmax"]
+__all__ = ["POLICY_FORMAT", "EnvSpec", "Policy", "NoConfig", "resolve_device", "masked_argmax", "seeded"]
 
 POLICY_FORMAT = "emo-env-policy/1"
 
@@ -56,6 +57,15 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run the block with torch's CPU generator seeded by ``seed``, leaving the global state untouched
+    (network initialisation: same seed, same weights)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def masked_argmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

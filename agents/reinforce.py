@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from agents.baselines import probs_and_time
 from agents.monitor import Monitor
 from agents.networks import mlp
-from agents.policy import Policy
+from agents.policy import Policy, seeded
 from agents.rollout import EpisodeCollector, VectorStepper
 
 __all__ = ["ReinforceConfig", "ReinforceAgent"]
@@ -51,11 +51,11 @@ class ReinforceAgent(Policy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config
-        torch.manual_seed(self.seed)
-        self.halt_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
+        with seeded(self.seed):
+            self.halt_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
+            self.baseline_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
         with torch.no_grad():
             self.halt_net[-1].bias.fill_(float(torch.logit(torch.tensor(cfg.initial_halt_prob))))
-        self.baseline_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
         params = [*self.halt_net.parameters(), *self.baseline_net.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=cfg.learning_rate)
         self.generator = torch.Generator(self.device).manual_seed(self.seed)

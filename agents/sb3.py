@@ -24,7 +24,7 @@ from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.logger import Logger
 
 from agents.monitor import Monitor
-from agents.policy import Policy, masked_argmax
+from agents.policy import Policy, masked_argmax, seeded
 from emo_env.envs.av_emotion import AVEmotionEnv
 
 __all__ = ["SB3Config", "SB3DQNConfig", "SB3Agent", "SB3_AGENTS"]
@@ -70,11 +70,11 @@ class SB3Agent(Policy):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        torch.manual_seed(self.seed)
         space = gym.spaces.Box(-np.inf, np.inf, (self.spec.obs_dim,), np.float32)
         policy_class = self.algorithm.policy_aliases[self.policy_alias]
-        self.sb3_policy = policy_class(space, gym.spaces.Discrete(self.spec.num_actions), lambda _: 0.0,
-                                       **self.config.policy_kwargs).to(self.device)
+        with seeded(self.seed):
+            self.sb3_policy = policy_class(space, gym.spaces.Discrete(self.spec.num_actions), lambda _: 0.0,
+                                           **self.config.policy_kwargs).to(self.device)
         self._optimizer_state: dict[str, Any] | None = None
         self._lstm: tuple[torch.Tensor, torch.Tensor] | None = None
         self._starts: torch.Tensor | None = None

@@ -88,8 +88,8 @@ def test_recognizer_decides_as_the_offline_pipeline(tiny_run, obs_mode):
         rows = table[store.offsets[clip] : store.offsets[clip] + len(rec.history)]
         np.testing.assert_allclose(np.stack([r.observation for r in rec.history]), rows, atol=2e-3)
         steps_seen.append(decision.step)
-    if obs_mode != "frame":  # the threshold makes decisions at different steps, some before the end
-        assert len(set(steps_seen)) > 1 and min(steps_seen) < min(store.lengths[store.clip_indices("eval")]) - 1
+    if obs_mode != "frame":  # the threshold answers mid-clip, not only at the forced last step
+        assert min(steps_seen) < min(store.lengths[store.clip_indices("eval")]) - 1
 
 
 def test_from_run_and_cli_give_the_runs_decisions(tiny_run, tmp_path, capsys):

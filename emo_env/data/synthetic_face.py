@@ -64,6 +64,7 @@ _HAIR = np.array([[28, 22, 20], [62, 42, 30], [112, 78, 48], [190, 160, 110], [1
                  dtype=np.float64)
 _IRIS = np.array([[70, 45, 30], [40, 28, 22], [70, 100, 140], [80, 105, 70], [110, 85, 50]], dtype=np.float64)
 _SCLERA = np.array([222.0, 217.0, 210.0])
+_NOISE_PAD = 24  # sensor-noise field margin for per-frame shifts
 _IRIS_SIZE = 0.55  # iris radius / eye half-width
 _MOUTH_DARK = (58, 18, 24, 255)
 _TEETH = (226, 222, 208, 255)
@@ -246,8 +247,10 @@ class FaceScene:
         self._sclera = _rgba(0.5 * _SCLERA + 0.5 * 0.8 * skin)  # eye whites, dimmed by the socket's shadow
         iris_r = _IRIS_SIZE * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
         self._iris_radii = tuple(int(r) for r in np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale)
-        noise = 128.0 + image_noise * rng.standard_normal((3, height, width, 3), dtype=np.float32)
-        self.noise = list(np.clip(np.round(noise), 0, 255).astype(np.uint8))
+        # Sensor noise (+128, so one saturating op adds it): a frame's noise is a shifted crop of one field.
+        noise = 128.0 + image_noise * rng.standard_normal((height + _NOISE_PAD, width + _NOISE_PAD, 3), dtype=np.float32)
+        self.noise = np.clip(np.round(noise), 0, 255).astype(np.uint8)
+        self.noise_shifts = rng.integers(0, _NOISE_PAD + 1, (4096, 2))
 
     # ---- geometry helpers -------------------------------------------------------------------
     def _pts(self, xy: np.ndarray) -> np.ndarray:
@@ -544,5 +547,6 @@ class FaceScene:
                 cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), cv2.compare(warped[..., 3], 127, cv2.CMP_GT),
                            region)
                 region[:] = cv2.GaussianBlur(region, (3, 3), 0)  # camera optics (the rest is blurred already)
-            noise = self.noise[i % len(self.noise)]  # noise + 128, so one saturating op adds it
+            sx, sy = self.noise_shifts[i % len(self.noise_shifts)]
+            noise = self.noise[sy:sy + self.height, sx:sx + self.width]
             yield cv2.addWeighted(frame, float(track.light[i]), noise, 1.0, -128.0), boxes[i]

@@ -3,7 +3,7 @@
 The source is a train of Rosenberg glottal pulses following a pitch contour (with jitter, shimmer and
 aspiration noise) plus noise for fricatives and plosive bursts; the filter is a cascade of formant
 resonances for the vowel of each syllable, applied frame by frame in the short-time Fourier domain
-(torch), with a spectral tilt for voice quality. Syllables are consonant-vowel; the mouth opening
+(numpy), with a spectral tilt for voice quality. Syllables are consonant-vowel; the mouth opening
 of the face follows their envelope.
 """
 
@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
+from numpy.lib.stride_tricks import sliding_window_view
 
 from emo_env.data.synthetic_expr import NEUTRAL, separate, smooth_noise
 
 __all__ = ["PROSODY", "VOICE_PROFILES", "VOICE_GROUPS", "VoiceIdentity", "Utterance", "synthesize"]
 
 SAMPLE_RATE = 16000
-_N_FFT, _HOP = 512, 80
+_N_FFT, _HOP = 480, 80  # 30 ms frames every 5 ms (the hop divides the frame, for overlap-add)
+_WINDOW = np.hanning(_N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann
+_FREQS = np.fft.rfftfreq(_N_FFT, 1 / SAMPLE_RATE).astype(np.float32)[None, :]
+_OCTAVES = np.log2(np.maximum(_FREQS, 100.0) / 500.0)  # octaves from 500 Hz, for the spectral tilt
+_ROOM = 1.0 / np.sqrt(np.maximum(_FREQS, 50.0) / 50.0)  # pinkish background noise
 
 # Prosody parameters, as offsets from the speaker's neutral voice.
 PROSODY = ("pitch_st",  # mean pitch shift, semitones
@@ -53,7 +57,7 @@ _VOWELS = np.array([[730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [57
 _VOWEL_MOUTH = np.array([[1.0, 0.0], [0.65, -0.5], [0.35, -1.0], [0.7, 0.8], [0.35, 1.0]])
 _NASAL = np.array([250.0, 1100.0, 2300.0])
 _HIGHER = np.array([3500.0, 4500.0])
-_BANDWIDTHS = np.array([70.0, 100.0, 130.0, 180.0, 250.0])
+_BANDWIDTHS = np.array([70.0, 100.0, 130.0, 180.0, 250.0], dtype=np.float32)
 _FRICATIVES = np.array([4500.0, 3000.0, 6000.0])  # s, sh, f-like noise centres
 
 
@@ -108,6 +112,28 @@ def _rosenberg(phase: np.ndarray, open_q: np.ndarray) -> np.ndarray:
     out = np.where(phase < rise, 0.5 * (1 - np.cos(np.pi * phase / rise)), 0.0)
     closing = (phase >= rise) & (phase < open_q)
     return np.where(closing, np.cos(0.5 * np.pi * (phase - rise) / fall), out)
+
+
+def _stft(x: np.ndarray) -> np.ndarray:
+    """Spectra ``[..., frames, bins]`` of signals ``[..., n]``; frame ``f`` is centred on sample ``f * hop``."""
+    pad = [(0, 0)] * (x.ndim - 1) + [(_N_FFT // 2, _N_FFT // 2)]
+    frames = sliding_window_view(np.pad(x, pad), _N_FFT, axis=-1)[..., ::_HOP, :]
+    return np.fft.rfft(frames * _WINDOW, axis=-1)
+
+
+def _istft(spec: np.ndarray, n: int) -> np.ndarray:
+    """Inverse of :func:`_stft` by weighted overlap-add, ``n`` samples long."""
+    frames = np.fft.irfft(spec, n=_N_FFT, axis=-1) * _WINDOW
+    count, lead = frames.shape[-2], frames.shape[:-2]
+    parts = frames.reshape(lead + (count, _N_FFT // _HOP, _HOP))
+    weights = (_WINDOW ** 2).reshape(_N_FFT // _HOP, _HOP)
+    total = (count + _N_FFT // _HOP - 1) * _HOP
+    out, norm = np.zeros(lead + (total,)), np.zeros(total)
+    for j in range(_N_FFT // _HOP):  # the j-th hop-long piece of every frame
+        out[..., j * _HOP:(j + count) * _HOP] += parts[..., j, :].reshape(lead + (count * _HOP,))
+        norm[j * _HOP:(j + count) * _HOP] += np.tile(weights[j], count)
+    start = _N_FFT // 2
+    return out[..., start:start + n] / np.maximum(norm[start:start + n], 1e-8)
 
 
 def _resonances(freqs: np.ndarray, formants: np.ndarray, bandwidths: np.ndarray) -> np.ndarray:
@@ -212,25 +238,19 @@ def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: Callable[[np
     fric = fric_env * rng.standard_normal(n)
 
     # Filter frame by frame in the STFT domain: formants (with coarticulation glides) and tilt.
-    window = torch.hann_window(_N_FFT)
-    signals = torch.from_numpy(np.stack([voiced, fric, rng.standard_normal(n)]).astype(np.float32))
-    spec = torch.stft(signals, _N_FFT, _HOP, window=window, center=True, return_complex=True)
+    spec = _stft(np.stack([voiced, fric]).astype(np.float32))
     idx = np.minimum(np.arange(frames) * _HOP, n - 1)
     formants = np.concatenate([_VOWELS[vowel_of[idx]], np.broadcast_to(_HIGHER, (frames, 2))], axis=1)
     formants[:, :3] = np.where((nasal_env[idx] > 0)[:, None], _NASAL, formants[:, :3])
     kernel = np.hanning(9) / np.hanning(9).sum()
     formants = np.stack([np.convolve(np.pad(col, 4, mode="edge"), kernel, "valid") for col in formants.T], 1)
-    freqs = np.fft.rfftfreq(_N_FFT, 1 / SAMPLE_RATE)[None, :]
-    tilt = voice.tilt_db + pc[:, _P["tilt_db"]]
-    h_voiced = _resonances(freqs, formants * voice.formant_scale, _BANDWIDTHS) \
-        * 10 ** (tilt[:, None] * np.log2(np.maximum(freqs, 100.0) / 500.0) / 20)
-    centre = np.maximum(fric_centre[idx], 1000.0)[:, None] * voice.formant_scale
-    h_fric = 1.0 / np.sqrt(1.0 + ((freqs - centre) / (0.35 * centre)) ** 2)
-    h_room = 1.0 / np.sqrt(np.maximum(freqs, 50.0) / 50.0)  # pinkish background noise
-    shaped = torch.stack([spec[0] * torch.from_numpy(h_voiced.T.astype(np.float32))
-                          + spec[1] * torch.from_numpy(h_fric.T.astype(np.float32)),
-                          spec[2] * torch.from_numpy(h_room.T.astype(np.float32))])
-    speech, room = torch.istft(shaped, _N_FFT, _HOP, window=window, center=True, length=n).double().numpy()
+    tilt = (voice.tilt_db + pc[:, _P["tilt_db"]]).astype(np.float32)
+    h_voiced = _resonances(_FREQS, (formants * voice.formant_scale).astype(np.float32), _BANDWIDTHS) \
+        * 10 ** (tilt[:, None] * _OCTAVES / 20)
+    centre = np.maximum(fric_centre[idx], 1000.0).astype(np.float32)[:, None] * voice.formant_scale
+    h_fric = 1.0 / np.sqrt(1.0 + ((_FREQS - centre) / (0.35 * centre)) ** 2)
+    room = (rng.standard_normal(spec.shape[1:]) + 1j * rng.standard_normal(spec.shape[1:])) * _ROOM
+    speech, room = _istft(np.stack([spec[0] * h_voiced + spec[1] * h_fric, room]), n)
 
     # Levels: neutral speech at -24 dBFS RMS (+-3 dB per clip), the emotion's energy on top.
     active = vowel_env > 0
