@@ -4,34 +4,19 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
+
+from emo_env.data.atomic import atomic_path
 
 __all__ = ["CheckpointError", "atomic_path", "save_atomic", "load_safe"]
 
 
 class CheckpointError(ValueError):
     """A checkpoint or weights file is missing, truncated, corrupt or of an unexpected kind."""
-
-
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path in ``path``'s folder; on success it replaces ``path``, on error it is removed."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_atomic(obj: Any, path: str | Path) -> Path:
