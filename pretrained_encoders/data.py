@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emo_env.data.ragged import RaggedClips
+
 __all__ = ["IngestError", "Corpus", "load_corpus", "list_folds"]
 
 _COLUMNS = ("clip_id", "label", "speaker", "steps", "file")
@@ -21,7 +23,7 @@ class IngestError(ValueError):
 
 
 @dataclass
-class Corpus:
+class Corpus(RaggedClips):
     """Every clip of one fold, steps concatenated: clip ``i`` owns rows ``offsets[i]:offsets[i + 1]``."""
 
     clip_ids: list[str]
@@ -32,18 +34,6 @@ class Corpus:
     faces: torch.Tensor  # uint8 [N, S, S, 3]
     mels: torch.Tensor  # float16 [N, F, M]
     class_names: list[str]
-
-    @property
-    def num_clips(self) -> int:
-        return len(self.clip_ids)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
 
     def rows(self, clips: np.ndarray) -> np.ndarray:
         """Row indices of every step of ``clips``, clip by clip."""

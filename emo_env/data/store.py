@@ -17,12 +17,14 @@ import hashlib
 import json
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from .atomic import atomic_path
+from .ragged import RaggedClips
 
 __all__ = ["FORMAT_VERSION", "SPLITS", "StoreError", "FeatureStore", "write_store", "load_store"]
 
@@ -39,7 +41,7 @@ class StoreError(ValueError):
 
 
 @dataclass(frozen=True)
-class FeatureStore:
+class FeatureStore(RaggedClips):
     """A loaded feature store. Feature arrays are read-only memory maps of the file."""
 
     path: Path
@@ -53,19 +55,6 @@ class FeatureStore:
     split: np.ndarray  # int8 [num_clips]: index into SPLITS
     features: dict[str, np.ndarray]  # name -> [total_steps, dim]
     metadata: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def num_clips(self) -> int:
-        return len(self.clip_ids)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Number of steps of every clip."""
-        return np.diff(self.offsets)
 
     def clip_indices(self, split: str = "all") -> np.ndarray:
         """Indices of the clips of ``split`` (``"train"``, ``"eval"`` or ``"all"``), in store order."""
@@ -145,22 +134,15 @@ def write_store(
         offset = _aligned(offset + value.nbytes)
     header_bytes = json.dumps(header).encode()
     data_start = _aligned(_PREFIX.size + len(header_bytes))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)))
-            f.write(header_bytes)
-            for name, value in arrays.items():
-                f.seek(data_start + header["arrays"][name]["offset"])
-                f.write(value.tobytes())
-            f.truncate(data_start + offset)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(_PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes)))
+        f.write(header_bytes)
+        for name, value in arrays.items():
+            f.seek(data_start + header["arrays"][name]["offset"])
+            f.write(value.tobytes())
+        f.truncate(data_start + offset)
+        f.flush()
+        os.fsync(f.fileno())
     return path
 
 
