@@ -82,7 +82,8 @@ def train_cascade(
 
     def new(kind: str, stage: str) -> nn.Module:
         torch.manual_seed(stage_seed(settings.seed, name, stage, "init"))
-        return build_model(kind, spec, weights=kind in ("audio", "visual")).to(device)
+        weights = {"audio": settings.audio_weights, "visual": settings.visual_weights}.get(kind)
+        return build_model(kind, spec, weights=weights).to(device)
 
     def frame_task(inputs: Sequence[torch.Tensor], augment: Any, per_clip: int | None) -> FrameTask:
         return FrameTask(inputs, labels, train_spans, held_rows, batch_size=settings.batch_size,

@@ -3,6 +3,9 @@
     python pretrain_encoder.py --config configs/synthetic.yaml [--speaker s3] [--modality fusion]
         [--all-folds] [--set key=value ...] [--resume] [--device auto]
     torchrun --nproc_per_node 2 pretrain_encoder.py ...   # frame-level encoders on 2 processes (DDP)
+
+On a face image set (``configs/affectnet.yaml``) it pretrains the visual encoder only
+(:mod:`pretrained_encoders.images`), for a clip run to fine-tune with ``encoder.visual_weights``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from emo_env.data.store import StoreError
 from . import distributed
 from .checkpoint import CheckpointError
 from .data import IngestError, list_folds, load_corpus
+from .images import IMAGE_DATASETS, pretrain_visual_on_images
 from .pipeline import PretrainOutput, pretrain
 from .settings import PretrainSettings
 
@@ -101,10 +105,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides.append(f"{key}={value}")
     try:
         config = load_config(args.config, overrides)
-        settings_from_config(config)  # bad settings fail here, before a long ingest
+        settings = settings_from_config(config)  # bad settings fail here, before a long ingest
         device = resolve_device(config["device"])
         if distributed.init_from_env(device) and device.type == "cuda":
             device = torch.device("cuda", distributed.rank() % torch.cuda.device_count())
+        if config["data"]["dataset"] in IMAGE_DATASETS:
+            images = pretrain_visual_on_images(config, settings, device=device,
+                                               resume=args.resume, progress=not args.no_progress)
+            if images is not None:
+                print(f"visual encoder: validation accuracy {100 * images.report['validation_accuracy']:.1f} % "
+                      f"(epoch {images.report['best_epoch'] + 1})\nweights: {images.weights}\n"
+                      f"report:  {images.report_files['report.md']}")
+            return 0
         t0 = time.perf_counter()
         progress = not args.no_progress
         if distributed.is_main():

@@ -29,7 +29,7 @@ from .models import MODALITIES
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
 from .settings import PretrainSettings
 
-__all__ = ["PretrainOutput", "speaker_folds", "pretrain"]
+__all__ = ["PretrainOutput", "speaker_folds", "pretrain", "prepare_run_dir"]
 
 STORE_FEATURES = ("audio", "visual", "fusion", "hidden", "probs")
 
@@ -81,7 +81,7 @@ def pretrain(
     checkpoints in ``run_dir`` (the recorded config must match), otherwise they are discarded.
     """
     started = time.perf_counter()
-    _prepare_run_dir(run_dir, config, resume)
+    prepare_run_dir(run_dir, config, resume)
     spec = _spec(settings, corpus, data_params)
     train = np.flatnonzero(corpus.split == 0)
     held_out = np.flatnonzero(corpus.split == 1)
@@ -192,7 +192,9 @@ def _spec(settings: PretrainSettings, corpus: Corpus, data_params: Mapping[str, 
     }
 
 
-def _prepare_run_dir(run_dir: Path, config: Mapping[str, Any], resume: bool) -> None:
+def prepare_run_dir(run_dir: Path, config: Mapping[str, Any], resume: bool) -> None:
+    """Record the run's config in ``run_dir``; without ``resume`` drop old checkpoints and logs, with it
+    refuse a run directory written by a different config."""
     record = run_dir / "run_config.json"
     if distributed.is_main():
         wanted = json.loads(json.dumps(_identity(config)))

@@ -8,6 +8,7 @@ re-encoded into each corpus's containers (AVI: MPEG-4 + MP3, FLV: Sorenson + MP3
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+import torch
 
 from emo_env.config import load_config
 from emo_env.data.clips import DatasetError
@@ -29,6 +31,7 @@ from emo_env.data.faces import crop_face
 from emo_env.data.prepare import ingest_from_config
 from emo_env.data.store import load_store
 from emo_env.data.synthetic import generate_corpus
+from pretrained_encoders import load_encoders
 
 REPO = Path(__file__).resolve().parents[1]
 SIX = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
@@ -460,16 +463,29 @@ def test_affectnet_bad_labels_are_errors(affectnet, tmp_path):
         discover_images(affectnet, SIX, {}, split="test")
 
 
-@pytest.mark.slow
-def test_pretrain_encoder_cli_on_an_rml_tree(trees, tmp_path):
-    tree = trees("rml")
-    command = [sys.executable, str(REPO / "pretrain_encoder.py"), "--config", str(REPO / "configs/rml.yaml"),
-               "--speaker", "s2", "--no-progress", "--set", f"data.root={tree.root}", "--set", f"workdir={tmp_path}",
-               "--set", "data.workers=1", "--set", "encoder.num_epochs=1", "--set", "encoder.fusion_epochs=1",
-               "--set", "encoder.temporal_epochs=1", "--set", "encoder.oof_folds=0", "--set", "encoder.embed_dim=8",
-               "--set", "encoder.hidden_dim=8"]
-    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+def _pretrain_encoder(config: str, root: Path, workdir: Path, *extra: str) -> None:
+    command = [sys.executable, str(REPO / "pretrain_encoder.py"), "--config", str(REPO / "configs" / config),
+               "--no-progress", "--set", f"data.root={root}", "--set", f"workdir={workdir}", "--set", "data.workers=1",
+               "--set", "encoder.num_epochs=1", "--set", "encoder.embed_dim=8", *extra]
+    done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_pretrain_encoder_on_affectnet_then_fine_tune_on_an_rml_tree(affectnet, trees, tmp_path):
+    """The paper's recipe: the visual encoder pretrained on AffectNet, then the cascade on RML from it."""
+    _pretrain_encoder("affectnet.yaml", affectnet, tmp_path, "--set", "encoder.batch_size=4")
+    weights = tmp_path / "encoders" / "affectnet_visual" / "visual_weights.pt"
+    report = json.loads((weights.parent / "report.json").read_text())
+    assert report["images"] == {"training": 7, "validation": 1} and len(report["skipped"]["training"]) == 4
+    assert report["history"] and 0.0 <= report["validation_accuracy"] <= 1.0
+    pretrained = torch.load(weights, weights_only=True)["state"]
+    assert pretrained["cnn.head.weight"].shape == (7, 8)  # AffectNet's 7 classes
+
+    tree = trees("rml")
+    _pretrain_encoder("rml.yaml", tree.root, tmp_path, "--speaker", "s2", "--set", "encoder.fusion_epochs=1",
+                      "--set", "encoder.temporal_epochs=1", "--set", "encoder.oof_folds=0",
+                      "--set", "encoder.hidden_dim=8", "--set", f"encoder.visual_weights={weights}")
     store = load_store(tmp_path / "stores" / "rml_s2_fusion.emostore")
     assert store.class_names == SIX
     assert sorted(store.clip_ids) == sorted(set(tree.clips) - set(tree.broken))
@@ -477,3 +493,8 @@ def test_pretrain_encoder_cli_on_an_rml_tree(trees, tmp_path):
     assert set(held_out) == {"s2"} and len(held_out) == 5
     report = pd.read_csv(tmp_path / "ingest" / "ingest_report.csv")
     assert {Path(path).name for path in report["path"]} == {"xx1.avi", "fe2.avi", "di9.avi"}
+    # Fine-tuned from the AffectNet weights: one short epoch moves the first convolution only a little.
+    visual = load_encoders(tmp_path / "encoders" / "rml_s2_fusion" / "encoders.pt").visual.state_dict()
+    first = "cnn.features.0.weight"
+    assert (visual[first] - pretrained[first]).abs().max() < 0.05 < pretrained[first].abs().max()
+    assert visual["cnn.head.weight"].shape == (6, 8)  # a fresh head for RML's 6 classes

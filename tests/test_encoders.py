@@ -13,6 +13,7 @@ from pretrained_encoders.checkpoint import CheckpointError, load_safe, save_atom
 from pretrained_encoders.encoders import load_encoders, save_encoders
 from pretrained_encoders.models import build_audio_encoder, build_model, build_visual_encoder
 from pretrained_encoders.models.audio import VGGishEncoder
+from pretrained_encoders.models.visual import save_visual_weights
 
 SPEC = {"class_names": ["a", "b", "c", "d", "e", "f"], "modality": "fusion", "audio_arch": "compact",
         "visual_arch": "compact", "embed_dim": 16, "hidden_dim": 12, "mel_frames": 96, "mel_bands": 64,
@@ -111,8 +112,28 @@ def test_vggish_shapes_and_local_audioset_weights(tmp_path):
 def test_unknown_architecture_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown audio_arch 'resnet'.*compact, vggish"):
         build_audio_encoder("resnet", embed_dim=8, num_classes=2, frames=96, mel_bands=64)
-    with pytest.raises(ValueError, match="only used with visual_arch 'mobilenetv2'"):
-        build_visual_encoder("compact", embed_dim=8, num_classes=2, weights="x.pth")
+    with pytest.raises(ValueError, match="unknown visual_arch 'vit'.*compact, mobilenetv2"):
+        build_visual_encoder("vit", embed_dim=8, num_classes=2)
+
+
+def test_visual_weights_from_image_pretraining_load_all_but_the_head(tmp_path):
+    """AffectNet-pretrained weights (7 classes) start a 6-class clip run: same body, a fresh head."""
+    torch.manual_seed(0)
+    source = build_visual_encoder("compact", embed_dim=8, num_classes=7)
+    path = save_visual_weights(source, "compact", 8, list("abcdefg"), tmp_path / "visual_weights.pt")
+    torch.manual_seed(1)
+    model = build_visual_encoder("compact", embed_dim=8, num_classes=6, weights=path)
+    fresh = build_visual_encoder("compact", embed_dim=8, num_classes=6)
+    for name, tensor in source.state_dict().items():
+        if ".head." not in name:
+            assert torch.equal(model.state_dict()[name], tensor), name
+    assert model.cnn.head.weight.shape == (6, 8) and not torch.equal(model.cnn.features[0].weight, fresh.cnn.features[0].weight)
+    with pytest.raises(CheckpointError, match="a compact encoder with embed_dim 8; this run builds a compact encoder "
+                                              "with embed_dim 16"):
+        build_visual_encoder("compact", embed_dim=16, num_classes=6, weights=path)
+    torch.save({"cnn.features.0.weight": torch.zeros(3)}, tmp_path / "imagenet.pth")
+    with pytest.raises(CheckpointError, match="imagenet.pth: not a visual encoder written by pretrain_encoder.py"):
+        build_visual_encoder("compact", embed_dim=8, num_classes=6, weights=tmp_path / "imagenet.pth")
 
 
 @pytest.mark.skipif(HAS_TORCHVISION, reason="torchvision is installed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from torch import nn
@@ -19,25 +20,22 @@ __all__ = [
 MODALITIES = ("audio", "visual", "fusion")
 
 
-def build_model(kind: str, spec: Mapping[str, Any], weights: bool = False) -> nn.Module:
+def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None = None) -> nn.Module:
     """Build model ``kind`` (``audio``, ``visual``, ``fusion`` or ``temporal``) from ``spec``.
 
     ``spec`` keys: ``audio_arch``, ``visual_arch``, ``embed_dim``, ``hidden_dim``, ``class_names``,
-    ``mel_frames``, ``mel_bands`` (and ``audio_weights`` / ``visual_weights``, local pretrained files
-    loaded only when ``weights`` is true, i.e. before training).
+    ``mel_frames``, ``mel_bands``. ``weights``: a local pretrained file for the audio or visual encoder
+    (see :func:`build_audio_encoder` and :func:`build_visual_encoder`), loaded before training.
     """
     num_classes = len(spec["class_names"])
     embed_dim = int(spec["embed_dim"])
     if kind == "audio":
         return build_audio_encoder(
             spec["audio_arch"], embed_dim=embed_dim, num_classes=num_classes, frames=int(spec["mel_frames"]),
-            mel_bands=int(spec["mel_bands"]), weights=spec.get("audio_weights") if weights else None,
+            mel_bands=int(spec["mel_bands"]), weights=weights,
         )
     if kind == "visual":
-        return build_visual_encoder(
-            spec["visual_arch"], embed_dim=embed_dim, num_classes=num_classes,
-            weights=spec.get("visual_weights") if weights else None,
-        )
+        return build_visual_encoder(spec["visual_arch"], embed_dim=embed_dim, num_classes=num_classes, weights=weights)
     if kind == "fusion":
         return FusionNet(embed_dim, int(spec["hidden_dim"]), num_classes)
     if kind == "temporal":

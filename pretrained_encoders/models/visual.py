@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_safe
+from ..checkpoint import CheckpointError, load_safe, save_atomic
 from .cnn import CompactCNN
 
-__all__ = ["VISUAL_ARCHS", "CompactVisualEncoder", "MobileNetV2Encoder", "build_visual_encoder"]
+__all__ = ["VISUAL_ARCHS", "VISUAL_WEIGHTS_FORMAT", "CompactVisualEncoder", "MobileNetV2Encoder",
+           "build_visual_encoder", "save_visual_weights"]
+
+VISUAL_WEIGHTS_FORMAT = "emo-env visual encoder weights v1"
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -75,11 +79,43 @@ VISUAL_ARCHS = ("compact", "mobilenetv2")
 
 
 def build_visual_encoder(arch: str, *, embed_dim: int, num_classes: int, weights: str | Path | None = None) -> nn.Module:
-    """Build the visual encoder ``arch`` (``compact`` or ``mobilenetv2``); ``weights``: local ImageNet file."""
+    """Build the visual encoder ``arch`` (``compact`` or ``mobilenetv2``).
+
+    ``weights`` is a local file: either a visual encoder pretrained on a face image set by
+    ``pretrain_encoder.py`` (AffectNet; :func:`save_visual_weights`, any architecture: every tensor
+    but the class head is loaded), or torchvision's ImageNet state dict of ``mobilenet_v2``.
+    """
+    if arch not in VISUAL_ARCHS:
+        raise ValueError(f"unknown visual_arch {arch!r} (known: {', '.join(VISUAL_ARCHS)})")
+    state = load_safe(weights, kind="visual encoder weights") if weights is not None else None
+    ours = isinstance(state, dict) and state.get("format") == VISUAL_WEIGHTS_FORMAT
+    if state is not None and not ours and arch == "compact":
+        raise CheckpointError(f"visual encoder weights {weights}: not a visual encoder written by pretrain_encoder.py "
+                              f"(format {VISUAL_WEIGHTS_FORMAT!r}); a compact encoder takes only those")
     if arch == "compact":
-        if weights is not None:
-            raise ValueError("encoder.visual_weights is only used with visual_arch 'mobilenetv2'")
-        return CompactVisualEncoder(embed_dim, num_classes)
-    if arch == "mobilenetv2":
-        return MobileNetV2Encoder(embed_dim, num_classes, weights)
-    raise ValueError(f"unknown visual_arch {arch!r} (known: {', '.join(VISUAL_ARCHS)})")
+        model: nn.Module = CompactVisualEncoder(embed_dim, num_classes)
+    else:
+        model = MobileNetV2Encoder(embed_dim, num_classes, None if ours else weights)
+    if ours:
+        _load_pretrained(model, state, arch, embed_dim, weights)
+    return model
+
+
+def save_visual_weights(model: nn.Module, arch: str, embed_dim: int, class_names: Sequence[str], path: str | Path) -> Path:
+    """Write ``model`` (a visual encoder of ``arch``) as a weights file :func:`build_visual_encoder` loads, atomically."""
+    return save_atomic({"format": VISUAL_WEIGHTS_FORMAT, "visual_arch": arch, "embed_dim": int(embed_dim),
+                        "class_names": list(class_names), "state": model.state_dict()}, path)
+
+
+def _load_pretrained(model: nn.Module, saved: dict, arch: str, embed_dim: int, path: str | Path) -> None:
+    """Load every tensor of ``saved`` but the class head (whose classes may differ) into ``model``."""
+    if saved.get("visual_arch") != arch or saved.get("embed_dim") != embed_dim:
+        raise CheckpointError(f"visual encoder weights {path} are a {saved.get('visual_arch')} encoder with "
+                              f"embed_dim {saved.get('embed_dim')}; this run builds a {arch} encoder with embed_dim "
+                              f"{embed_dim} (set encoder.visual_arch and encoder.embed_dim to match)")
+    head = {name for name, _ in model.named_parameters() if name.split(".")[-2] == "head"}
+    body = {name: tensor for name, tensor in saved["state"].items() if name not in head}
+    missing, unexpected = model.load_state_dict(body, strict=False)
+    if set(missing) != head or unexpected:
+        raise CheckpointError(f"visual encoder weights {path} do not fit the {arch} encoder "
+                              f"(missing {sorted(set(missing) - head)[:3]}, unexpected {unexpected[:3]})")
