@@ -2,10 +2,18 @@
 
 Double DQN (the online network picks the next action among the allowed ones, the target network
 scores it), a hard-updated target network, a replay buffer of preallocated tensors, Huber loss,
-an MLP of configurable width and depth, and epsilon-greedy exploration that respects the action
+a network of configurable width and depth, and epsilon-greedy exploration that respects the action
 mask and explores the wait/predict choice separately from the class (:mod:`agents.exploration`).
-All of it runs as batched torch operations on ``device`` (CPU or GPU), one update per vector step
-of ``num_envs`` episodes by default. Checkpoints hold the networks, the optimizer and the counters,
+Predicting ends an episode with a reward the env's rules fix from the clip's label (which its
+``info`` carries): with ``all_class_targets`` every stored state also regresses the values of *all*
+``K`` predict actions on those known rewards, hindsight-style, instead of only the action taken;
+the value of waiting is learned by double DQN as usual. Without it (plain DQN) each state teaches
+one class value, which on noisy beliefs leaves the class choice worse than the temporal model's
+argmax. With ``class_symmetric`` (the default) the network is :class:`agents.networks.ClassSymmetricQ`:
+one predict head shared by all classes on a class-order-free context, so the values cannot memorise
+which class each of the few hundred training clips is (a plain MLP does, then answers too early on
+unseen speakers). All of it runs as batched torch operations on ``device`` (CPU or GPU),
+``gradient_steps`` updates per vector step of ``num_envs`` episodes. Checkpoints hold the networks, the optimizer and the counters,
 not the replay buffer: a resumed run refills it before updating again.
 """
 
@@ -21,7 +29,7 @@ import torch.nn.functional as F
 
 from agents.exploration import explore, linear_schedule
 from agents.monitor import Monitor
-from agents.networks import mlp
+from agents.networks import ClassSymmetricQ, mlp
 from agents.policy import Policy, masked_argmax, seeded
 from agents.replay import ReplayBuffer
 from agents.rollout import VectorStepper
@@ -35,7 +43,7 @@ class DQNConfig:
     activation: str = "relu"
     learning_rate: float = 1.0e-3
     gamma: float = 1.0  # episodes are short and end on an answer: the env's return, undiscounted
-    num_envs: int = 256  # episodes stepped together
+    num_envs: int = 512  # episodes stepped together
     batch_size: int = 256
     buffer_size: int = 100_000
     learning_starts: int = 5_000  # env steps before the first update
@@ -46,6 +54,8 @@ class DQNConfig:
     epsilon_end: float = 0.02
     exploration_fraction: float = 0.3  # share of the training budget over which epsilon decays
     explore_wait_prob: float = 0.9  # exploratory steps: probability of waiting (else a uniform class)
+    all_class_targets: bool = True  # also regress every predict action on its known reward (see the module doc)
+    class_symmetric: bool = True  # one predict head shared by all classes (networks.ClassSymmetricQ); not for obs_mode frame
 
 
 class DQNAgent(Policy):
@@ -53,17 +63,26 @@ class DQNAgent(Policy):
 
     name = "dqn"
     Config = DQNConfig
-    default_total_steps = 1_000_000
+    default_total_steps = 2_000_000
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config
         with seeded(self.seed):
-            self.q_net = mlp(self.spec.obs_dim, cfg.hidden, self.spec.num_actions, cfg.activation).to(self.device)
+            self.q_net = self._network().to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(self.seed)
         self.num_updates = 0
+
+    def _network(self) -> torch.nn.Module:
+        cfg, spec = self.config, self.spec
+        if not cfg.class_symmetric:
+            return mlp(spec.obs_dim, cfg.hidden, spec.num_actions, cfg.activation)
+        if spec.obs_mode == "frame":
+            raise ValueError("dqn.class_symmetric needs class probabilities in the observation (obs_mode belief or "
+                             "probs); set agent.dqn.class_symmetric=false for obs_mode frame")
+        return ClassSymmetricQ(spec.obs_dim, spec.num_classes, cfg.hidden, cfg.activation)
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -75,6 +94,8 @@ class DQNAgent(Policy):
         monitor = monitor or Monitor()
         replay = ReplayBuffer(cfg.buffer_size, self.spec.obs_dim, self.spec.num_actions, self.device)
         stepper = VectorStepper(env_kwargs, cfg.num_envs, seed=self.seed + self.num_steps, device=self.device)
+        rules = stepper.env.episodes.rules
+        self._class_rewards = (rules.correct_reward, rules.wrong_reward)
         decay_steps = int(cfg.exploration_fraction * total_steps)
         try:
             while self.num_steps < total_steps:
@@ -85,7 +106,7 @@ class DQNAgent(Policy):
                 step = stepper.step(actions)
                 valid = step.valid
                 replay.add(step.obs[valid], step.action[valid], step.reward[valid], step.next_obs[valid],
-                           step.terminated[valid], step.next_mask[valid])
+                           step.terminated[valid], step.next_mask[valid], step.label[valid])
                 self.num_steps += int(valid.sum())
                 scalars: dict[str, float | torch.Tensor] = {"epsilon": epsilon}
                 if len(replay) >= cfg.learning_starts:
@@ -97,14 +118,18 @@ class DQNAgent(Policy):
 
     def _update(self, replay: ReplayBuffer) -> torch.Tensor:
         cfg = self.config
-        obs, action, reward, next_obs, done, next_mask = replay.sample(cfg.batch_size, self.generator)
+        obs, action, reward, next_obs, done, next_mask, label = replay.sample(cfg.batch_size, self.generator)
         q_all = self.q_net(torch.cat([obs, next_obs]))  # one pass for both: q(s) and the double-DQN argmax
-        q = q_all[: len(obs)].gather(1, action[:, None]).squeeze(1)
+        q_obs = q_all[: len(obs)]
         with torch.no_grad():
             next_action = masked_argmax(q_all[len(obs):], next_mask)
             next_q = self.target_net(next_obs).gather(1, next_action[:, None]).squeeze(1)
             target = reward + cfg.gamma * (1.0 - done) * next_q
-        loss = F.smooth_l1_loss(q, target)
+        loss = F.smooth_l1_loss(q_obs.gather(1, action[:, None]).squeeze(1), target)
+        if cfg.all_class_targets:
+            correct, wrong = self._class_rewards
+            known = torch.full_like(q_obs[:, 1:], wrong).scatter_(1, label[:, None], correct)
+            loss = loss + F.smooth_l1_loss(q_obs[:, 1:], known)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)

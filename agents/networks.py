@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "mlp"]
+__all__ = ["ACTIVATIONS", "mlp", "ClassSymmetricQ"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
 
@@ -21,3 +23,36 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "rel
         in_dim = int(width)
     layers.append(nn.Linear(in_dim, out_dim))
     return nn.Sequential(*layers)
+
+
+class ClassSymmetricQ(nn.Module):
+    """Q-values of ``wait`` and ``predict k`` for observations that end with ``[probs K, time]``.
+
+    A trunk MLP reads the class-order-free context (any leading features, the probabilities sorted
+    in decreasing order, the time); ``wait`` is a linear read-out of it, and every ``predict k`` comes
+    from one head shared by all classes, on the context and class ``k``'s own probability. Permuting
+    the classes permutes the predict values, so the values cannot memorise which class a training
+    clip belongs to: they learn how reliable a probability is at a given time, which carries over
+    to unseen speakers.
+    """
+
+    def __init__(self, obs_dim: int, num_classes: int, hidden: Sequence[int], activation: str = "relu") -> None:
+        super().__init__()
+        if obs_dim < num_classes + 1:
+            raise ValueError(f"observation of {obs_dim} values cannot end with {num_classes} probabilities and a time")
+        self.num_classes = num_classes
+        width = int(hidden[-1]) if hidden else obs_dim
+        self.trunk = mlp(obs_dim, hidden[:-1], width, activation) if hidden else nn.Identity()
+        self.trunk_activation = ACTIVATIONS[activation]() if hidden else nn.Identity()
+        self.wait = nn.Linear(width, 1)
+        self.predict = mlp(width + 1, [width], 1, activation)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        k = self.num_classes
+        probs = obs[:, -k - 1:-1]
+        context = torch.cat([obs[:, :-k - 1], probs.sort(dim=1, descending=True).values, obs[:, -1:]], dim=1)
+        z = self.trunk_activation(self.trunk(context))
+        # The head's first layer on [z, p_k], with z's part computed once instead of once per class.
+        first, activation, out = self.predict
+        hidden = F.linear(z, first.weight[:, :-1], first.bias)[:, None, :] + probs[:, :, None] * first.weight[:, -1]
+        return torch.cat([self.wait(z), out(activation(hidden)).squeeze(2)], dim=1)

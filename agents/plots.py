@@ -75,7 +75,9 @@ def plot_tradeoff(path: str | Path, threshold_curve: pd.DataFrame,
     colors = iter(cm.tab10.colors * 3)
     ax.plot(threshold_curve["earliness"], threshold_curve["accuracy"], ".", color="0.6", label="threshold sweep")
     front = pareto_front(threshold_curve)
-    ax.step(front["earliness"], front["accuracy"], where="post", color="0.3", label="threshold Pareto front")
+    # The best accuracy reached by each earliness: a step function, held up to earliness 1.
+    ax.step([*front["earliness"], 1.0], [*front["accuracy"], front["accuracy"].iloc[-1]], where="post", color="0.3",
+            label="threshold Pareto front")
     for name, curve in (curves or {}).items():
         ordered = curve.sort_values("earliness")
         ax.plot(ordered["earliness"], ordered["accuracy"], "--", marker="x", color=next(colors),

@@ -85,8 +85,8 @@ def _markdown(r: Mapping[str, Any], class_names: list[str]) -> str:
         "",
         "## Against the baselines (same store and rewards)",
         "",
-        f"- Best HM of the confidence-threshold baseline: {c['best_threshold_hm']:.3f} "
-        f"({'below' if c['hm_above_best_threshold'] else 'not below'} this agent's {m['hm']:.3f}).",
+        f"- HM: this agent {m['hm']:.3f}, the confidence-threshold baseline's best {c['best_threshold_hm']:.3f} "
+        f"(agent {'above' if c['hm_above_best_threshold'] else 'not above'}).",
         f"- Threshold Pareto front at this earliness: {_pct(c['pareto_accuracy_at_earliness'])} accuracy "
         f"(agent {'above' if c['above_pareto_curve'] else 'not above'} the curve).",
         f"- Answer at the end (full clip): {_pct(c['end_accuracy'])} accuracy; gap to this agent: "

@@ -29,6 +29,7 @@ class Step:
     next_obs: torch.Tensor
     next_mask: torch.Tensor
     terminated: torch.Tensor
+    label: torch.Tensor  # class of the clip each row's ``obs`` belongs to
     valid: torch.Tensor
     finished: dict[str, np.ndarray]  # return, correct, fraction of the episodes that ended at this step
 
@@ -58,8 +59,10 @@ class VectorStepper:
                         "correct": infos["is_correct"][done].cpu().numpy(),
                         "fraction": infos["earliness"][done].cpu().numpy()}
             self.returns[done] = 0.0
-        step = Step(self.obs, self.mask, actions, reward, next_obs, next_mask, terminated, ~self.restarting,
-                    finished)
+        # Next-step autoreset: a row's clip changes only on the step after it ends, so this step's label
+        # is still the label of ``self.obs``'s clip (for the valid rows).
+        step = Step(self.obs, self.mask, actions, reward, next_obs, next_mask, terminated, infos["label"],
+                    ~self.restarting, finished)
         self.obs, self.mask, self.restarting = next_obs, next_mask, done
         return step
 

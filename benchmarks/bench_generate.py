@@ -1,12 +1,12 @@
 """Synthetic corpus generation speed: serial against parallel workers, in the same run.
 
-Generates the same small corpus (default: 2 speakers x 6 emotions x 2 clips of 2-4 s) once with
+Generates the same small corpus (default: 2 speakers x 6 emotions x 4 clips of 2-4 s) once with
 ``workers=1`` and once with ``workers=N`` (default 2), and prints per mode the wall time, the CPU time
 (this process plus its worker processes), both per second of generated clip, the projected wall time
 of the default corpus (8 x 6 x 10 clips, 3 s on average), and the parallel speed-up. The two outputs
 must be identical (same bytes). Usage::
 
-    python benchmarks/bench_generate.py [--speakers 2] [--clips 2] [--workers 2] [--seed 0]
+    python benchmarks/bench_generate.py [--speakers 2] [--clips 4] [--workers 2] [--seed 0]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _same_tree(a: Path, b: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--speakers", type=int, default=2)
-    parser.add_argument("--clips", type=int, default=2, help="clips per emotion")
+    parser.add_argument("--clips", type=int, default=4, help="clips per emotion")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()

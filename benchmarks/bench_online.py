@@ -4,7 +4,7 @@ Each stage of a step is timed on its own over the steps of generated clips (320x
 3 s): face tracking (the Haar detector searching the track's neighbourhood, the whole frame when
 the track is lost), the log-mel window, the audio, visual and fusion encoders, one step of the
 temporal LSTM, and the observation plus the policy (the threshold baseline, and the default DQN's
-MLP for a learned policy). The total is the recognizer end to end (frames and 1024-sample audio
+Q-network for a learned policy). The total is the recognizer end to end (frames and 1024-sample audio
 chunks pushed as they would arrive, a policy that never answers so every step runs), against the
 reference of real time: the step period (100 ms at 10 steps/s). Decoding the video is reported
 apart (a camera delivers RGB frames). A few alternatives measured in the same run show what
@@ -166,7 +166,7 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams,
         "fusion network": per_step(each(lambda i: encoders.fusion(audio[i], visual[i])), repeats),
         "temporal LSTM step": per_step(temporal, repeats),
         "observation + threshold policy": per_step(each(policy(threshold)), repeats),
-        "observation + DQN policy (MLP 64x64)": per_step(each(policy(dqn)), repeats),
+        "observation + DQN policy (default network)": per_step(each(policy(dqn)), repeats),
         "alt: full-frame detection every step": per_step(lambda: tracking(clips, params, reacquire_after=0), repeats),
         "alt: tracking with 48 px search faces": per_step(lambda: tracking(clips, params, search_face=48), repeats),
         "alt: log-mel of the 10 new frames only": per_step(lambda: log_mels(clips, params, 0.1), repeats),

@@ -9,6 +9,7 @@ import torch
 from agents import AGENTS, evaluate, get_agent, load_policy
 from agents.baselines import EndPolicy, ThresholdPolicy
 from agents.exploration import explore
+from agents.networks import ClassSymmetricQ
 from agents.policy import Policy
 from agents.replay import ReplayBuffer
 from agents.training import env_spec
@@ -169,11 +170,12 @@ def test_replay_buffer_wraps_around():
         n = 3
         obs = torch.arange(start, start + n, dtype=torch.float32)[:, None].repeat(1, 2)
         buffer.add(obs, torch.full((n,), 2), torch.ones(n), obs + 100, torch.ones(n, dtype=torch.bool),
-                   torch.ones(n, 3, dtype=torch.bool))
+                   torch.ones(n, 3, dtype=torch.bool), obs[:, 0].long() % 3)
     assert len(buffer) == 5
-    obs, action, reward, next_obs, done, next_mask = buffer.sample(64, torch.Generator().manual_seed(0))
+    obs, action, reward, next_obs, done, next_mask, label = buffer.sample(64, torch.Generator().manual_seed(0))
     assert set(obs[:, 0].tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}  # transition 0 was overwritten
     assert torch.equal(next_obs, obs + 100) and (action == 2).all() and (done == 1).all() and next_mask.all()
+    assert torch.equal(label, obs[:, 0].long() % 3)
 
 
 def test_clear_errors_for_bad_names_configs_and_files(store, tmp_path):
@@ -183,6 +185,8 @@ def test_clear_errors_for_bad_names_configs_and_files(store, tmp_path):
         make("dqn", store, {"widht": 3})
     with pytest.raises(ValueError, match="needs obs_mode"):
         get_agent("threshold")(env_spec(store, "frame"))
+    with pytest.raises(ValueError, match="class_symmetric needs class probabilities.*class_symmetric=false"):
+        get_agent("dqn")(env_spec(store, "frame"))
     bad = tmp_path / "bad.pt"
     torch.save({"something": 1}, bad)
     with pytest.raises(CheckpointError, match="not an emo-env policy"):
@@ -196,3 +200,17 @@ def test_defaults_yaml_matches_the_agent_hyperparameters(name):
     section = {k: v for k, v in default_config()["agent"][name].items() if k != "obs_mode"}
     defaults = dataclasses.asdict(get_agent(name).Config())
     assert section == defaults
+
+
+def test_class_symmetric_q_values_follow_the_classes():
+    """Permuting the classes of an observation permutes the predict values and leaves wait's alone."""
+    torch.manual_seed(0)
+    net = ClassSymmetricQ(obs_dim=3 + 4 + 1, num_classes=4, hidden=[16, 16])  # belief layout: hidden, probs, time
+    obs = torch.cat([torch.randn(5, 3), torch.softmax(torch.randn(5, 4), 1), torch.rand(5, 1)], dim=1)
+    order = torch.tensor([2, 0, 3, 1])
+    permuted = torch.cat([obs[:, :3], obs[:, 3:7][:, order], obs[:, 7:]], dim=1)
+    q, q_permuted = net(obs), net(permuted)
+    assert q.shape == (5, 5)
+    torch.testing.assert_close(q_permuted[:, 0], q[:, 0])
+    torch.testing.assert_close(q_permuted[:, 1:], q[:, 1:][:, order])
+    assert not torch.allclose(q[:, 1:], q[:, 1:2].expand(-1, 4))  # the classes' values differ with their probabilities

@@ -1,7 +1,7 @@
 """The synthetic audio-visual emotion corpus: real video files with an audio track, generated offline.
 
-``generate_corpus(out_dir)`` writes ``out_dir/<speaker>/<clip_id>.mp4`` (MPEG-4 video at ``fps`` with a
-16 kHz mono PCM track), ``out_dir/clips.csv`` (``path,label,speaker,duration``) and
+``generate_corpus(out_dir)`` writes ``out_dir/<speaker>/<clip_id>.mp4`` (intra-only MPEG-4 part 2 video at
+``fps`` with a 16 kHz mono 16-bit PCM track), ``out_dir/clips.csv`` (``path,label,speaker,duration``) and
 ``out_dir/face_boxes.csv`` (``clip_id,frame,x,y,w,h``: the ground-truth face box of every frame, framed
 as a frontal face detector frames a face). Faces are drawn by :mod:`synthetic_face` from facial action
 units, speech by :mod:`synthetic_voice` from a source-filter model; both follow the same expression
@@ -32,7 +32,7 @@ from emo_env.data.synthetic_voice import SAMPLE_RATE, VoiceIdentity, synthesize
 
 __all__ = ["generate_corpus", "Difficulty", "EMOTIONS", "NEUTRAL", "SAMPLE_RATE", "class_names", "clip_id"]
 
-_VIDEO_BITRATE_PER_PIXEL = 6.0  # bits per pixel per second: 320x240 -> about 460 kbit/s
+_VIDEO_BITRATE_PER_PIXEL = 6.0  # target bits per pixel per second (qmax 8 lets it rise: ~620 kbit/s at 320x240)
 _STREAM_SPEAKER, _STREAM_CLIP = 0, 1  # seed-sequence branches for speakers and clips
 
 

@@ -24,32 +24,32 @@ class Difficulty:
     """The knobs that set how hard the synthetic corpus is (defaults in brackets).
 
     expression_intensity [1.0]: scale of every facial action unit and prosody change at the apex.
-    intensity_jitter [0.35]: a clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``.
-    face_separation [0.3]: how far apart the face-confusable emotions are (fear vs surprise,
+    intensity_jitter [0.3]: a clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``.
+    face_separation [0.4]: how far apart the face-confusable emotions are (fear vs surprise,
         anger vs disgust): 0 identical faces, 1 fully distinct prototypes.
     voice_separation [0.3]: the same for the voice-confusable emotions (happy vs surprise vs anger,
         sad vs disgust).
     identity_spread [1.0]: between-speaker spread of appearance (face geometry, skin, hair) and voice
         (pitch, formants, speaking rate).
-    style_spread [1.0]: between-speaker spread of the personal way each emotion is expressed (each
+    style_spread [0.6]: between-speaker spread of the personal way each emotion is expressed (each
         speaker's deviation from the prototype face and prosody); held-out speakers get harder.
-    onset_range [(0.15, 0.45)]: expression onset, as a fraction of the clip, drawn uniformly.
-    rise_range [(0.15, 0.35)]: onset-to-apex time, as a fraction of the clip, drawn uniformly.
+    onset_range [(0.1, 0.35)]: expression onset, as a fraction of the clip, drawn uniformly.
+    rise_range [(0.1, 0.3)]: onset-to-apex time, as a fraction of the clip, drawn uniformly.
     expression_noise [0.08]: slow random wobble added to each action unit and prosody parameter.
     image_noise [5.0]: sensor noise standard deviation in grey levels (0-255).
-    lighting_variation [0.12]: relative amplitude of the slow brightness and colour drift.
+    lighting_variation [0.12]: relative amplitude of the slow drift of brightness.
     head_motion [1.0]: scale of head translation, roll and zoom over the clip.
     audio_snr_db [22.0]: speech to background noise ratio in dB (a clip varies +-5 dB around it).
     """
 
     expression_intensity: float = 1.0
-    intensity_jitter: float = 0.35
-    face_separation: float = 0.3
+    intensity_jitter: float = 0.3
+    face_separation: float = 0.4
     voice_separation: float = 0.3
     identity_spread: float = 1.0
-    style_spread: float = 1.0
-    onset_range: tuple[float, float] = (0.15, 0.45)
-    rise_range: tuple[float, float] = (0.15, 0.35)
+    style_spread: float = 0.6
+    onset_range: tuple[float, float] = (0.1, 0.35)
+    rise_range: tuple[float, float] = (0.1, 0.3)
     expression_noise: float = 0.08
     image_noise: float = 5.0
     lighting_variation: float = 0.12
@@ -94,12 +94,11 @@ def envelope(times: np.ndarray, onset: float, rise: float) -> np.ndarray:
 
 
 def smooth_noise(rng: np.random.Generator, times: np.ndarray, dims: int, period: float = 0.6) -> np.ndarray:
-    """Smooth random curves ``[len(times), dims]`` with unit-ish amplitude and the given time scale."""
+    """Smooth random curves ``[len(times), dims]``: unit-variance values at knots ``period`` s apart,
+    eased from one knot to the next with a raised cosine."""
     times = np.asarray(times, dtype=np.float64)
-    span = float(times[-1] - times[0]) if len(times) > 1 else 0.0
-    knots = np.arange(-1.0, span / period + 2.0) * period + (times[0] if len(times) else 0.0)
-    values = rng.standard_normal((len(knots), dims))
-    out = np.empty((len(times), dims))
-    for d in range(dims):
-        out[:, d] = np.interp(times, knots, values[:, d])
-    return out
+    pos = (times - (times[0] if len(times) else 0.0)) / period
+    knot = np.floor(pos).astype(int)
+    values = rng.standard_normal((int(knot.max(initial=0)) + 2, dims))
+    ease = (0.5 - 0.5 * np.cos(np.pi * (pos - knot)))[:, None]
+    return values[knot] * (1.0 - ease) + values[knot + 1] * ease

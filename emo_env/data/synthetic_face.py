@@ -14,7 +14,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from emo_env.data.synthetic_expr import EMOTIONS, NEUTRAL, separate
+from emo_env.data.synthetic_expr import NEUTRAL, separate
 
 __all__ = ["AUS", "FACE_PROFILES", "FACE_GROUPS", "FaceIdentity", "FaceTrack", "FaceScene", "face_box"]
 
@@ -248,9 +248,10 @@ class FaceScene:
         iris_r = _IRIS_SIZE * identity.eye_w * identity.a  # iris, pupil, glint radii (fixed point)
         self._iris_radii = tuple(int(r) for r in np.array([1.0, 0.45, 0.16]) * iris_r * self._fixed_scale)
         # Sensor noise (+128, so one saturating op adds it): a frame's noise is a shifted crop of one field.
-        noise = 128.0 + image_noise * rng.standard_normal((height + _NOISE_PAD, width + _NOISE_PAD, 3), dtype=np.float32)
+        field = (height + _NOISE_PAD, width + _NOISE_PAD, 3)
+        noise = 128.0 + image_noise * rng.standard_normal(field, dtype=np.float32)
         self.noise = np.clip(np.round(noise), 0, 255).astype(np.uint8)
-        self.noise_shifts = rng.integers(0, _NOISE_PAD + 1, (4096, 2))
+        self.noise_shifts = rng.integers(0, _NOISE_PAD + 1, (4096, 2))  # per frame, repeating after 4096
 
     # ---- geometry helpers -------------------------------------------------------------------
     def _pts(self, xy: np.ndarray) -> np.ndarray:
@@ -325,7 +326,8 @@ class FaceScene:
         # Ears behind the face outline.
         ears = np.zeros((sh, sw), dtype=np.float32)
         for side in (-1, 1):
-            ears = np.maximum(ears, (((x - side * 0.97 * a) / (0.16 * a)) ** 2 + ((y + 0.02 * b) / (0.24 * b)) ** 2 <= 1))
+            ear = ((x - side * 0.97 * a) / (0.16 * a)) ** 2 + ((y + 0.02 * b) / (0.24 * b)) ** 2 <= 1
+            ears = np.maximum(ears, ear)
         # Hair: a cap above a hairline that dips at the temples; long hair also falls beside the face.
         hair_cap = (((x / (1.08 * a)) ** 2 + ((y + 0.04 * b) / (1.07 * b)) ** 2 <= 1)
                     & (y < idt.hairline * b + 0.5 * b * np.abs(x / a) ** 3))
@@ -375,7 +377,8 @@ class FaceScene:
                                     self._shade(np.minimum(0.35, 0.45 * (frown - 0.3))), 1.2, frown > 0.3))
         base = ey - idt.brow_gap * a
         for side in (-1, 1):
-            inner = _xy(side * (ex - 0.95 * ew - 0.05 * a * lower), base + 0.02 * a - 0.08 * a * inner_up + 0.12 * a * lower)
+            inner = _xy(side * (ex - 0.95 * ew - 0.05 * a * lower),
+                        base + 0.02 * a - 0.08 * a * inner_up + 0.12 * a * lower)
             mid = _xy(side * (ex + 0.05 * ew),
                       base - idt.brow_arch * a - 0.05 * a * (inner_up + outer_up) + 0.08 * a * lower)
             outer = _xy(side * (ex + 1.15 * ew), base + 0.03 * a - 0.1 * a * outer_up + 0.03 * a * lower)
@@ -430,14 +433,15 @@ class FaceScene:
         out = []
         for i in range(3):
             yy = ey + 0.05 * b + 0.045 * b * i
-            out.append(self._stroke(np.array([[-0.09 * a, yy + 0.01 * b], [0.0, yy - 0.005 * b], [0.09 * a, yy + 0.01 * b]]),
-                                    self._shade(np.minimum(0.4, 0.5 * (wrinkle - 0.2))), 1.0, wrinkle > 0.2))
+            chevron = np.array([[-0.09 * a, yy + 0.01 * b], [0.0, yy - 0.005 * b], [0.09 * a, yy + 0.01 * b]])
+            out.append(self._stroke(chevron, self._shade(np.minimum(0.4, 0.5 * (wrinkle - 0.2))), 1.0, wrinkle > 0.2))
         half_w = idt.nose_w * a * (1.0 + 0.25 * wrinkle)
         tilt = np.deg2rad(20)
         for side in (-1, 1):
             ring = _RING * [0.32, 0.15]
             ring = ring @ np.array([[np.cos(tilt), side * np.sin(tilt)], [-side * np.sin(tilt), np.cos(tilt)]])
-            nostril = _xy(side * 0.45 * half_w[:, None] + half_w[:, None] * ring[:, 0], ny[:, None] + half_w[:, None] * ring[:, 1])
+            nostril = _xy(side * 0.45 * half_w[:, None] + half_w[:, None] * ring[:, 0],
+                          ny[:, None] + half_w[:, None] * ring[:, 1])
             out.append(self._stroke(nostril, self._shade(0.6)))
             wing = np.stack([_xy(side * half_w, ny - 0.06 * b), _xy(side * 1.1 * half_w, ny),
                              _xy(side * 0.7 * half_w, ny + 0.02 * b)], 1)

@@ -34,22 +34,23 @@ PROSODY = ("pitch_st",  # mean pitch shift, semitones
            "jitter",  # extra cycle-to-cycle pitch perturbation (fraction)
            "breath",  # extra aspiration noise (fraction of the voiced source)
            "tilt_db",  # spectral tilt, dB per octave (positive = brighter, tenser voice)
-           "final_st")  # pitch movement over the last third of the utterance, semitones
+           "final_st",  # pitch movement over the last third of the utterance, semitones
+           "tremor")  # depth of a 6 Hz tremble of loudness (fraction) and pitch (2 semitones per unit)
 _P = {name: i for i, name in enumerate(PROSODY)}
 
 # Prototype prosody at the apex (after Banse and Scherer, 1996; Juslin and Laukka, 2003).
 VOICE_PROFILES = {
-    "happy": np.array([4.0, 2.5, 0.12, 5.0, 0.0, 0.0, 1.5, 0.0]),
-    "surprise": np.array([5.0, 3.5, 0.05, 5.0, 0.0, 0.05, 1.0, 4.0]),
-    "sad": np.array([-3.0, -1.5, -0.35, -6.0, 0.01, 0.25, -2.5, -1.0]),
-    "fear": np.array([6.0, -1.0, 0.3, 1.0, 0.03, 0.2, 0.0, 1.0]),
-    "anger": np.array([3.0, 1.5, 0.2, 8.0, 0.005, -0.03, 3.0, -2.0]),
-    "disgust": np.array([-2.0, 0.0, -0.25, -3.0, 0.01, 0.1, -1.0, -2.5]),
+    "happy": np.array([4.0, 2.5, 0.12, 5.0, 0.0, 0.0, 1.5, 0.0, 0.0]),
+    "surprise": np.array([5.0, 3.5, 0.05, 5.0, 0.0, 0.05, 1.0, 4.0, 0.0]),
+    "sad": np.array([-3.0, -1.5, -0.35, -6.0, 0.01, 0.25, -2.5, -1.0, 0.1]),
+    "fear": np.array([6.0, -1.5, 0.3, -1.0, 0.03, 0.3, -0.5, 1.0, 0.5]),
+    "anger": np.array([3.0, 1.5, 0.2, 8.0, 0.005, -0.03, 3.0, -2.0, 0.0]),
+    "disgust": np.array([-2.0, 0.0, -0.25, -3.0, 0.01, 0.1, -1.0, -2.5, 0.0]),
     NEUTRAL: np.zeros(len(PROSODY)),
 }
 # Emotions whose voices sound alike; the face tells them apart.
 VOICE_GROUPS = (("happy", "surprise", "anger"), ("sad", "disgust"))
-_STYLE_SD = np.array([1.2, 0.8, 0.06, 1.5, 0.004, 0.04, 0.8, 1.0])
+_STYLE_SD = np.array([1.2, 0.8, 0.06, 1.5, 0.004, 0.04, 0.8, 1.0, 0.05])  # personal style spread
 
 # Vowel formants F1-F3 (Hz, adult male, Peterson and Barney) and mouth shape (opening, rounding).
 _VOWELS = np.array([[730, 1090, 2440], [530, 1840, 2480], [270, 2290, 3010], [570, 840, 2410], [300, 870, 2240]],
@@ -167,8 +168,8 @@ def _timeline(voice: VoiceIdentity, rate_log2: Callable[[float], float], duratio
         consonant = int(rng.choice(4, p=[0.3, 0.3, 0.25, 0.15]))
         c_len = 0.0 if consonant == 0 else rng.uniform(0.22, 0.38) * length
         accent = 0.8 if rng.random() < 0.35 else rng.uniform(-0.3, 0.2)
-        out.append(_Syllable(int(pos * SAMPLE_RATE), int((pos + c_len) * SAMPLE_RATE), int((pos + length) * SAMPLE_RATE),
-                             int(rng.integers(len(_VOWELS))), consonant, accent))
+        start, vowel_start, end = (int(x * SAMPLE_RATE) for x in (pos, pos + c_len, pos + length))
+        out.append(_Syllable(start, vowel_start, end, int(rng.integers(len(_VOWELS))), consonant, accent))
         pos += length + (rng.uniform(0.12, 0.3) if rng.random() < 0.12 else 0.0)
 
 
@@ -196,8 +197,9 @@ def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: Callable[[np
     range_st = np.maximum(2.5 + np.interp(mids, tc, pc[:, _P["range_st"]]), 0.3)
     accents = np.array([0.0] + [s.accent for s in syllables] + [0.0]) * range_st
     progress = t / duration
+    tremble = np.clip(per_sample("tremor"), 0.0, 0.8) * np.sin(2 * np.pi * 6.0 * t + rng.uniform(0, 2 * np.pi))
     semitones = per_sample("pitch_st") - 2.0 * progress + np.interp(t, mids, accents) \
-        + np.clip((progress - 0.67) / 0.33, 0, 1) * per_sample("final_st")
+        + np.clip((progress - 0.67) / 0.33, 0, 1) * per_sample("final_st") + 2.0 * tremble
     cycle = int(0.005 * SAMPLE_RATE)  # perturbations held for about a glottal cycle
     jitter = np.repeat(rng.standard_normal(n // cycle + 1), cycle)[:n]
     shimmer = np.repeat(rng.standard_normal(n // cycle + 1), cycle)[:n]
@@ -233,12 +235,12 @@ def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: Callable[[np
     breath = np.clip(voice.breath + per_sample("breath"), 0.0, 0.6)
     flow = _rosenberg(phase, np.clip(0.55 + 0.8 * breath, 0.4, 0.85))
     pulses = np.diff(flow, prepend=flow[0]) * SAMPLE_RATE / voice.f0
-    voiced = (vowel_env + nasal_env) * (1 + 3 * voice.jitter * shimmer) \
+    voiced = (vowel_env + nasal_env) * (1 + 3 * voice.jitter * shimmer + tremble) \
         * (pulses + 1.5 * breath * rng.standard_normal(n) * (0.4 + flow))
     fric = fric_env * rng.standard_normal(n)
 
     # Filter frame by frame in the STFT domain: formants (with coarticulation glides) and tilt.
-    spec = _stft(np.stack([voiced, fric]).astype(np.float32))
+    spec = _stft(np.stack([voiced, fric, rng.standard_normal(n)]))  # float64: numpy's float32 FFT is slower
     idx = np.minimum(np.arange(frames) * _HOP, n - 1)
     formants = np.concatenate([_VOWELS[vowel_of[idx]], np.broadcast_to(_HIGHER, (frames, 2))], axis=1)
     formants[:, :3] = np.where((nasal_env[idx] > 0)[:, None], _NASAL, formants[:, :3])
@@ -249,13 +251,12 @@ def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: Callable[[np
         * 10 ** (tilt[:, None] * _OCTAVES / 20)
     centre = np.maximum(fric_centre[idx], 1000.0).astype(np.float32)[:, None] * voice.formant_scale
     h_fric = 1.0 / np.sqrt(1.0 + ((_FREQS - centre) / (0.35 * centre)) ** 2)
-    room = (rng.standard_normal(spec.shape[1:]) + 1j * rng.standard_normal(spec.shape[1:])) * _ROOM
-    speech, room = _istft(np.stack([spec[0] * h_voiced + spec[1] * h_fric, room]), n)
+    speech, room = _istft(np.stack([spec[0] * h_voiced + spec[1] * h_fric, spec[2] * _ROOM]).astype(np.complex64), n)
 
-    # Levels: neutral speech at -24 dBFS RMS (+-3 dB per clip), the emotion's energy on top.
+    # Levels: neutral speech at -24 dBFS RMS (+-2 dB per clip), the emotion's energy on top.
     active = vowel_env > 0
     ref = np.sqrt(np.mean(speech[active] ** 2)) if active.any() else 1.0
-    level = 10 ** ((-24 + rng.uniform(-3, 3)) / 20)
+    level = 10 ** ((-24 + rng.uniform(-2, 2)) / 20)
     speech *= level / max(ref, 1e-9) * 10 ** (per_sample("energy_db") / 20)
     room *= level / max(np.sqrt(np.mean(room ** 2)), 1e-9) * 10 ** (-(snr_db + rng.uniform(-5, 5)) / 20)
     audio = np.tanh(speech + room).astype(np.float32)
