@@ -12,7 +12,9 @@ one class value, which on noisy beliefs leaves the class choice worse than the t
 argmax. With ``class_symmetric`` (the default) the network is :class:`agents.networks.ClassSymmetricQ`:
 one predict head shared by all classes on a class-order-free context, so the values cannot memorise
 which class each of the few hundred training clips is (a plain MLP does, then answers too early on
-unseen speakers). All of it runs as batched torch operations on ``device`` (CPU or GPU),
+unseen speakers). ``calibration_jitter`` re-tempers the replayed beliefs at random: the training
+split's out-of-fold beliefs are calibrated differently from a held-out speaker's, and a stopping rule
+learned on one calibration answers too early or too late on another. All of it runs as batched torch operations on ``device`` (CPU or GPU),
 ``gradient_steps`` updates per vector step of ``num_envs`` episodes. Checkpoints hold the networks, the optimizer and the counters,
 not the replay buffer: a resumed run refills it before updating again.
 """
@@ -56,6 +58,7 @@ class DQNConfig:
     explore_wait_prob: float = 0.9  # exploratory steps: probability of waiting (else a uniform class)
     all_class_targets: bool = True  # also regress every predict action on its known reward (see the module doc)
     class_symmetric: bool = True  # one predict head shared by all classes (networks.ClassSymmetricQ); not for obs_mode frame
+    calibration_jitter: float = 0.7  # replayed beliefs re-tempered by exp(U(-j, j)), ~0.5..2 (see _retemper); 0 = off
 
 
 class DQNAgent(Policy):
@@ -119,6 +122,8 @@ class DQNAgent(Policy):
     def _update(self, replay: ReplayBuffer) -> torch.Tensor:
         cfg = self.config
         obs, action, reward, next_obs, done, next_mask, label = replay.sample(cfg.batch_size, self.generator)
+        if cfg.calibration_jitter > 0:
+            obs, next_obs = self._retemper(obs, next_obs)
         q_all = self.q_net(torch.cat([obs, next_obs]))  # one pass for both: q(s) and the double-DQN argmax
         q_obs = q_all[: len(obs)]
         with torch.no_grad():
@@ -138,6 +143,20 @@ class DQNAgent(Policy):
         if self.num_updates % cfg.target_update_interval == 0:
             self.target_net.load_state_dict(self.q_net.state_dict())
         return loss.detach()
+
+    def _retemper(self, obs: torch.Tensor, next_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sharpen or flatten the class probabilities of each sampled transition by one random temperature.
+
+        Training beliefs are out-of-fold, so they are calibrated differently from the held-out speaker's;
+        varying the calibration teaches a stopping rule that does not hinge on one calibration.
+        """
+        k, jitter = self.spec.num_classes, self.config.calibration_jitter
+        log_t = (2 * torch.rand(len(obs), 1, generator=self.generator, device=obs.device) - 1) * jitter
+        out = []
+        for x in (obs, next_obs):
+            probs = torch.softmax(torch.log(x[:, -k - 1:-1].clamp_min(1e-6)) * torch.exp(-log_t), dim=1)
+            out.append(torch.cat([x[:, :-k - 1], probs, x[:, -1:]], dim=1))
+        return out[0], out[1]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.q_net.state_dict())

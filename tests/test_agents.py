@@ -214,3 +214,22 @@ def test_class_symmetric_q_values_follow_the_classes():
     torch.testing.assert_close(q_permuted[:, 0], q[:, 0])
     torch.testing.assert_close(q_permuted[:, 1:], q[:, 1:][:, order])
     assert not torch.allclose(q[:, 1:], q[:, 1:2].expand(-1, 4))  # the classes' values differ with their probabilities
+
+
+def test_dqn_calibration_jitter_retempers_only_the_probabilities(store):
+    """Replayed beliefs get one random temperature per transition: same ranking, new confidence, same time."""
+    agent, _ = make("dqn", store, {"calibration_jitter": 0.7})
+    k = agent.spec.num_classes
+    probs = torch.softmax(torch.randn(64, k), dim=1)
+    obs = torch.cat([probs, torch.rand(64, 1)], dim=1)
+    next_obs = torch.cat([torch.softmax(torch.randn(64, k), dim=1), torch.rand(64, 1)], dim=1)
+    new_obs, new_next = agent._retemper(obs, next_obs)
+    new_probs = new_obs[:, :k]
+    torch.testing.assert_close(new_probs.sum(1), torch.ones(64))
+    assert torch.equal(new_probs.argmax(1), probs.argmax(1)) and torch.equal(new_obs[:, k:], obs[:, k:])
+    assert torch.equal(new_next[:, k:], next_obs[:, k:])
+    # One temperature for a transition's obs and next obs: log-prob gaps scale by the same factor.
+    gap = lambda x: (x[:, 0].log() - x[:, 1].log())  # noqa: E731
+    torch.testing.assert_close(gap(new_probs) / gap(probs), gap(new_next[:, :k]) / gap(next_obs[:, :k]), rtol=1e-3, atol=1e-3)
+    ratio = gap(new_probs) / gap(probs)
+    assert ratio.min() < 0.8 and ratio.max() > 1.25 and (ratio > 0.49).all() and (ratio < 2.02).all()

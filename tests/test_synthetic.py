@@ -170,7 +170,7 @@ def test_neutral_is_optional_and_last(tmp_path):
     ({"min_duration_s": 3.0, "max_duration_s": 2.0}, ValueError, "min_duration_s"),
     ({"width": 321}, ValueError, "even"),
     ({"loudness": 2.0}, TypeError, "face_separation"),
-    ({"onset_range": (0.6, 0.9)}, ValueError, "apex"),
+    ({"onset_s": (0.9, 0.6)}, ValueError, "onset_s must be"),
     ({"voice_separation": 1.5}, ValueError, "voice_separation"),
 ])
 def test_bad_arguments_are_named(tmp_path, kwargs, error, words):

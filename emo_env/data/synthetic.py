@@ -26,7 +26,8 @@ import av
 import cv2
 import numpy as np
 
-from emo_env.data.synthetic_expr import EMOTIONS, NEUTRAL, Difficulty, class_names, envelope, smooth_noise
+from emo_env.data.synthetic_expr import (EMOTIONS, NEUTRAL, Difficulty, class_names, envelope, expression_timing,
+                                         smooth_noise)
 from emo_env.data.synthetic_face import AUS, FaceIdentity, FaceScene, FaceTrack
 from emo_env.data.synthetic_voice import SAMPLE_RATE, VoiceIdentity, synthesize
 
@@ -125,8 +126,7 @@ def _make_clip(job: _Job) -> dict[str, Any]:
     rng = np.random.default_rng([job.seed, _STREAM_CLIP, job.speaker, emotion_code, job.index])
     n_frames = max(1, int(round(rng.uniform(job.min_duration_s, job.max_duration_s) * job.fps)))
     duration = n_frames / job.fps
-    onset = rng.uniform(*knobs.onset_range) * duration
-    rise = rng.uniform(*knobs.rise_range) * duration
+    onset, rise = expression_timing(rng, knobs, duration)
     intensity = knobs.expression_intensity * rng.uniform(1.0 - knobs.intensity_jitter, 1.0)
 
     speech = synthesize(voice_id, voice_id.prosody(job.emotion, knobs.voice_separation),

@@ -8,7 +8,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["EMOTIONS", "NEUTRAL", "Difficulty", "class_names", "separate", "envelope", "smooth_noise"]
+__all__ = ["EMOTIONS", "NEUTRAL", "Difficulty", "class_names", "separate", "envelope", "expression_timing",
+           "smooth_noise"]
 
 EMOTIONS = ("happy", "surprise", "sad", "fear", "anger", "disgust")  # RML order
 NEUTRAL = "neutral"
@@ -33,8 +34,11 @@ class Difficulty:
         (pitch, formants, speaking rate).
     style_spread [0.6]: between-speaker spread of the personal way each emotion is expressed (each
         speaker's deviation from the prototype face and prosody); held-out speakers get harder.
-    onset_range [(0.1, 0.35)]: expression onset, as a fraction of the clip, drawn uniformly.
-    rise_range [(0.1, 0.3)]: onset-to-apex time, as a fraction of the clip, drawn uniformly.
+    onset_s [(0.3, 1.0)]: expression onset, seconds after the clip starts, drawn uniformly. In
+        seconds, not as a fraction of the clip: a live listener cannot know how long an utterance
+        will last, so the evidence must not arrive on the clip's own clock.
+    rise_s [(0.3, 0.8)]: onset-to-apex time in seconds, drawn uniformly. A clip too short to reach
+        its apex by 90 % of its length has both shortened in proportion.
     expression_noise [0.08]: slow random wobble added to each action unit and prosody parameter.
     image_noise [5.0]: sensor noise standard deviation in grey levels (0-255).
     lighting_variation [0.12]: relative amplitude of the slow drift of brightness.
@@ -48,8 +52,8 @@ class Difficulty:
     voice_separation: float = 0.3
     identity_spread: float = 1.0
     style_spread: float = 0.6
-    onset_range: tuple[float, float] = (0.1, 0.35)
-    rise_range: tuple[float, float] = (0.1, 0.3)
+    onset_s: tuple[float, float] = (0.3, 1.0)
+    rise_s: tuple[float, float] = (0.3, 0.8)
     expression_noise: float = 0.08
     image_noise: float = 5.0
     lighting_variation: float = 0.12
@@ -57,13 +61,11 @@ class Difficulty:
     audio_snr_db: float = 22.0
 
     def __post_init__(self) -> None:
-        for name in ("onset_range", "rise_range"):
+        for name in ("onset_s", "rise_s"):
             low, high = getattr(self, name)
-            if not 0.0 <= low <= high <= 1.0:
-                raise ValueError(f"{name} must be (low, high) with 0 <= low <= high <= 1, got {(low, high)}")
+            if not 0.0 <= low <= high:
+                raise ValueError(f"{name} must be (low, high) seconds with 0 <= low <= high, got {(low, high)}")
             object.__setattr__(self, name, (float(low), float(high)))
-        if self.onset_range[1] + self.rise_range[1] > 1.0:
-            raise ValueError("onset_range[1] + rise_range[1] must be <= 1 so every clip reaches its apex")
         for name in ("intensity_jitter", "face_separation", "voice_separation"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
@@ -85,6 +87,13 @@ def separate(profiles: Mapping[str, np.ndarray], groups: Sequence[Sequence[str]]
         for name in group:
             out[name] = mean + separation * (out[name] - mean)
     return out
+
+
+def expression_timing(rng: np.random.Generator, knobs: Difficulty, duration: float) -> tuple[float, float]:
+    """Draw a clip's ``(onset, rise)`` in seconds; shortened together so the apex comes by 90 % of ``duration``."""
+    onset, rise = rng.uniform(*knobs.onset_s), rng.uniform(*knobs.rise_s)
+    scale = min(1.0, 0.9 * duration / max(onset + rise, 1e-9))
+    return onset * scale, rise * scale
 
 
 def envelope(times: np.ndarray, onset: float, rise: float) -> np.ndarray:
