@@ -9,14 +9,15 @@ Predicting ends an episode with a reward the env's rules fix from the clip's lab
 ``K`` predict actions on those known rewards, hindsight-style, instead of only the action taken;
 the value of waiting is learned by double DQN as usual. Without it (plain DQN) each state teaches
 one class value, which on noisy beliefs leaves the class choice worse than the temporal model's
-argmax. With ``class_symmetric`` (the default) the network is :class:`agents.networks.ClassSymmetricQ`:
-one predict head shared by all classes on a class-order-free context, so the values cannot memorise
-which class each of the few hundred training clips is (a plain MLP does, then answers too early on
-unseen speakers). ``calibration_jitter`` re-tempers the replayed beliefs at random: the training
+argmax. With ``class_symmetric`` (the default) the network is
+:class:`agents.networks.ClassSymmetricQ`: one predict head shared by all classes on a
+class-order-free context, so the values cannot memorise which class each of the few hundred
+training clips is (a plain MLP does, then answers too early on unseen speakers). ``calibration_jitter`` re-tempers the replayed beliefs at random: the training
 split's out-of-fold beliefs are calibrated differently from a held-out speaker's, and a stopping rule
-learned on one calibration answers too early or too late on another. All of it runs as batched torch operations on ``device`` (CPU or GPU),
-``gradient_steps`` updates per vector step of ``num_envs`` episodes. Checkpoints hold the networks, the optimizer and the counters,
-not the replay buffer: a resumed run refills it before updating again.
+learned on one calibration answers too early or too late on another. All of it runs as batched
+torch operations on ``device`` (CPU or GPU), ``gradient_steps`` updates per vector step of
+``num_envs`` episodes. Checkpoints hold the networks, the optimizer and the counters, not the
+replay buffer: a resumed run refills it before updating again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from agents.networks import ClassSymmetricQ, mlp
 from agents.policy import Policy, masked_argmax, seeded
 from agents.replay import ReplayBuffer
 from agents.rollout import VectorStepper
+from emo_env.envs.observations import split_beliefs
 
 __all__ = ["DQNConfig", "DQNAgent"]
 
@@ -150,12 +152,13 @@ class DQNAgent(Policy):
         Training beliefs are out-of-fold, so they are calibrated differently from the held-out speaker's;
         varying the calibration teaches a stopping rule that does not hinge on one calibration.
         """
-        k, jitter = self.spec.num_classes, self.config.calibration_jitter
+        jitter = self.config.calibration_jitter
         log_t = (2 * torch.rand(len(obs), 1, generator=self.generator, device=obs.device) - 1) * jitter
         out = []
         for x in (obs, next_obs):
-            probs = torch.softmax(torch.log(x[:, -k - 1:-1].clamp_min(1e-6)) * torch.exp(-log_t), dim=1)
-            out.append(torch.cat([x[:, :-k - 1], probs, x[:, -1:]], dim=1))
+            leading, probs, time = split_beliefs(x, self.spec.num_classes)
+            probs = torch.softmax(torch.log(probs.clamp_min(1e-6)) * torch.exp(-log_t), dim=1)
+            out.append(torch.cat([leading, probs, time], dim=1))
         return out[0], out[1]
 
     def state_dict(self) -> dict[str, torch.Tensor]:

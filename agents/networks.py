@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emo_env.envs.observations import split_beliefs
+
 __all__ = ["ACTIVATIONS", "mlp", "ClassSymmetricQ"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
@@ -48,9 +50,8 @@ class ClassSymmetricQ(nn.Module):
         self.predict = mlp(width + 1, [width], 1, activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        k = self.num_classes
-        probs = obs[:, -k - 1:-1]
-        context = torch.cat([obs[:, :-k - 1], probs.sort(dim=1, descending=True).values, obs[:, -1:]], dim=1)
+        leading, probs, time = split_beliefs(obs, self.num_classes)
+        context = torch.cat([leading, probs.sort(dim=1, descending=True).values, time], dim=1)
         z = self.trunk_activation(self.trunk(context))
         # The head's first layer on [z, p_k], with z's part computed once instead of once per class.
         first, activation, out = self.predict

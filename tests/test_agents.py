@@ -229,7 +229,9 @@ def test_dqn_calibration_jitter_retempers_only_the_probabilities(store):
     assert torch.equal(new_probs.argmax(1), probs.argmax(1)) and torch.equal(new_obs[:, k:], obs[:, k:])
     assert torch.equal(new_next[:, k:], next_obs[:, k:])
     # One temperature for a transition's obs and next obs: log-prob gaps scale by the same factor.
-    gap = lambda x: (x[:, 0].log() - x[:, 1].log())  # noqa: E731
+    def gap(x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0].log() - x[:, 1].log()
+
     torch.testing.assert_close(gap(new_probs) / gap(probs), gap(new_next[:, :k]) / gap(next_obs[:, :k]), rtol=1e-3, atol=1e-3)
     ratio = gap(new_probs) / gap(probs)
     assert ratio.min() < 0.8 and ratio.max() > 1.25 and (ratio > 0.49).all() and (ratio < 2.02).all()

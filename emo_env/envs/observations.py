@@ -13,12 +13,14 @@ how long the utterance will last, so an observation must not reveal it (nor when
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from gymnasium import spaces
 
 from emo_env.data.store import FeatureStore, StoreError
 
-__all__ = ["OBS_MODES", "EMBEDDINGS", "build_observation", "resolve_modality", "step_fractions",
+__all__ = ["OBS_MODES", "EMBEDDINGS", "build_observation", "split_beliefs", "resolve_modality", "step_fractions",
            "horizon_steps", "elapsed_fractions",
            "observation_table", "observation_space"]
 
@@ -49,6 +51,13 @@ def build_observation(
     parts = [np.asarray(given[name], dtype=np.float32) for name in names]
     fraction = np.asarray(fraction, dtype=np.float32)[..., None]
     return np.concatenate([*parts, fraction], axis=-1)
+
+
+def split_beliefs(obs: Any, num_classes: int) -> tuple[Any, Any, Any]:
+    """``(leading, probs, time)`` views of ``belief`` or ``probs`` observations ``[..., D]`` (numpy or torch):
+    the parts before the class probabilities (the hidden state, or none), the ``num_classes``
+    probabilities, and the time observed (``[..., 1]``)."""
+    return obs[..., :-num_classes - 1], obs[..., -num_classes - 1:-1], obs[..., -1:]
 
 
 def resolve_modality(store: FeatureStore, obs_mode: str, modality: str | None) -> str:
