@@ -6,7 +6,7 @@
 - the whole ingest with 1 process vs ``--workers`` processes, in wall-clock seconds, same run,
   and a check that both give identical files;
 - the tracked boxes against the generator's ground truth (``face_boxes.csv``): the share of steps
-  with IoU >= 0.5 (target: at least 95 %), the mean IoU and the detector's hit rate.
+  with IoU >= 0.5 (target: at least 95 %), the mean IoU and the share of steps where the face was located.
 
 Usage::
 
@@ -84,7 +84,7 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def tracking_accuracy(corpus: Path, ingest_dir: Path, index: pd.DataFrame, fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """IoU with the ground truth and the detector hit flag of every step."""
+    """IoU with the ground truth and the face-located flag of every step."""
     truth = pd.read_csv(corpus / "face_boxes.csv").set_index(["clip_id", "frame"])
     ious, found = [], []
     for row in index.itertuples():
@@ -148,7 +148,7 @@ def main() -> None:
     share = float(np.mean(ious >= 0.5))
     print(f"face boxes with IoU >= 0.5: {share:.2%} of steps (target {TARGET_IOU_SHARE:.0%}: "
           f"{'met' if share >= TARGET_IOU_SHARE else 'MISSED'}); mean IoU {ious.mean():.3f}; "
-          f"detector hit at {found.mean():.1%} of steps")
+          f"face located at {found.mean():.1%} of steps")
 
 
 if __name__ == "__main__":

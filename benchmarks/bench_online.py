@@ -1,14 +1,15 @@
 """Per-step cost of the online recognizer on one CPU thread, and its real-time factor.
 
 Each stage of a step is timed on its own over the steps of generated clips (320x240 video at 30 fps,
-3 s): face tracking (the Haar detector searching the track's neighbourhood, the whole frame when
-the track is lost), the log-mel window, the audio, visual and fusion encoders, one step of the
+3 s): face tracking (the Haar detector searching the track's neighbourhood every
+``face_detect_every`` steps and the face's appearance followed in between, the whole frame when the
+track is lost), the log-mel window, the audio, visual and fusion encoders, one step of the
 temporal LSTM, and the observation plus the policy (the threshold baseline, and the default DQN's
 Q-network for a learned policy). The total is the recognizer end to end (frames and 1024-sample audio
 chunks pushed as they would arrive, a policy that never answers so every step runs), against the
 reference of real time: the step period (100 ms at 10 steps/s). Decoding the video is reported
-apart (a camera delivers RGB frames). A few alternatives measured in the same run show what
-would cut the cost further.
+apart (a camera delivers RGB frames). A few alternatives measured in the same run show what the
+defaults save (detection at every step) and what would cut the cost further.
 
 Times are CPU seconds of this process (``time.process_time``, one torch and one OpenCV thread),
 best of ``--repeats`` passes, so other processes' CPU time does not count (their pressure on the
@@ -35,7 +36,6 @@ import torch
 
 from agents import EnvSpec, get_agent
 from agents.baselines import ThresholdPolicy
-from emo_env.data.audio import LogMelExtractor
 from emo_env.data.faces import TIME_TOLERANCE, FaceTracker
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, VideoFrame, read_media
@@ -95,7 +95,7 @@ def tracking(clips: Sequence[Clip], params: IngestParams, **tracker_options: int
     """Track the faces of ``clips`` step by step, as the step sampler does (frames pushed in time order)."""
     count = 0
     for clip in clips:
-        tracker = FaceTracker(params.face_size, **tracker_options)
+        tracker = FaceTracker(params.face_size, **{"detect_every": params.face_detect_every, **tracker_options})
         frames = iter(clip.frames)
         frame = next(frames, None)
         for step in clip.steps:
@@ -107,12 +107,10 @@ def tracking(clips: Sequence[Clip], params: IngestParams, **tracker_options: int
     return count
 
 
-def log_mels(clips: Sequence[Clip], params: IngestParams, window_s: float | None = None) -> int:
+def log_mels(clips: Sequence[Clip], params: IngestParams) -> int:
     count = 0
     for clip in clips:
-        mels = LogMelExtractor(params.sample_rate, window_s=window_s or params.mel_window_s, bands=params.mel_bands,
-                               f_min=params.mel_fmin, f_max=params.mel_fmax, win_ms=params.mel_win_ms,
-                               hop_ms=params.mel_hop_ms, log_offset=params.mel_log_offset)
+        mels = params.sampler().mels
         mels.push(clip.audio)
         mels.finish()
         for step in clip.steps:
@@ -159,17 +157,18 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams,
         for x in inputs[:5]:
             model(x)
     return {
-        "face tracking (detect near the track)": per_step(lambda: tracking(clips, params), repeats),
-        "log-mel window": per_step(lambda: log_mels(clips, params), repeats),
+        f"face tracking (detect every {params.face_detect_every}, follow between)": per_step(
+            lambda: tracking(clips, params), repeats),
+        "log-mel window (its 10 new frames)": per_step(lambda: log_mels(clips, params), repeats),
         "audio encoder": per_step(each(lambda i: encoders.audio(mels[i])), repeats),
         "visual encoder": per_step(each(lambda i: encoders.visual(faces[i])), repeats),
         "fusion network": per_step(each(lambda i: encoders.fusion(audio[i], visual[i])), repeats),
         "temporal LSTM step": per_step(temporal, repeats),
         "observation + threshold policy": per_step(each(policy(threshold)), repeats),
         "observation + DQN policy (default network)": per_step(each(policy(dqn)), repeats),
-        "alt: full-frame detection every step": per_step(lambda: tracking(clips, params, reacquire_after=0), repeats),
-        "alt: tracking with 48 px search faces": per_step(lambda: tracking(clips, params, search_face=48), repeats),
-        "alt: log-mel of the 10 new frames only": per_step(lambda: log_mels(clips, params, 0.1), repeats),
+        "alt: full-frame detection every step": per_step(
+            lambda: tracking(clips, params, reacquire_after=0, detect_every=1), repeats),
+        "alt: detection near the track every step": per_step(lambda: tracking(clips, params, detect_every=1), repeats),
         "alt: visual encoder on 48x48 crops": per_step(each(lambda i: encoders.visual(small_faces[i])), repeats),
     }
 
@@ -205,7 +204,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     encoders, source = default_encoders(args.encoders)
-    params = IngestParams(**{name: encoders.spec["data"][name] for name in asdict(IngestParams())})
+    params = IngestParams.from_section(encoders.spec["data"], "the encoders' spec['data']")
     with tempfile.TemporaryDirectory() as tmp:
         videos = args.video
         if not videos:

@@ -1,5 +1,6 @@
-"""The face tracker on generated frames: it finds the face, keeps its box through misses, sticks to
-its face when another appears, and re-acquires a face that jumped away."""
+"""The face tracker on generated frames: it finds the face, follows a moving face between detections,
+keeps its box through misses, sticks to its face when another appears, and re-acquires a face that
+jumped away."""
 
 import numpy as np
 import pandas as pd
@@ -60,12 +61,36 @@ def test_keeps_the_box_through_misses_and_its_face_among_two(clip):
     assert crop.found and abs(_centre(crop.box)[0] - _centre(boxes[4])[0]) < 0.2 * boxes[4][2]
 
 
+def _placed(image, x, width=640):
+    canvas = np.zeros((image.shape[0], width, 3), np.uint8)
+    canvas[:, x:x + image.shape[1]] = image
+    return canvas
+
+
+@pytest.mark.parametrize("detect_every", [1, 3])
+def test_follows_a_face_moving_a_quarter_of_its_width_per_step(clip, detect_every):
+    frames, boxes = clip
+    speed = round(0.25 * boxes[0][2])
+    feed = Feed(detect_every=detect_every)
+    for step in range(12):
+        crop = feed(_placed(frames[step], step * speed, width=320 + 12 * speed))
+        truth = boxes[step] + np.array([step * speed, 0, 0, 0], np.float32)
+        assert crop.found, step
+        assert np.abs(_centre(crop.box) - _centre(truth)).max() < 0.2 * truth[2], step
+
+
+def test_a_face_lost_between_detections_is_a_miss_that_holds_the_box(clip):
+    frames, _ = clip
+    feed = Feed(detect_every=3)
+    crop = feed(frames[0])
+    missed = feed(np.full_like(frames[1], 128))  # a followed step: nothing to match
+    assert crop.found and not missed.found and np.array_equal(missed.box, crop.box)
+    assert feed(frames[2]).found
+
+
 def test_reacquires_a_face_that_jumped_away(clip):
     frames, boxes = clip
-    def placed(image, x):
-        canvas = np.zeros((image.shape[0], 640, 3), np.uint8)
-        canvas[:, x:x + image.shape[1]] = image
-        return canvas
+    placed = _placed
 
     feed = Feed(reacquire_after=3)
     assert feed(placed(frames[0], 0)).found

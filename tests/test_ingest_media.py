@@ -102,6 +102,28 @@ def test_windows_zero_pad_edges_and_streaming_matches_whole():
         live.window_at(0.05)
 
 
+def test_windows_sharing_frames_equal_windows_computed_alone():
+    """Consecutive windows reuse the frames they share; any sequence of times gives what a fresh
+    extractor computes for each time alone (to float32 rounding: the frames are computed in batches
+    of other sizes), and a caller writing into a window changes nothing later."""
+    audio = np.random.default_rng(2).normal(0, 0.1, 48000).astype(np.float32)
+    times = [0.05, 0.15, 0.15, 0.25, 0.55, 0.603, 0.653, 1.65, 2.95]  # next step, same, skips, off the grid, far
+
+    def alone(t):
+        mels = LogMelExtractor()
+        mels.push(audio)
+        mels.finish()
+        return mels.window_at(t)
+
+    shared = LogMelExtractor()
+    shared.push(audio)
+    shared.finish()
+    for t in times:
+        window = shared.window_at(t)
+        np.testing.assert_allclose(window, alone(t), rtol=0, atol=1e-5)
+        window[:] = 0
+
+
 def test_steps_take_the_frame_shown_and_the_audio_centred_at_their_time(tmp_path):
     """Frame k of the test video has grey level 7k; with no face the crop is the frame's centre, so its
     level names the frame used. A burst at step 6's time sits in the two middle frames of step 6's window."""

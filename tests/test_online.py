@@ -14,6 +14,7 @@ from media_files import burst, write_video
 
 from agents import EnvSpec
 from agents.baselines import ThresholdPolicy
+from emo_env.config import ConfigError
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import VideoFrame, read_media
 from emo_env.data.steps import num_steps
@@ -240,6 +241,14 @@ def test_policy_that_does_not_fit_the_encoders_is_a_clear_error():
     policy = ThresholdPolicy(EnvSpec("belief", 40, 6), device="cpu")
     with pytest.raises(ValueError, match="40 values"):
         OnlineRecognizer(random_encoders(), policy, horizon_steps=HORIZON)
+
+
+def test_encoders_from_an_older_ingest_are_a_clear_error():
+    encoders = random_encoders()
+    del encoders.spec["data"]["face_detect_every"]
+    policy = ThresholdPolicy(EnvSpec("probs", 7, 6), device="cpu")
+    with pytest.raises(ConfigError, match=r"spec\['data'\] has no face_detect_every: it was made by an older"):
+        OnlineRecognizer(encoders, policy, horizon_steps=HORIZON)
 
 
 def test_emo_env_does_not_import_agents_at_import_time():

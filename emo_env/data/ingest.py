@@ -15,9 +15,9 @@ import json
 import multiprocessing
 from collections import Counter
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -35,7 +35,7 @@ from .steps import StepSampler, num_steps
 
 __all__ = ["INGEST_VERSION", "INDEX_COLUMNS", "IngestParams", "IngestResult", "sample_clip", "ingest_dataset"]
 
-INGEST_VERSION = 1  # part of every source hash: bump when the samples' computation changes
+INGEST_VERSION = 2  # part of every source hash: bump when the samples' computation changes
 INDEX_COLUMNS = ["clip_id", "label", "speaker", "group", "steps", "file", "source_hash"]
 REPORT_COLUMNS = ["path", "reason"]
 
@@ -54,6 +54,16 @@ class IngestParams:
     mel_win_ms: float = 25.0
     mel_hop_ms: float = 10.0
     mel_log_offset: float = 0.01
+    face_detect_every: int = 3
+
+    @classmethod
+    def from_section(cls, section: Mapping[str, Any], where: str = "data") -> IngestParams:
+        """The parameters in ``section``: a config's ``data`` section, or the ``data`` an encoders file records."""
+        missing = [f.name for f in fields(cls) if f.name not in section]
+        if missing:
+            raise ConfigError(f"{where} has no {', '.join(missing)}: it was made by an older emo-env; "
+                              f"ingest and pretrain again")
+        return cls(**{f.name: section[f.name] for f in fields(cls)})
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
@@ -75,7 +85,7 @@ class IngestParams:
             hop_ms=self.mel_hop_ms,
             log_offset=self.mel_log_offset,
         )
-        return StepSampler(FaceTracker(self.face_size), mels, self.step_rate)
+        return StepSampler(FaceTracker(self.face_size, detect_every=self.face_detect_every), mels, self.step_rate)
 
 
 @dataclass

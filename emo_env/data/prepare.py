@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ __all__ = ["ingest_params", "generate_from_config", "ingest_from_config", "ensur
 
 def ingest_params(config: dict[str, Any]) -> IngestParams:
     """The ingest parameters of a config's ``data`` section."""
-    return IngestParams(**{f.name: config["data"][f.name] for f in fields(IngestParams)})
+    return IngestParams.from_section(config["data"])
 
 
 def generate_from_config(config: dict[str, Any], out_dir: str | Path) -> Path:

@@ -83,7 +83,7 @@ class StepRecord:
     index: int
     time_s: float  # step time t_i (the face frame shown then, the mel window centred there)
     box: np.ndarray  # float32 [4]: face box x, y, w, h in frame pixels
-    face_found: bool  # the detector hit (else the track, or a centred square before any detection)
+    face_found: bool  # the face was detected or followed (else the held box, or a centred square before any)
     probs: np.ndarray = field(repr=False)  # float32 [K], as the policy saw them
     observation: np.ndarray = field(repr=False)  # float32 [obs_dim]: what the policy saw
     action: int  # 0 = wait, 1 + k = class k
@@ -131,8 +131,7 @@ class OnlineRecognizer:
         if horizon_steps < 1 or any(v is not None and not v > 0 for v in (utterance_s, max_lag_s)):
             raise ValueError(f"need horizon_steps >= 1 and utterance_s, max_lag_s > 0 (or None), got "
                              f"{horizon_steps}, {utterance_s} and {max_lag_s}")
-        data = encoders.spec["data"]
-        self.params = IngestParams(**{f.name: data[f.name] for f in fields(IngestParams)})
+        self.params = IngestParams.from_section(encoders.spec["data"], "the encoders' spec['data']")
         self.encoders = encoders
         self.policy = policy
         self.policy_name = policy_name or type(policy).__name__
