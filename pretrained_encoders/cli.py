@@ -21,7 +21,7 @@ import torch
 
 from emo_env.config import ConfigError, load_config, resolve_path
 from emo_env.data.clips import DatasetError
-from emo_env.data.prepare import ensure_ingested
+from emo_env.data.prepare import ensure_ingested, ingest_params
 from emo_env.data.store import StoreError
 
 from . import distributed
@@ -33,8 +33,6 @@ from .settings import PretrainSettings
 
 __all__ = ["main", "settings_from_config", "data_params", "resolve_device", "output_paths", "run_fold"]
 
-DATA_PARAMS = ("step_rate", "face_size", "sample_rate", "mel_window_s", "mel_bands", "mel_fmin", "mel_fmax",
-               "mel_win_ms", "mel_hop_ms", "mel_log_offset")
 _NOT_SETTINGS = ("speaker", "out_dir", "workers")
 
 
@@ -50,7 +48,7 @@ def settings_from_config(config: dict[str, Any]) -> PretrainSettings:
 
 def data_params(config: dict[str, Any]) -> dict[str, Any]:
     """The ``data`` parameters that define a step (recorded with the encoders)."""
-    return {k: config["data"][k] for k in DATA_PARAMS}
+    return dataclasses.asdict(ingest_params(config))
 
 
 def resolve_device(name: str) -> torch.device:

@@ -11,6 +11,8 @@ import torch
 
 import pretrained_encoders
 from emo_env.config import default_config, load_config
+from emo_env.data.ingest import IngestParams
+from emo_env.data.prepare import ingest_params
 from emo_env.data.store import load_store
 from pretrained_encoders.bundle import build_bundle
 from pretrained_encoders.cli import main
@@ -80,6 +82,7 @@ def test_shipped_bundle_is_the_documented_default_run():
     assert store.metadata["encoder_checksums"]["full"] == torch.load(
         pretrained_encoders.bundled_encoders_path(), weights_only=True)["checksum"]
     assert encoders.modality == store.modality == "fusion" and encoders.class_names == store.class_names
+    assert IngestParams.from_section(encoders.spec["data"]) == ingest_params(run_config)  # what online steps use
     assert set(np.array(store.speakers)[store.split == 1]) == {"s8"} and store.num_clips == 480
     # the exported held-out beliefs are the bundled temporal model run on the exported fusion embeddings
     for clip in store.clip_indices("eval")[:5]:
