@@ -12,9 +12,10 @@ one class value, which on noisy beliefs leaves the class choice worse than the t
 argmax. With ``class_symmetric`` (the default) the network is
 :class:`agents.networks.ClassSymmetricQ`: one predict head shared by all classes on a
 class-order-free context, so the values cannot memorise which class each of the few hundred
-training clips is (a plain MLP does, then answers too early on unseen speakers). ``calibration_jitter`` re-tempers the replayed beliefs at random: the training
-split's out-of-fold beliefs are calibrated differently from a held-out speaker's, and a stopping rule
-learned on one calibration answers too early or too late on another. All of it runs as batched
+training clips is (a plain MLP does, then answers too early on unseen speakers).
+``calibration_jitter`` re-tempers the replayed beliefs at random: the training split's out-of-fold
+beliefs are calibrated differently from a held-out speaker's, and a stopping rule learned on one
+calibration answers too early or too late on another. All of it runs as batched
 torch operations on ``device`` (CPU or GPU), ``gradient_steps`` updates per vector step of
 ``num_envs`` episodes. Checkpoints hold the networks, the optimizer and the counters, not the
 replay buffer: a resumed run refills it before updating again.
