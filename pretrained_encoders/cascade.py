@@ -1,5 +1,5 @@
-"""One cascade: audio and visual encoders, fusion net and temporal models trained on some clips,
-selected on held-out clips, and their per-step outputs on the clips to export."""
+"""One cascade: audio and visual encoders, fusion net and temporal models trained on some clips for
+fixed epoch counts, and their per-step outputs on the clips to export."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ __all__ = ["CascadeResult", "train_cascade", "pad_clips", "unpad_clips"]
 class CascadeResult:
     """Trained models (``audio``, ``visual``, ``fusion``, ``temporal:<modality>``), their fits, and
     per-row outputs on the exported clips' steps (``audio``, ``visual``, ``fusion`` embeddings,
-    ``hidden:<modality>``, ``probs:<modality>``), rows in exported clip order."""
+    ``head:<kind>`` the frame-level classifier logits of each encoder, ``hidden:<modality>``,
+    ``probs:<modality>``), rows in exported clip order."""
 
     models: dict[str, nn.Module]
     fits: dict[str, FitResult]
@@ -48,7 +49,7 @@ def unpad_clips(padded: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
 def train_cascade(
     corpus: Corpus,
     train_clips: np.ndarray,
-    held_clips: np.ndarray,
+    val_clips: np.ndarray,
     export_clips: np.ndarray,
     settings: PretrainSettings,
     spec: Mapping[str, Any],
@@ -57,23 +58,25 @@ def train_cascade(
     temporal_modalities: Sequence[str],
     run_dir: Path | None,
     device: torch.device,
+    epoch_scale: float = 1.0,
     progress: bool = True,
 ) -> CascadeResult | None:
-    """Train the cascade ``name`` on ``train_clips``; every stage selects its best epoch on ``held_clips``;
-    the result holds the per-step outputs on ``export_clips``.
+    """Train the cascade ``name`` on ``train_clips`` for the settings' epoch counts times ``epoch_scale``
+    and keep every stage's last epoch; ``val_clips`` (may be empty) are only scored each epoch, for the
+    logs. The result holds the per-step outputs on ``export_clips``.
 
     Under ``torchrun`` every process trains the frame-level encoders together (DDP); only rank 0
     goes on to the fusion and temporal stages and gets a result (the others get None).
     """
     timings: dict[str, float] = {}
-    held_rows = corpus.rows(held_clips)
+    val_rows = corpus.rows(val_clips)
     train_spans = [(int(corpus.offsets[c]), int(corpus.offsets[c + 1])) for c in train_clips]
     labels = corpus.row_labels()
     steps = settings.steps_per_clip
 
     def run(stage: str, model: nn.Module, task: Any, epochs: int, ddp: bool = False) -> FitResult:
         t0 = time.perf_counter()
-        result = fit(model, task, settings.stage(epochs), stage=f"{name}-{stage}",
+        result = fit(model, task, settings.stage(epochs, epoch_scale), stage=f"{name}-{stage}",
                      checkpoint=run_dir / "checkpoints" / f"{name}-{stage}.pt" if run_dir else None,
                      log_dir=run_dir / "tensorboard" / f"{name}-{stage}" if run_dir else None,
                      distributed_data_parallel=ddp, progress=progress)
@@ -86,7 +89,7 @@ def train_cascade(
         return build_model(kind, spec, weights=weights).to(device)
 
     def frame_task(inputs: Sequence[torch.Tensor], augment: Any, per_clip: int | None) -> FrameTask:
-        return FrameTask(inputs, labels, train_spans, held_rows, batch_size=settings.batch_size,
+        return FrameTask(inputs, labels, train_spans, val_rows, batch_size=settings.batch_size,
                          steps_per_clip=per_clip, device=device, augment=augment if settings.augment else None)
 
     def aug_audio(inputs: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
@@ -112,18 +115,20 @@ def train_cascade(
         return None
 
     t0 = time.perf_counter()
-    needed = corpus.rows(np.unique(np.concatenate([train_clips, held_clips, export_clips])))
+    needed = corpus.rows(np.unique(np.concatenate([train_clips, val_clips, export_clips])))
     embeddings = {m: torch.zeros(len(labels), settings.embed_dim) for m in ("audio", "visual", "fusion")}
+    heads = {m: torch.zeros(len(labels), len(corpus.class_names)) for m in ("audio", "visual", "fusion")}
     for modality, inputs in (("audio", corpus.mels), ("visual", corpus.faces)):
-        embeddings[modality][needed] = predict(models[modality], [inputs[needed]], device)[0]
+        embeddings[modality][needed], heads[modality][needed] = predict(models[modality], [inputs[needed]], device)
     timings["embed"] = time.perf_counter() - t0
     if not settings.finetune:
         fits["fusion"] = run("fusion", models["fusion"], frame_task([embeddings["audio"], embeddings["visual"]], None, steps),
                              settings.fusion_epochs)
-    embeddings["fusion"][needed] = predict(models["fusion"], [embeddings["audio"][needed], embeddings["visual"][needed]], device)[0]
+    embeddings["fusion"][needed], heads["fusion"][needed] = predict(
+        models["fusion"], [embeddings["audio"][needed], embeddings["visual"][needed]], device)
 
     export_rows = corpus.rows(export_clips)
-    features = {m: embeddings[m][export_rows] for m in embeddings}
+    features = {m: embeddings[m][export_rows] for m in embeddings} | {f"head:{m}": heads[m][export_rows] for m in heads}
     lengths = torch.from_numpy(corpus.lengths)
     label_tensor = torch.from_numpy(corpus.labels)
     export_lengths = corpus.lengths[export_clips].tolist()
@@ -131,7 +136,7 @@ def train_cascade(
         stage = f"temporal:{modality}"
         sequences = pad_clips(embeddings[modality], corpus.offsets)
         models[stage] = new("temporal", stage)
-        task = SequenceTask(sequences, lengths, label_tensor, train_clips, held_clips,
+        task = SequenceTask(sequences, lengths, label_tensor, train_clips, val_clips,
                             batch_size=settings.batch_size, device=device)
         fits[stage] = run(stage.replace(":", "-"), models[stage], task, settings.temporal_epochs)
         hidden, logits = predict(models[stage], [sequences[export_clips]], device)

@@ -30,8 +30,9 @@ from .data import IngestError, list_folds, load_corpus
 from .images import IMAGE_DATASETS, pretrain_visual_on_images
 from .pipeline import PretrainOutput, pretrain
 from .settings import PretrainSettings
+from .summary import summarize_folds, write_summary
 
-__all__ = ["main", "settings_from_config", "data_params", "resolve_device", "output_paths", "run_fold"]
+__all__ = ["main", "settings_from_config", "data_params", "resolve_device", "output_paths", "summary_dir", "run_fold"]
 
 _NOT_SETTINGS = ("speaker", "out_dir", "workers")
 
@@ -59,6 +60,12 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r}: CUDA is not available on this machine (use device=auto or cpu)")
     return device
+
+
+def summary_dir(config: dict[str, Any]) -> Path:
+    """Where ``--all-folds`` writes the cross-fold summary of the config's corpus and modality."""
+    tag = f"{config['data']['dataset']}_all-folds_{config['encoder']['modality']}"
+    return resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
 
 
 def output_paths(config: dict[str, Any], fold: str) -> tuple[Path, Path]:
@@ -124,12 +131,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             ingest_dir = Path(ensure_ingested(config, progress=False))  # already complete: returns at once
         timings = {"ingest": time.perf_counter() - t0}
         folds = list_folds(ingest_dir) if args.all_folds else [str(config["encoder"]["speaker"])]
+        outputs = []
         for fold in folds:
             output = run_fold(config, ingest_dir, fold, device=device, resume=args.resume,
                               progress=progress, timings_s=timings)
             timings = {}
             if output is not None:
                 _summary(output)
+                outputs.append(output)
+        if args.all_folds and outputs:
+            summary = summarize_folds([o.report for o in outputs], [o.store for o in outputs])
+            files = write_summary(summary, summary_dir(config))
+            print(f"cross-fold summary: {files['summary.md']}")
     except (ConfigError, DatasetError, IngestError, CheckpointError, StoreError, ValueError, ImportError) as exc:
         print(f"pretrain_encoder.py: error: {exc}", file=sys.stderr)
         return 2

@@ -88,7 +88,7 @@ def pretrain_visual_on_images(config: Mapping[str, Any], settings: PretrainSetti
                      steps_per_clip=None, device=device, augment=augment if settings.augment else None)
     result = fit(model, task, settings.stage(settings.num_epochs), stage="images-visual",
                  checkpoint=run_dir / "checkpoints" / "visual.pt", log_dir=run_dir / "tensorboard" / "visual",
-                 distributed_data_parallel=True, progress=progress)
+                 select_best=True, distributed_data_parallel=True, progress=progress)
     if not distributed.is_main():
         return None
     weights = save_visual_weights(model, settings.visual_arch, settings.embed_dim, classes, run_dir / "visual_weights.pt")
@@ -120,7 +120,7 @@ def _write_report(run_dir: Path, r: Mapping[str, Any]) -> dict[str, Path]:
              f"- Per class: {per_class}.", "",
              "| epoch | train loss | train acc | validation loss | validation acc |", "|---|---|---|---|---|"]
     lines += [f"| {h['epoch'] + 1} | {h['train_loss']:.3f} | {100 * h['train_accuracy']:.1f} % | "
-              f"{h['held_out_loss']:.3f} | {100 * h['held_out_accuracy']:.1f} % |" for h in r["history"]]
+              f"{h['validation_loss']:.3f} | {100 * h['validation_accuracy']:.1f} % |" for h in r["history"]]
     with atomic_path(paths["report.md"]) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return paths

@@ -21,6 +21,8 @@ from emo_env import __version__
 from emo_env.data.store import write_store
 
 from . import distributed
+from .baselines import audio_features, frame_and_clip_accuracy, linear_log_probs, visual_features
+from .calibration import ECE_BINS, apply_temperature, calibration_table, fit_temperature, plot_reliability
 from .cascade import CascadeResult, train_cascade
 from .checkpoint import CheckpointError, atomic_path
 from .data import Corpus
@@ -87,13 +89,16 @@ def pretrain(
     held_out = np.flatnonzero(corpus.split == 1)
     train_speakers = np.array(corpus.speakers)[train]
     folds = speaker_folds(train_speakers, settings.oof_folds)
+    none = np.zeros(0, dtype=np.int64)
+    # (name, fit clips, validation clips scored for the logs only, exported clips, temporal modalities)
     plan: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, Sequence[str]]] = []
     for k, speakers in enumerate(folds, start=1):
         in_fold = np.isin(train_speakers, speakers)
         plan.append((f"oof{k}", train[~in_fold], train[in_fold], train[in_fold], [settings.modality]))
-    plan.append(("full", train, held_out, held_out if folds else np.arange(corpus.num_clips), MODALITIES))
-    jobs = [(corpus, fit_clips, select_clips, export_clips, settings, spec, name, modalities, run_dir, device)
-            for name, fit_clips, select_clips, export_clips, modalities in plan]
+    plan.append(("full", train, none, held_out if folds else np.arange(corpus.num_clips), MODALITIES))
+    jobs = [(corpus, fit_clips, val_clips, export_clips, settings, spec, name, modalities, run_dir, device,
+             len(train) / len(fit_clips))
+            for name, fit_clips, val_clips, export_clips, modalities in plan]
     t0 = time.perf_counter()
     if workers > 1 and device.type == "cpu" and distributed.world_size() == 1:
         trained = _train_in_processes(jobs, workers, progress)
@@ -107,7 +112,7 @@ def pretrain(
     t0 = time.perf_counter()
     full = results["full"][0]
     assert full is not None
-    features = {name: np.zeros((int(corpus.offsets[-1]), dim), np.float16) for name, dim in (
+    features = {name: np.zeros((int(corpus.offsets[-1]), dim), np.float32) for name, dim in (
         ("audio", settings.embed_dim), ("visual", settings.embed_dim), ("fusion", settings.embed_dim),
         ("hidden", settings.hidden_dim), ("probs", len(corpus.class_names)))}
     for result, export_clips in results.values():
@@ -115,10 +120,16 @@ def pretrain(
         rows = corpus.rows(export_clips)
         for name in STORE_FEATURES:
             key = f"{name}:{settings.modality}" if name in ("hidden", "probs") else name
-            features[name][rows] = result.features[key].numpy().astype(np.float16)
+            features[name][rows] = result.features[key].numpy()
+    uncalibrated = features["probs"]
+    train_rows = corpus.rows(train)
+    temperature = fit_temperature(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows]) if folds else 1.0
+    features["probs"] = apply_temperature(uncalibrated, temperature)
+    temporal = full.models[f"temporal:{settings.modality}"]
+    temporal.temperature.fill_(temperature)
     encoders_path = run_dir / "encoders.pt"
     models = {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
-    models["temporal"] = full.models[f"temporal:{settings.modality}"]
+    models["temporal"] = temporal
     checksum = save_encoders(encoders_path, models, spec)
     metadata = {
         "config": dict(config),
@@ -132,32 +143,46 @@ def pretrain(
             for name, (r, _) in results.items() if name != "full" and r is not None},
         "train_beliefs": _belief_source(folds),
         "oof_folds": folds,
+        "temperature": temperature,
     }
     write_store(store_path, class_names=corpus.class_names, step_rate=float(data_params["step_rate"]),
                 modality=settings.modality, clip_ids=corpus.clip_ids, speakers=corpus.speakers, labels=corpus.labels,
-                split=corpus.split, lengths=corpus.lengths, features=features, metadata=metadata)
+                split=corpus.split, lengths=corpus.lengths,
+                features={name: value.astype(np.float16) for name, value in features.items()}, metadata=metadata)
     stages: dict[str, float] = {}
     for name, (result, _) in results.items():
         group = "out-of-fold cascades" if name.startswith("oof") else "full cascade"
         for stage, seconds in (result.timings_s if result else {}).items():
             stages[f"{group}: {stage}"] = stages.get(f"{group}: {stage}", 0.0) + seconds
     timings["export"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = _report(corpus, settings, results, {"uncalibrated": uncalibrated, "calibrated": features["probs"]},
+                     temperature, folds, corpus_name, fold)
+    timings["report"] = time.perf_counter() - t0
     timings["total"] = sum(timings_s.values() if timings_s else []) + time.perf_counter() - started
-    full_probs = {m: np.zeros((int(corpus.offsets[-1]), corpus.num_classes), np.float32) for m in MODALITIES}
-    for m in MODALITIES:
-        full_probs[m][corpus.rows(results["full"][1])] = full.features[f"probs:{m}"].numpy()
-    report = _report(corpus, settings, full, full_probs, features["probs"], folds, corpus_name, fold, timings, stages)
-    report_files = write_report(run_dir, report)
+    report |= {"timings_s": timings, "stage_timings_s": stages}
+    plot_reliability({f"{split}, {state}": (beliefs[corpus.rows(clips)], _offsets(corpus, clips), corpus.labels[clips])
+                      for state, beliefs in (("before", uncalibrated), ("after", features["probs"]))
+                      for split, clips in (("train", train), ("eval", held_out))},
+                     run_dir / "reliability.png", f"{corpus_name}, held-out {fold}: exported beliefs (T = {temperature:.2f})")
+    report_files = write_report(run_dir, report) | {"reliability.png": run_dir / "reliability.png"}
     return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
 
 
-def _train(corpus: Corpus, fit_clips: np.ndarray, select_clips: np.ndarray, export_clips: np.ndarray,
+def _offsets(corpus: Corpus, clips: np.ndarray) -> np.ndarray:
+    """Offsets of ``clips``' rows once gathered clip after clip."""
+    return np.concatenate([[0], np.cumsum(corpus.lengths[clips])]).astype(np.int64)
+
+
+def _train(corpus: Corpus, fit_clips: np.ndarray, val_clips: np.ndarray, export_clips: np.ndarray,
            settings: PretrainSettings, spec: dict[str, Any], name: str, modalities: Sequence[str], run_dir: Path,
-           device: torch.device, *, progress: bool, threads: int | None = None) -> CascadeResult | None:
+           device: torch.device, epoch_scale: float, *, progress: bool,
+           threads: int | None = None) -> CascadeResult | None:
     if threads is not None:
         torch.set_num_threads(threads)
-    return train_cascade(corpus, fit_clips, select_clips, export_clips, settings, spec, name=name,
-                         temporal_modalities=modalities, run_dir=run_dir, device=device, progress=progress)
+    return train_cascade(corpus, fit_clips, val_clips, export_clips, settings, spec, name=name,
+                         temporal_modalities=modalities, run_dir=run_dir, device=device, epoch_scale=epoch_scale,
+                         progress=progress)
 
 
 def _train_in_processes(jobs: list[tuple], workers: int, progress: bool) -> list[CascadeResult | None]:
@@ -213,40 +238,77 @@ def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "device"}
 
 
-def _report(corpus: Corpus, settings: PretrainSettings, full: CascadeResult, full_probs: dict[str, np.ndarray],
-            probs: np.ndarray, folds: list[list[str]], corpus_name: str, fold: str,
-            timings: dict[str, float], stages: dict[str, float]) -> dict[str, Any]:
+def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tuple[CascadeResult | None, np.ndarray]],
+            beliefs: Mapping[str, np.ndarray], temperature: float, folds: list[list[str]], corpus_name: str,
+            fold: str) -> dict[str, Any]:
+    """Everything measured on the held-out speaker, and the training split's beliefs and inner-fold curves."""
+    full, full_export = results["full"]
+    assert full is not None
+    train = np.flatnonzero(corpus.split == 0)
     held_out = np.flatnonzero(corpus.split == 1)
     held_rows = corpus.rows(held_out)
-    held_offsets = np.concatenate([[0], np.cumsum(corpus.lengths[held_out])])
+    held_offsets = _offsets(corpus, held_out)
     held_labels = corpus.labels[held_out]
+    on_held = np.searchsorted(corpus.rows(full_export), held_rows)  # full cascade rows of the held-out steps
     curves: dict[str, Any] = {"fractions": list(FRACTIONS)}
+    for m in MODALITIES:  # a temperature does not change the argmax
+        curves[m] = accuracy_by_fraction(full.features[f"probs:{m}"].numpy()[on_held], held_offsets, held_labels)
+    calibrated = beliefs["calibrated"]
+    split_beliefs: dict[str, Any] = {}
+    calibration: dict[str, Any] = {"method": "temperature scaling fitted on the training split's out-of-fold beliefs"
+                                   if folds else "none (in-sample training beliefs)", "temperature": temperature,
+                                   "ece_bins": ECE_BINS}
+    for name, clips in (("train", train), ("eval", held_out)):
+        rows, offsets = corpus.rows(clips), _offsets(corpus, clips)
+        split_beliefs[name] = accuracy_by_fraction(calibrated[rows], offsets, corpus.labels[clips])
+        calibration[name] = {state: calibration_table(beliefs[state][rows], offsets, corpus.labels[clips])
+                             for state in ("uncalibrated", "calibrated")}
+    split_beliefs["train_source"] = _belief_source(folds)
+    end = calibrated[corpus.offsets[held_out] + prefix_steps(corpus.lengths[held_out], 1.0)].argmax(axis=1)
+    lengths = corpus.lengths[held_out]
+    encoders: dict[str, Any] = {}
     for m in MODALITIES:
-        curves[m] = accuracy_by_fraction(full_probs[m][held_rows], held_offsets, held_labels)
-    beliefs = {}
-    for split in (0, 1):
-        clips = np.flatnonzero(corpus.split == split)
-        rows = corpus.rows(clips)
-        offsets = np.concatenate([[0], np.cumsum(corpus.lengths[clips])])
-        beliefs["train" if split == 0 else "eval"] = accuracy_by_fraction(probs[rows], offsets, corpus.labels[clips])
-    beliefs["train_source"] = _belief_source(folds)
-    end = probs[corpus.offsets[held_out] + prefix_steps(corpus.lengths[held_out], 1.0)].argmax(axis=1)
+        head = torch.log_softmax(full.features[f"head:{m}"][on_held], dim=-1).numpy()
+        frame, clip = frame_and_clip_accuracy(head, lengths, held_labels)
+        encoders[m] = {"frame": frame, "clip_mean": clip, "clip_temporal": curves[m][-1]}
+    row_labels = corpus.row_labels().numpy()
+    for m, make in (("audio", lambda: audio_features(corpus.mels)), ("visual", lambda: visual_features(corpus.faces))):
+        log_probs = linear_log_probs(make(), row_labels, corpus.rows(train), held_rows, corpus.num_classes,
+                                     seed=settings.seed)
+        frame, clip = frame_and_clip_accuracy(log_probs, lengths, held_labels)
+        encoders[m] |= {"linear_frame": frame, "linear_clip_mean": clip}
     return {
         "corpus": corpus_name,
         "fold": fold,
         "modality": settings.modality,
         "seed": settings.seed,
         "class_names": corpus.class_names,
-        "clips": {"train": int((corpus.split == 0).sum()), "eval": int(len(held_out))},
-        "train_speakers": sorted(set(np.array(corpus.speakers)[corpus.split == 0])),
+        "clips": {"train": int(len(train)), "eval": int(len(held_out))},
+        "train_speakers": sorted(set(np.array(corpus.speakers)[train])),
         "oof_folds": folds,
-        "frame_accuracy": {m: full.fits[m].best_accuracy for m in MODALITIES},
+        "frame_accuracy": {m: encoders[m]["frame"] for m in MODALITIES},
         "clip_accuracy": {m: curves[m][-1] for m in MODALITIES},
+        "encoders_vs_linear": encoders,
         "accuracy_vs_fraction": curves,
-        "beliefs": beliefs,
+        "beliefs": split_beliefs,
+        "calibration": calibration,
         "confusion_matrix": confusion_matrix(held_labels, end, corpus.num_classes).tolist(),
-        "best_epochs": {stage: fit.best_epoch for stage, fit in full.fits.items()},
+        "epochs": {stage: len(fit.history) for stage, fit in full.fits.items()},
+        "inner_fold_curves": _inner_fold_curves(results),
         "settings": asdict(settings),
-        "timings_s": timings,
-        "stage_timings_s": stages,
     }
+
+
+def _inner_fold_curves(results: Mapping[str, tuple[CascadeResult | None, np.ndarray]]) -> dict[str, list[float]]:
+    """Per stage, the out-of-fold cascades' mean validation accuracy after each epoch (their validation
+    clips are training speakers): the evidence behind the fixed epoch counts."""
+    histories: dict[str, list[list[float]]] = {}
+    for name, (result, _) in results.items():
+        if name == "full" or result is None:
+            continue
+        for stage, fit_result in result.fits.items():
+            curve = [h["validation_accuracy"] for h in fit_result.history if "validation_accuracy" in h]
+            if curve:
+                histories.setdefault(stage, []).append(curve)
+    return {stage: np.mean([c[: min(map(len, curves))] for c in curves], axis=0).tolist()
+            for stage, curves in histories.items()}

@@ -82,6 +82,9 @@ def _markdown(r: Mapping[str, Any]) -> str:
         "",
         f"Exported training-split beliefs: {r['beliefs']['train_source']}.",
         "",
+        *_encoders_section(r),
+        *_calibration_section(r),
+        *_epochs_section(r),
         f"## Confusion matrix ({r['modality']}, held-out, end of clip; rows true, columns predicted)",
         "",
         "| | " + " | ".join(r["class_names"]) + " |",
@@ -104,8 +107,50 @@ def _markdown(r: Mapping[str, Any]) -> str:
         "",
         "![confusion matrix](confusion.png)",
         "",
+        "![reliability diagram](reliability.png)",
+        "",
     ]
     return "\n".join(lines)
+
+
+def _encoders_section(r: Mapping[str, Any]) -> list[str]:
+    rows = r["encoders_vs_linear"]
+    lines = ["## Encoders against linear baselines (held-out, %)", "",
+             "Each encoder's own classifier and a logistic regression on simple features of the same training",
+             "frames (audio: per-band log-mel mean and std over the window; visual: 16x16 grey face pixels),",
+             "scored alike: frame accuracy, and clip accuracy of the log-probabilities summed over the clip.",
+             "The last column is the temporal model at the end of the clip.", "",
+             "| modality | encoder, frame | linear, frame | encoder, clip | linear, clip | temporal model, clip |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for m, row in rows.items():
+        linear = [_pct(row[k]) if k in row else "" for k in ("linear_frame", "linear_clip_mean")]
+        lines.append(f"| {m} | {_pct(row['frame'])} | {linear[0]} | {_pct(row['clip_mean'])} | {linear[1]} | "
+                     f"{_pct(row['clip_temporal'])} |")
+    return lines + [""]
+
+
+def _calibration_section(r: Mapping[str, Any]) -> list[str]:
+    c = r["calibration"]
+    lines = [f"## Calibration of the exported beliefs: {c['method']}, T = {c['temperature']:.3f}", "",
+             f"Mean top probability, accuracy and ECE ({c['ece_bins']} bins) at each fraction of the clip observed.", "",
+             "| split | fraction | confidence before | confidence after | accuracy | ECE before | ECE after |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for split in ("train", "eval"):
+        for before, after in zip(c[split]["uncalibrated"], c[split]["calibrated"]):
+            lines.append(f"| {split} | {int(round(100 * before['fraction']))} % | {before['confidence']:.3f} | "
+                         f"{after['confidence']:.3f} | {_pct(after['accuracy'])} | {before['ece']:.3f} | {after['ece']:.3f} |")
+    return lines + [""]
+
+
+def _epochs_section(r: Mapping[str, Any]) -> list[str]:
+    lines = ["## Epochs", "", "Every stage trains for a fixed number of epochs and keeps the last (out-of-fold cascades,",
+             "fitted on fewer clips, train proportionally more epochs). Nothing is selected on the held-out speaker.",
+             "Inner-fold curve: the out-of-fold cascades' mean validation accuracy (%) after each epoch, on",
+             "training speakers.", "", "| stage | epochs (full cascade) | inner-fold curve |", "| --- | ---: | --- |"]
+    for stage, epochs in r["epochs"].items():
+        curve = r["inner_fold_curves"].get(stage, [])
+        lines.append(f"| {stage} | {epochs} | {' '.join(f'{100 * a:.0f}' for a in curve)} |")
+    return lines + [""]
 
 
 def _savefig(fig: Any, path: Path) -> None:

@@ -22,14 +22,14 @@ class PretrainSettings:
     visual_weights: str | None = None
     embed_dim: int = 64
     hidden_dim: int = 64
-    num_epochs: int = 4
-    fusion_epochs: int = 10
-    temporal_epochs: int = 30
+    num_epochs: int = 6
+    fusion_epochs: int = 4
+    temporal_epochs: int = 4
     batch_size: int = 64
     learning_rate: float = 1e-3
     decay_step: int = 10
     decay_rate: float = 0.1
-    steps_per_clip: int | None = 8
+    steps_per_clip: int | None = 16
     oof_folds: int = 4
     finetune: bool = False
     augment: bool = True
@@ -61,6 +61,11 @@ class PretrainSettings:
         if bad:
             raise ValueError(f"invalid encoder setting(s): {', '.join(f'encoder.{b}={getattr(self, b)!r}' for b in bad)}")
 
-    def stage(self, epochs: int) -> TrainSettings:
-        """Optimisation settings of a stage trained for ``epochs`` epochs."""
-        return TrainSettings(epochs, self.batch_size, self.learning_rate, self.decay_step, self.decay_rate, self.seed)
+    def stage(self, epochs: int, scale: float = 1.0) -> TrainSettings:
+        """Optimisation settings of a stage trained for ``epochs`` epochs of the full training split.
+
+        A cascade fitted on fewer clips passes ``scale`` = full clips / its clips: its epochs and
+        decay step grow in proportion, so every cascade takes about the same optimiser steps.
+        """
+        return TrainSettings(max(1, round(epochs * scale)), self.batch_size, self.learning_rate,
+                             max(1, round(self.decay_step * scale)), self.decay_rate, self.seed)

@@ -1,5 +1,6 @@
-"""The training loop shared by every model: Adam + StepLR, best epoch by held-out accuracy,
-atomic per-epoch checkpoints, exact resume, TensorBoard, tqdm, optional DistributedDataParallel.
+"""The training loop shared by every model: Adam + StepLR, a fixed number of epochs (or, on a
+separate validation set, the best epoch), atomic per-epoch checkpoints, exact resume, TensorBoard,
+tqdm, optional DistributedDataParallel.
 
 Every random draw of epoch ``e`` comes from a generator seeded by ``(seed, stage, e)``, so a run
 resumed from the checkpoint of epoch ``e - 1`` continues exactly as an uninterrupted run.
@@ -41,17 +42,18 @@ class TrainSettings:
 
 @dataclass
 class FitResult:
-    """The selected epoch and its held-out accuracy, and one record per epoch."""
+    """The epoch whose weights the model holds, its validation accuracy (None without validation
+    clips), and one record per epoch."""
 
     best_epoch: int
-    best_accuracy: float
+    best_accuracy: float | None
     history: list[dict[str, float]] = field(default_factory=list)
 
 
 class Task(Protocol):
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]: ...
     def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> tuple[torch.Tensor, int, int]: ...
-    def evaluate(self, model: nn.Module) -> tuple[float, float]: ...
+    def evaluate(self, model: nn.Module) -> tuple[float, float] | None: ...
 
 
 def stage_seed(seed: int, *names: object) -> int:
@@ -85,7 +87,7 @@ class FrameTask:
         inputs: Sequence[torch.Tensor],
         labels: torch.Tensor,
         train_clips: Sequence[tuple[int, int]],
-        held_rows: np.ndarray,
+        val_rows: np.ndarray,
         *,
         batch_size: int,
         steps_per_clip: int | None,
@@ -95,7 +97,7 @@ class FrameTask:
         self.inputs, self.labels = tuple(inputs), labels
         self.starts = torch.tensor([a for a, _ in train_clips], dtype=torch.int64)
         self.lengths = torch.tensor([b - a for a, b in train_clips], dtype=torch.int64)
-        self.held_rows = torch.from_numpy(np.asarray(held_rows, dtype=np.int64))
+        self.val_rows = torch.from_numpy(np.asarray(val_rows, dtype=np.int64))
         self.batch_size, self.steps_per_clip, self.device, self.augment = batch_size, steps_per_clip, device, augment
 
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]:
@@ -118,9 +120,12 @@ class FrameTask:
         logits = model(*inputs)[1]
         return F.cross_entropy(logits, targets), int((logits.argmax(1) == targets).sum()), len(targets)
 
-    def evaluate(self, model: nn.Module) -> tuple[float, float]:
-        logits = predict(model, [x[self.held_rows] for x in self.inputs], self.device)[1]
-        targets = self.labels[self.held_rows]
+    def evaluate(self, model: nn.Module) -> tuple[float, float] | None:
+        """Loss and accuracy on the validation rows (None when there are none)."""
+        if not len(self.val_rows):
+            return None
+        logits = predict(model, [x[self.val_rows] for x in self.inputs], self.device)[1]
+        targets = self.labels[self.val_rows]
         return float(F.cross_entropy(logits, targets)), float((logits.argmax(1) == targets).float().mean())
 
 
@@ -132,10 +137,10 @@ class SequenceTask:
     """
 
     def __init__(self, sequences: torch.Tensor, lengths: torch.Tensor, labels: torch.Tensor,
-                 train_clips: np.ndarray, held_clips: np.ndarray, *, batch_size: int, device: torch.device):
+                 train_clips: np.ndarray, val_clips: np.ndarray, *, batch_size: int, device: torch.device):
         self.sequences, self.lengths, self.labels = sequences, lengths, labels
         self.train_clips = torch.from_numpy(np.asarray(train_clips, dtype=np.int64))
-        self.held_clips = torch.from_numpy(np.asarray(held_clips, dtype=np.int64))
+        self.val_clips = torch.from_numpy(np.asarray(val_clips, dtype=np.int64))
         self.batch_size, self.device = batch_size, device
 
     def _batch(self, clips: torch.Tensor) -> Batch:
@@ -156,9 +161,12 @@ class SequenceTask:
         return loss, int(((logits.argmax(-1) == targets) & valid).sum()), int(valid.sum())
 
     @torch.no_grad()
-    def evaluate(self, model: nn.Module) -> tuple[float, float]:
+    def evaluate(self, model: nn.Module) -> tuple[float, float] | None:
+        """Loss and per-step accuracy on the validation clips (None when there are none)."""
+        if not len(self.val_clips):
+            return None
         model.eval()
-        inputs, targets = self._batch(self.held_clips)
+        inputs, targets = self._batch(self.val_clips)
         loss, correct, count = self.loss(model, inputs, targets)
         return float(loss), correct / count
 
@@ -171,19 +179,22 @@ def fit(
     stage: str,
     checkpoint: Path | None,
     log_dir: Path | None,
+    select_best: bool = False,
     distributed_data_parallel: bool = False,
     progress: bool = True,
 ) -> FitResult:
-    """Train ``model`` in place; on return it holds the weights of its best held-out epoch.
+    """Train ``model`` in place for ``settings.epochs`` epochs; on return it holds the last epoch's
+    weights, or with ``select_best`` those of the epoch with the best validation accuracy (only for
+    a validation set that nothing else is reported on). Validation, when the task has any, is logged.
 
     With ``checkpoint``, every epoch is saved there atomically and an existing checkpoint of the
-    same stage is continued from (a finished one just restores the best weights).
+    same stage is continued from (a finished one just restores the kept weights).
     """
     rank, world = distributed.rank(), distributed.world_size()
     use_ddp = distributed_data_parallel and world > 1
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.decay_step, gamma=settings.decay_rate)
-    result = FitResult(best_epoch=-1, best_accuracy=-1.0)
+    result = FitResult(best_epoch=-1, best_accuracy=None)
     best_state: dict[str, torch.Tensor] | None = None
     start = 0
     if checkpoint is not None and checkpoint.is_file():
@@ -214,16 +225,20 @@ def fit(
         scheduler.step()
         if rank != 0:
             continue
-        held_loss, held_acc = task.evaluate(model)
-        record = {"epoch": epoch, "train_loss": loss_sum / max(batches, 1), "train_accuracy": correct / max(count, 1),
-                  "held_out_loss": held_loss, "held_out_accuracy": held_acc}
+        record = {"epoch": epoch, "train_loss": loss_sum / max(batches, 1), "train_accuracy": correct / max(count, 1)}
+        validation = task.evaluate(model)
+        if validation is not None:
+            record["validation_loss"], record["validation_accuracy"] = validation
         result.history.append(record)
-        if held_acc > result.best_accuracy:
-            result.best_epoch, result.best_accuracy = epoch, held_acc
+        if not select_best:
+            result.best_epoch, result.best_accuracy = epoch, record.get("validation_accuracy")
+        elif validation is not None and (result.best_accuracy is None or validation[1] > result.best_accuracy):
+            result.best_epoch, result.best_accuracy = epoch, validation[1]
             best_state = copy.deepcopy(model.state_dict())
         if writer is not None:
-            for key in ("train_loss", "train_accuracy", "held_out_loss", "held_out_accuracy"):
-                writer.add_scalar(f"{stage}/{key}", record[key], epoch)
+            for key, value in record.items():
+                if key != "epoch":
+                    writer.add_scalar(f"{stage}/{key}", value, epoch)
             writer.flush()
         if checkpoint is not None:
             save_atomic({"stage": stage, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -231,7 +246,7 @@ def fit(
                          "best_accuracy": result.best_accuracy, "history": result.history}, checkpoint)
     if writer is not None:
         writer.close()
-    if best_state is not None:
+    if select_best and best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return result

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -117,6 +119,47 @@ def test_in_sample_mode_and_speaker_folds(ingest_dir, tmp_path):
     assert store.modality == "audio" and store.metadata["oof_folds"] == []
     assert "in-sample" in output.report["beliefs"]["train_source"]
     assert set(store.metadata["encoder_checksums"]) == {"full"}
+
+
+def _altered_copy(source: Path, target: Path, *, labels: bool, content: bool) -> Path:
+    """A copy of the ingest ``source`` whose held-out speaker (s3) has rotated labels and/or other clips."""
+    shutil.copytree(source, target)
+    table = pd.read_csv(target / "s3" / "evaluation_data.csv")
+    if labels:
+        table["label"] = np.roll(table["label"].to_numpy(), 1)
+        table.to_csv(target / "s3" / "evaluation_data.csv", index=False)
+    if content:
+        for file in table["file"]:
+            with np.load(target / file) as npz:
+                arrays = dict(npz)
+            arrays["mels"] = arrays["mels"][::-1].copy()
+            arrays["faces"] = (255 - arrays["faces"]).astype(np.uint8)
+            np.savez(target / file, **arrays)
+    return target
+
+
+def test_the_held_out_speaker_changes_only_the_report(ingest_dir, tmp_path):
+    """Nothing trained, scheduled or calibrated reads the held-out speaker: with its labels rotated every
+    weight, epoch, temperature and exported belief is bit-identical; with its clips changed as well, the
+    training split's beliefs and every weight still are."""
+    reference = run(tiny_config(tmp_path / "a"), ingest_dir)
+    relabelled = run(tiny_config(tmp_path / "b"), _altered_copy(ingest_dir, tmp_path / "i1", labels=True, content=False))
+    changed = run(tiny_config(tmp_path / "c"), _altered_copy(ingest_dir, tmp_path / "i2", labels=True, content=True))
+    a, b, c = (load_store(o.store) for o in (reference, relabelled, changed))
+    train = np.flatnonzero(a.split == 0)
+    for name in a.features:
+        np.testing.assert_array_equal(a.features[name], b.features[name])
+        for clip in train:
+            np.testing.assert_array_equal(a.clip_feature(name, clip), c.clip_feature(name, clip))
+    for other in (b, c):
+        assert other.metadata["encoder_checksums"] == a.metadata["encoder_checksums"]
+        assert other.metadata["temperature"] == a.metadata["temperature"]
+    for other in (relabelled, changed):
+        assert other.report["epochs"] == reference.report["epochs"]
+        assert other.report["inner_fold_curves"] == reference.report["inner_fold_curves"]
+    assert not np.array_equal(a.labels, b.labels)  # the relabelling took effect
+    assert not np.array_equal(a.features["audio"][a.split.repeat(a.lengths) == 1],
+                              c.features["audio"][c.split.repeat(c.lengths) == 1])
 
 
 class Interrupt(Exception):

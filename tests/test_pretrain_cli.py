@@ -3,6 +3,7 @@ the rebuild command reproduces its own output, and the shipped files are what it
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from emo_env.config import default_config, load_config
 from emo_env.data.ingest import IngestParams
 from emo_env.data.prepare import ingest_params
 from emo_env.data.store import load_store
+from fake_ingest import write_fake_ingest
 from pretrained_encoders.bundle import build_bundle
 from pretrained_encoders.cli import main
 from pretrained_encoders.data import list_folds
@@ -90,3 +92,26 @@ def test_shipped_bundle_is_the_documented_default_run():
             hidden, logits = encoders.temporal(torch.from_numpy(store.clip_feature("fusion", clip).astype(np.float32))[None])
         np.testing.assert_allclose(store.clip_feature("probs", clip).astype(np.float32),
                                    torch.softmax(logits[0], -1).numpy(), atol=0.02)
+
+
+@pytest.mark.slow
+def test_all_folds_writes_a_cross_fold_summary(tmp_path, capsys, monkeypatch):
+    ingest = write_fake_ingest(tmp_path / "ingest", speakers=3, clips_per_class=1)
+    monkeypatch.setattr("pretrained_encoders.cli.ensure_ingested", lambda config, progress: ingest)
+    overrides = [f"workdir={tmp_path / 'work'}", "encoder.num_epochs=1", "encoder.fusion_epochs=1",
+                 "encoder.temporal_epochs=1", "encoder.embed_dim=16", "encoder.hidden_dim=16",
+                 "encoder.steps_per_clip=4", "encoder.batch_size=16", "encoder.workers=1"]
+    assert main([*(a for o in overrides for a in ("--set", o)), "--all-folds", "--no-progress"]) == 0
+    out_dir = tmp_path / "work" / "encoders" / "synthetic_all-folds_fusion"
+    assert f"cross-fold summary: {out_dir / 'summary.md'}" in capsys.readouterr().out
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["folds"] == ["s1", "s2", "s3"] and summary["clips"] == 18
+    reports = [json.loads((tmp_path / "work" / "encoders" / f"synthetic_{f}_fusion" / "report.json").read_text())
+               for f in summary["folds"]]
+    end = [r["clip_accuracy"]["fusion"] for r in reports]
+    pooled = summary["accuracy_vs_fraction"]["fusion"][-1]
+    assert pooled["mean"] == pytest.approx(np.mean(end)) and pooled["low"] <= pooled["mean"] <= pooled["high"]
+    assert [row["fold"] for row in summary["per_fold"]] == ["s1", "s2", "s3"]
+    assert {row["fraction"] for row in summary["calibration"]["eval"]} == {0.2, 0.5, 1.0}
+    assert "| s2 |" in (out_dir / "summary.md").read_text()
+    assert (out_dir / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

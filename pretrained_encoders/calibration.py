@@ -1,0 +1,94 @@
+"""Calibration of the exported beliefs: one temperature fitted on the training split's out-of-fold
+beliefs and applied to every exported belief; expected calibration error and reliability diagrams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+from scipy.optimize import minimize_scalar
+from sklearn.calibration import calibration_curve
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+from .checkpoint import atomic_path
+from .report import prefix_steps
+
+__all__ = ["ECE_BINS", "CALIBRATION_FRACTIONS", "fit_temperature", "apply_temperature", "expected_calibration_error",
+           "calibration_table", "plot_reliability"]
+
+ECE_BINS = 15
+CALIBRATION_FRACTIONS = (0.2, 0.5, 1.0)
+_LOG_T_RANGE = (-3.0, 3.0)  # temperatures from 0.05 to 20
+
+
+def _log_probs(probs: np.ndarray) -> torch.Tensor:
+    return torch.log(torch.as_tensor(np.asarray(probs, dtype=np.float64)).clamp_min(1e-12))
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature ``T`` that minimises the negative log-likelihood of ``softmax(log(probs) / T)``
+    (one per-step belief per row, ``labels`` its clip's class)."""
+    log_p = _log_probs(probs)
+    target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+
+    def nll(log_t: float) -> float:
+        return float(torch.nn.functional.cross_entropy(log_p / np.exp(log_t), target))
+
+    return float(np.exp(minimize_scalar(nll, bounds=_LOG_T_RANGE, method="bounded", options={"xatol": 1e-5}).x))
+
+
+def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log(probs) / temperature)``, float32 (``softmax(z / T)`` for the logits ``z`` behind ``probs``)."""
+    return torch.softmax(_log_probs(probs) / temperature, dim=-1).float().numpy()
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label ECE with ``bins`` equal-width confidence bins (torchmetrics, L1)."""
+    probs_t = torch.as_tensor(np.asarray(probs, dtype=np.float32))
+    return float(multiclass_calibration_error(probs_t, torch.as_tensor(np.asarray(labels, dtype=np.int64)),
+                                              num_classes=probs_t.shape[1], n_bins=bins, norm="l1"))
+
+
+def _at_fraction(probs: np.ndarray, offsets: np.ndarray, labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.diff(offsets)
+    return np.asarray(probs)[offsets[:-1] + prefix_steps(lengths, fraction)], np.asarray(labels)
+
+
+def calibration_table(probs: np.ndarray, offsets: np.ndarray, labels: np.ndarray,
+                      fractions: Sequence[float] = CALIBRATION_FRACTIONS) -> list[dict[str, float]]:
+    """Per fraction of each clip observed: mean top probability, clip accuracy and ECE of the beliefs
+    at that step (``probs`` rows ragged by ``offsets``, ``labels`` one per clip)."""
+    rows = []
+    for fraction in fractions:
+        at, y = _at_fraction(probs, offsets, labels, fraction)
+        rows.append({"fraction": float(fraction), "confidence": float(at.max(1).mean()),
+                     "accuracy": float((at.argmax(1) == y).mean()), "ece": expected_calibration_error(at, y)})
+    return rows
+
+
+def plot_reliability(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]], path: Path, title: str) -> None:
+    """Reliability diagram: for each named ``(probs, offsets, labels)``, the accuracy of the top class
+    against its confidence (sklearn's ``calibration_curve``, 15 bins) at 20, 50 and 100 % of the clip."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CALIBRATION_FRACTIONS), figsize=(4 * len(CALIBRATION_FRACTIONS), 4), sharey=True)
+    for ax, fraction in zip(np.atleast_1d(axes), CALIBRATION_FRACTIONS):
+        ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":")
+        for name, (probs, offsets, labels) in curves.items():
+            at, y = _at_fraction(probs, offsets, labels, fraction)
+            accuracy, confidence = calibration_curve(at.argmax(1) == y, at.max(1), n_bins=ECE_BINS)
+            ax.plot(confidence, accuracy, marker="o", ms=3, label=name)
+        ax.set(title=f"{int(round(100 * fraction))} % observed", xlabel="confidence (top class)", xlim=(0, 1), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel("accuracy")
+    np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
