@@ -1,5 +1,11 @@
-"""Calibration of the exported beliefs: one temperature fitted on the training split's out-of-fold
-beliefs and applied to every exported belief; expected calibration error and reliability diagrams."""
+"""Calibration of the exported beliefs: a temperature that changes with the step, fitted on the
+training split's out-of-fold beliefs and applied to every exported belief; expected calibration
+error and reliability diagrams.
+
+The temperature at 0-based step ``t`` is ``exp(a + b * log(1 + t))`` (the temporal model's
+``calibration`` buffer ``(a, b)``): early beliefs, which rest on a neutral face and little speech,
+need another correction than late ones, and one temperature (``b = 0``) cannot give both.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +14,52 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize
 from sklearn.calibration import calibration_curve
 from torchmetrics.functional.classification import multiclass_calibration_error
 
 from .checkpoint import atomic_path
+from .models.temporal import step_temperatures
 from .report import prefix_steps
 
-__all__ = ["ECE_BINS", "CALIBRATION_FRACTIONS", "fit_temperature", "apply_temperature", "expected_calibration_error",
-           "calibration_table", "plot_reliability"]
+__all__ = ["ECE_BINS", "CALIBRATION_FRACTIONS", "step_indices", "fit_calibration", "apply_calibration",
+           "expected_calibration_error", "calibration_table", "plot_reliability"]
 
 ECE_BINS = 15
 CALIBRATION_FRACTIONS = (0.2, 0.5, 1.0)
-_LOG_T_RANGE = (-3.0, 3.0)  # temperatures from 0.05 to 20
+
+
+def step_indices(lengths: np.ndarray) -> np.ndarray:
+    """The 0-based step index of every row of clips with ``lengths`` steps, clip after clip."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
 def _log_probs(probs: np.ndarray) -> torch.Tensor:
     return torch.log(torch.as_tensor(np.asarray(probs, dtype=np.float64)).clamp_min(1e-12))
 
 
-def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature ``T`` that minimises the negative log-likelihood of ``softmax(log(probs) / T)``
-    (one per-step belief per row, ``labels`` its clip's class)."""
+def fit_calibration(probs: np.ndarray, labels: np.ndarray, steps: np.ndarray) -> tuple[float, float]:
+    """The ``(a, b)`` that minimise the negative log-likelihood of ``softmax(log(probs) / T(step))``
+    (one per-step belief per row, ``labels`` its clip's class, ``steps`` its step index)."""
     log_p = _log_probs(probs)
     target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    log_steps = torch.log1p(torch.as_tensor(np.asarray(steps), dtype=torch.float64))
 
-    def nll(log_t: float) -> float:
-        return float(torch.nn.functional.cross_entropy(log_p / np.exp(log_t), target))
+    def nll(params: np.ndarray) -> tuple[float, np.ndarray]:
+        ab = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+        loss = torch.nn.functional.cross_entropy(log_p / torch.exp(ab[0] + ab[1] * log_steps)[:, None], target)
+        loss.backward()
+        return float(loss.detach()), ab.grad.numpy()  # type: ignore[union-attr]
 
-    return float(np.exp(minimize_scalar(nll, bounds=_LOG_T_RANGE, method="bounded", options={"xatol": 1e-5}).x))
+    result = minimize(nll, np.zeros(2), jac=True, method="L-BFGS-B", bounds=[(-4.0, 4.0), (-2.0, 2.0)])
+    return float(result.x[0]), float(result.x[1])
 
 
-def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """``softmax(log(probs) / temperature)``, float32 (``softmax(z / T)`` for the logits ``z`` behind ``probs``)."""
-    return torch.softmax(_log_probs(probs) / temperature, dim=-1).float().numpy()
+def apply_calibration(probs: np.ndarray, calibration: Sequence[float], steps: np.ndarray) -> np.ndarray:
+    """``softmax(log(probs) / T(step))``, float32: ``softmax(z / T)`` for the logits ``z`` behind ``probs``."""
+    temperature = step_temperatures(torch.tensor(calibration, dtype=torch.float64), torch.as_tensor(np.asarray(steps)))
+    return torch.softmax(_log_probs(probs) / temperature[:, None], dim=-1).float().numpy()
 
 
 def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:

@@ -17,7 +17,7 @@ from .models import FusionNet, TemporalModel, build_model
 __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
-ENCODERS_VERSION = 2  # 2: the temporal model's calibration temperature
+ENCODERS_VERSION = 2  # 2: the temporal model holds its calibration
 KINDS = ("audio", "visual", "fusion", "temporal")
 
 

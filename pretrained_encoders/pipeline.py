@@ -22,7 +22,7 @@ from emo_env.data.store import write_store
 
 from . import distributed
 from .baselines import audio_features, frame_and_clip_accuracy, linear_log_probs, visual_features
-from .calibration import ECE_BINS, apply_temperature, calibration_table, fit_temperature, plot_reliability
+from .calibration import ECE_BINS, apply_calibration, calibration_table, fit_calibration, plot_reliability, step_indices
 from .cascade import CascadeResult, train_cascade
 from .checkpoint import CheckpointError, atomic_path
 from .data import Corpus
@@ -122,11 +122,13 @@ def pretrain(
             key = f"{name}:{settings.modality}" if name in ("hidden", "probs") else name
             features[name][rows] = result.features[key].numpy()
     uncalibrated = features["probs"]
+    steps = step_indices(corpus.lengths)
     train_rows = corpus.rows(train)
-    temperature = fit_temperature(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows]) if folds else 1.0
-    features["probs"] = apply_temperature(uncalibrated, temperature)
+    calibration = (fit_calibration(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows], steps[train_rows])
+                   if folds else (0.0, 0.0))
+    features["probs"] = apply_calibration(uncalibrated, calibration, steps)
     temporal = full.models[f"temporal:{settings.modality}"]
-    temporal.temperature.fill_(temperature)
+    temporal.calibration.copy_(torch.tensor(calibration))
     encoders_path = run_dir / "encoders.pt"
     models = {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
     models["temporal"] = temporal
@@ -143,7 +145,7 @@ def pretrain(
             for name, (r, _) in results.items() if name != "full" and r is not None},
         "train_beliefs": _belief_source(folds),
         "oof_folds": folds,
-        "temperature": temperature,
+        "calibration": list(calibration),
     }
     write_store(store_path, class_names=corpus.class_names, step_rate=float(data_params["step_rate"]),
                 modality=settings.modality, clip_ids=corpus.clip_ids, speakers=corpus.speakers, labels=corpus.labels,
@@ -157,14 +159,14 @@ def pretrain(
     timings["export"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report = _report(corpus, settings, results, {"uncalibrated": uncalibrated, "calibrated": features["probs"]},
-                     temperature, folds, corpus_name, fold)
+                     calibration, folds, corpus_name, fold)
     timings["report"] = time.perf_counter() - t0
     timings["total"] = sum(timings_s.values() if timings_s else []) + time.perf_counter() - started
     report |= {"timings_s": timings, "stage_timings_s": stages}
     plot_reliability({f"{split}, {state}": (beliefs[corpus.rows(clips)], _offsets(corpus, clips), corpus.labels[clips])
                       for state, beliefs in (("before", uncalibrated), ("after", features["probs"]))
                       for split, clips in (("train", train), ("eval", held_out))},
-                     run_dir / "reliability.png", f"{corpus_name}, held-out {fold}: exported beliefs (T = {temperature:.2f})")
+                     run_dir / "reliability.png", f"{corpus_name}, held-out {fold}: exported beliefs before and after calibration")
     report_files = write_report(run_dir, report) | {"reliability.png": run_dir / "reliability.png"}
     return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
 
@@ -239,7 +241,7 @@ def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tuple[CascadeResult | None, np.ndarray]],
-            beliefs: Mapping[str, np.ndarray], temperature: float, folds: list[list[str]], corpus_name: str,
+            beliefs: Mapping[str, np.ndarray], calibration_ab: tuple[float, float], folds: list[list[str]], corpus_name: str,
             fold: str) -> dict[str, Any]:
     """Everything measured on the held-out speaker, and the training split's beliefs and inner-fold curves."""
     full, full_export = results["full"]
@@ -255,9 +257,10 @@ def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tu
         curves[m] = accuracy_by_fraction(full.features[f"probs:{m}"].numpy()[on_held], held_offsets, held_labels)
     calibrated = beliefs["calibrated"]
     split_beliefs: dict[str, Any] = {}
-    calibration: dict[str, Any] = {"method": "temperature scaling fitted on the training split's out-of-fold beliefs"
-                                   if folds else "none (in-sample training beliefs)", "temperature": temperature,
-                                   "ece_bins": ECE_BINS}
+    calibration: dict[str, Any] = {
+        "method": "temperature exp(a + b log(1 + step)) fitted on the training split's out-of-fold beliefs"
+        if folds else "none (in-sample training beliefs)", "a": calibration_ab[0], "b": calibration_ab[1],
+        "ece_bins": ECE_BINS}
     for name, clips in (("train", train), ("eval", held_out)):
         rows, offsets = corpus.rows(clips), _offsets(corpus, clips)
         split_beliefs[name] = accuracy_by_fraction(calibrated[rows], offsets, corpus.labels[clips])

@@ -29,8 +29,8 @@ class PretrainSettings:
     learning_rate: float = 1e-3
     decay_step: int = 10
     decay_rate: float = 0.1
-    steps_per_clip: int | None = 16
-    oof_folds: int = 4
+    steps_per_clip: int | None = 10
+    oof_folds: int = 7
     finetune: bool = False
     augment: bool = True
     brightness_jitter: float = 0.3

@@ -56,11 +56,11 @@ def summarize_folds(reports: Sequence[Mapping[str, Any]], stores: Sequence[Path]
               for m in MODALITIES}
     encoders = {m: {k: fold_interval([r["encoders_vs_linear"][m][k] for r in reports], clips)
                     for k in reports[0]["encoders_vs_linear"][m]} for m in MODALITIES}
-    per_fold = [{"fold": r["fold"], "clips": r["clips"]["eval"], "temperature": r["calibration"]["temperature"],
+    per_fold = [{"fold": r["fold"], "clips": r["clips"]["eval"], "calibration": [r["calibration"]["a"], r["calibration"]["b"]],
                  "clip_accuracy": r["clip_accuracy"],
                  "fusion_at_20": r["accuracy_vs_fraction"][r["modality"]][fractions.index(0.2)],
                  "encoders_vs_linear": r["encoders_vs_linear"],
-                 "calibration": {split: r["calibration"][split]["calibrated"] for split in ("train", "eval")}}
+                 "calibrated": {split: r["calibration"][split]["calibrated"] for split in ("train", "eval")}}
                 for r in reports]
     return {"corpus": reports[0]["corpus"], "modality": reports[0]["modality"], "seed": reports[0]["seed"],
             "folds": [r["fold"] for r in reports], "clips": int(sum(clips)), "fractions": fractions,
@@ -101,17 +101,17 @@ def _markdown(s: Mapping[str, Any]) -> str:
             lines.append(f"| {split} | {int(round(100 * row['fraction']))} % | {row['confidence']:.3f} | "
                          f"{_pct(row['accuracy'])} | {row['ece']:.3f} |")
     lines += ["", "## Per fold", "",
-              "| fold | audio | visual | fusion | fusion at 20 % | audio CNN / linear | visual CNN / linear | T | "
+              "| fold | audio | visual | fusion | fusion at 20 % | audio CNN / linear | visual CNN / linear | a, b | "
               "eval ECE 20/50/100 % | train - eval confidence 20/50/100 % |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for row in s["per_fold"]:
-        acc, enc, cal = row["clip_accuracy"], row["encoders_vs_linear"], row["calibration"]
+        acc, enc, cal = row["clip_accuracy"], row["encoders_vs_linear"], row["calibrated"]
         ece = " / ".join(f"{r['ece']:.2f}" for r in cal["eval"])
         gap = " / ".join(f"{t['confidence'] - e['confidence']:+.2f}" for t, e in zip(cal["train"], cal["eval"]))
         lines.append(f"| {row['fold']} | {_pct(acc['audio'])} | {_pct(acc['visual'])} | {_pct(acc['fusion'])} | "
                      f"{_pct(row['fusion_at_20'])} | {_pct(enc['audio']['clip_mean'])} / {_pct(enc['audio']['linear_clip_mean'])} | "
                      f"{_pct(enc['visual']['clip_mean'])} / {_pct(enc['visual']['linear_clip_mean'])} | "
-                     f"{row['temperature']:.2f} | {ece} | {gap} |")
+                     f"{row['calibration'][0]:.2f}, {row['calibration'][1]:.2f} | {ece} | {gap} |")
     return "\n".join(lines + ["", "![accuracy vs fraction observed](summary.png)", ""])
 
 

@@ -1,5 +1,6 @@
-"""Calibration of exported beliefs and the encoders' linear baselines: a known temperature is
-recovered, ECE tells calibrated from over-confident beliefs, and clip scoring sums over the clip."""
+"""Calibration of exported beliefs and the encoders' linear baselines: a known step-dependent
+temperature is recovered, ECE tells calibrated from over-confident beliefs, and clip scoring sums
+over the clip."""
 
 from __future__ import annotations
 
@@ -8,32 +9,41 @@ import pytest
 import torch
 
 from pretrained_encoders.baselines import audio_features, frame_and_clip_accuracy, linear_log_probs, visual_features
-from pretrained_encoders.calibration import apply_temperature, calibration_table, expected_calibration_error, fit_temperature
+from pretrained_encoders.calibration import (apply_calibration, calibration_table, expected_calibration_error,
+                                             fit_calibration, step_indices)
 
 
-def _beliefs(n: int, temperature: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Beliefs ``softmax(z)`` whose labels are drawn from ``softmax(z / temperature)``."""
+def _beliefs(n: int, a: float, b: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beliefs ``softmax(z)`` at steps 0..29 whose labels are drawn from ``softmax(z / exp(a + b log(1 + step)))``."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(0, 3, (n, 6))
-    truth = torch.softmax(torch.from_numpy(logits / temperature), -1).numpy()
+    steps = rng.integers(0, 30, n)
+    truth = torch.softmax(torch.from_numpy(logits / np.exp(a + b * np.log1p(steps))[:, None]), -1).numpy()
     labels = np.array([rng.choice(6, p=p) for p in truth])
-    return torch.softmax(torch.from_numpy(logits), -1).numpy(), labels
+    return torch.softmax(torch.from_numpy(logits), -1).numpy(), labels, steps
 
 
-@pytest.mark.parametrize("temperature", [0.5, 1.0, 2.5])
-def test_fit_temperature_recovers_the_temperature_behind_the_labels(temperature):
-    probs, labels = _beliefs(20_000, temperature)
-    assert fit_temperature(probs, labels) == pytest.approx(temperature, rel=0.08)
+def test_step_indices_restart_at_every_clip():
+    np.testing.assert_array_equal(step_indices(np.array([3, 1, 2])), [0, 1, 2, 0, 0, 1])
 
 
-def test_temperature_keeps_the_argmax_and_calibrates():
-    probs, labels = _beliefs(20_000, 2.5, seed=1)
-    calibrated = apply_temperature(probs, fit_temperature(probs, labels))
+@pytest.mark.parametrize("a, b", [(0.0, 0.0), (1.0, 0.0), (1.0, -0.6)])
+def test_fit_calibration_recovers_the_temperatures_behind_the_labels(a, b):
+    probs, labels, steps = _beliefs(20_000, a, b)
+    fitted = fit_calibration(probs, labels, steps)
+    assert fitted == pytest.approx((a, b), abs=0.1)
+
+
+def test_calibration_keeps_the_argmax_and_calibrates_early_and_late_steps():
+    probs, labels, steps = _beliefs(20_000, 1.0, -0.6, seed=1)
+    calibrated = apply_calibration(probs, fit_calibration(probs, labels, steps), steps)
     np.testing.assert_array_equal(calibrated.argmax(1), probs.argmax(1))
     np.testing.assert_allclose(calibrated.sum(1), 1.0, atol=1e-5)
-    before, after = expected_calibration_error(probs, labels), expected_calibration_error(calibrated, labels)
-    assert before > 0.15 and after < 0.02
-    np.testing.assert_allclose(apply_temperature(probs, 1.0), probs, atol=1e-6)
+    for part in (steps < 5, steps >= 20):
+        before = expected_calibration_error(probs[part], labels[part])
+        after = expected_calibration_error(calibrated[part], labels[part])
+        assert before > 0.1 and after < 0.04
+    np.testing.assert_allclose(apply_calibration(probs, (0.0, 0.0), steps), probs, atol=1e-6)
 
 
 def test_calibration_table_reads_the_step_at_each_fraction():

@@ -73,8 +73,10 @@ def test_fusion_shapes_and_determinism():
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in built("fusion").modules())
 
 
-def test_temporal_step_equals_full_pass():
+@pytest.mark.parametrize("calibration", [(0.0, 0.0), (1.0, -0.5)])
+def test_temporal_step_equals_full_pass(calibration):
     model = built("temporal")
+    model.calibration.copy_(torch.tensor(calibration))
     x = torch.randn(3, 11, 16)
     hidden, logits = model(x)
     assert hidden.shape == (3, 11, 12) and logits.shape == (3, 11, 6)

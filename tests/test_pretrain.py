@@ -153,7 +153,7 @@ def test_the_held_out_speaker_changes_only_the_report(ingest_dir, tmp_path):
             np.testing.assert_array_equal(a.clip_feature(name, clip), c.clip_feature(name, clip))
     for other in (b, c):
         assert other.metadata["encoder_checksums"] == a.metadata["encoder_checksums"]
-        assert other.metadata["temperature"] == a.metadata["temperature"]
+        assert other.metadata["calibration"] == a.metadata["calibration"]
     for other in (relabelled, changed):
         assert other.report["epochs"] == reference.report["epochs"]
         assert other.report["inner_fold_curves"] == reference.report["inner_fold_curves"]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from emo_env.data.synthetic import EMOTIONS, SAMPLE_RATE, class_names, generate_corpus
+from emo_env.data.synthetic_face import AUS, FACE_PROFILES
 
 FPS = 30
 
@@ -112,6 +113,22 @@ def test_expression_unfolds_from_a_neutral_start(tiny_corpus, label, top, bottom
         first, second, last = (_region(frames[i], box, top, bottom) for i in (0, 1, -1))
         noise = np.abs(second - first).mean()
         assert np.abs(last - first).mean() > 3 * noise, f"{path.name}: the {label} face does not change"
+
+
+# The action units that define each emotion in FACS/EMFACS (must be clearly active at the apex).
+FACS_UNITS = {"happy": ("cheek_raise", "lip_corner_pull"),
+              "surprise": ("inner_brow_raise", "outer_brow_raise", "upper_lid_raise", "jaw_drop"),
+              "sad": ("inner_brow_raise", "brow_lower", "lip_corner_depress"),
+              "fear": ("inner_brow_raise", "outer_brow_raise", "brow_lower", "upper_lid_raise", "lip_stretch"),
+              "anger": ("brow_lower", "lid_tighten", "lip_press"),
+              "disgust": ("nose_wrinkle", "upper_lip_raise", "brow_lower")}
+
+
+@pytest.mark.parametrize("emotion", EMOTIONS)
+def test_face_profiles_hold_the_facs_units_of_each_emotion(emotion):
+    profile = FACE_PROFILES[emotion]
+    for unit in FACS_UNITS[emotion]:
+        assert profile[AUS.index(unit)] >= 0.3, f"{emotion} lacks {unit}"
 
 
 def _rms_db(audio: np.ndarray) -> float:

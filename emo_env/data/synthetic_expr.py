@@ -26,9 +26,9 @@ class Difficulty:
 
     expression_intensity [1.0]: scale of every facial action unit and prosody change at the apex.
     intensity_jitter [0.3]: a clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``.
-    face_separation [0.4]: how far apart the face-confusable emotions are (fear vs surprise,
+    face_separation [0.8]: how far apart the face-confusable emotions are (fear vs surprise,
         anger vs disgust): 0 identical faces, 1 fully distinct prototypes.
-    voice_separation [0.3]: the same for the voice-confusable emotions (happy vs surprise vs anger,
+    voice_separation [0.6]: the same for the voice-confusable emotions (happy vs surprise vs anger,
         sad vs disgust).
     identity_spread [1.0]: between-speaker spread of appearance (face geometry, skin, hair) and voice
         (pitch, formants, speaking rate).
@@ -48,8 +48,8 @@ class Difficulty:
 
     expression_intensity: float = 1.0
     intensity_jitter: float = 0.3
-    face_separation: float = 0.4
-    voice_separation: float = 0.3
+    face_separation: float = 0.8
+    voice_separation: float = 0.6
     identity_spread: float = 1.0
     style_spread: float = 0.6
     onset_s: tuple[float, float] = (0.3, 1.0)

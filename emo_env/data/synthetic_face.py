@@ -43,15 +43,16 @@ def _profile(**units: float) -> np.ndarray:
     return out
 
 
-# Prototype expressions at the apex (after Ekman and Friesen's EMFACS descriptions).
+# Prototype expressions at the apex (after Ekman and Friesen's EMFACS descriptions): happy 6+12,
+# surprise 1+2+5+26, sad 1+4+6+15 (+43), fear 1+2+4+5+7+20(+26), anger 4+5+7+10+24, disgust 4+9+10(+15).
 FACE_PROFILES = {
     "happy": _profile(cheek_raise=0.8, lip_corner_pull=1.0, lid_tighten=0.2, jaw_drop=0.15),
     "surprise": _profile(inner_brow_raise=1.0, outer_brow_raise=1.0, upper_lid_raise=0.9, jaw_drop=0.9),
-    "sad": _profile(inner_brow_raise=0.9, brow_lower=0.35, lip_corner_depress=0.9, lid_droop=0.5),
-    "fear": _profile(inner_brow_raise=1.0, outer_brow_raise=0.5, brow_lower=0.5, upper_lid_raise=1.0,
-                     lid_tighten=0.2, lip_stretch=0.9, jaw_drop=0.4),
-    "anger": _profile(brow_lower=1.0, upper_lid_raise=0.4, lid_tighten=0.8, lip_press=0.9),
-    "disgust": _profile(brow_lower=0.5, nose_wrinkle=1.0, upper_lip_raise=0.9, lip_corner_depress=0.4,
+    "sad": _profile(inner_brow_raise=1.2, brow_lower=0.3, cheek_raise=1.0, lip_corner_depress=0.7, lid_droop=0.7),
+    "fear": _profile(inner_brow_raise=1.0, outer_brow_raise=0.3, brow_lower=0.5, upper_lid_raise=0.7,
+                     lid_tighten=0.4, lip_stretch=1.0, jaw_drop=0.1),
+    "anger": _profile(brow_lower=1.2, upper_lid_raise=0.7, lid_tighten=0.8, upper_lip_raise=0.7, lip_press=1.0),
+    "disgust": _profile(brow_lower=0.6, nose_wrinkle=1.0, upper_lip_raise=1.0, lip_corner_depress=0.4,
                         lid_tighten=0.4, cheek_raise=0.3),
     NEUTRAL: _profile(),
 }
@@ -366,22 +367,25 @@ class FaceScene:
         inner_up, outer_up = au["inner_brow_raise"], au["outer_brow_raise"]
         lower = au["brow_lower"] + 0.35 * au["nose_wrinkle"]
         raised = np.maximum(inner_up, outer_up)
+        span = 0.38 * a * (0.45 + 0.55 * outer_up / np.maximum(raised, 1e-6))  # AU1 alone: wrinkles mid-forehead
         out = []
         for i in range(3):
             yy = ey - idt.brow_gap * a - (0.16 + 0.09 * i) * b
-            out.append(self._stroke(_xy(_U * 0.38 * a, yy + 0.03 * b * _U ** 2),
+            out.append(self._stroke(_xy(_U * span[:, None], yy + 0.03 * b * _U ** 2),
                                     self._shade(np.minimum(0.15, 0.25 * (raised - 0.35))), 1.0, raised > 0.35))
         frown = au["brow_lower"]
         for side in (-1, 1):
             out.append(self._stroke(np.array([[side * 0.06 * a, ey - 0.33 * a], [side * 0.05 * a, ey - 0.18 * a]]),
                                     self._shade(np.minimum(0.35, 0.45 * (frown - 0.3))), 1.2, frown > 0.3))
         base = ey - idt.brow_gap * a
+        oblique = inner_up * np.clip(1.0 - outer_up, 0.0, 1.0)  # AU1 without AU2: the outer end drops
         for side in (-1, 1):
-            inner = _xy(side * (ex - 0.95 * ew - 0.05 * a * lower),
-                        base + 0.02 * a - 0.08 * a * inner_up + 0.12 * a * lower)
+            inner = _xy(side * (ex - 0.95 * ew - 0.12 * a * lower),
+                        base + 0.02 * a - 0.15 * a * inner_up + 0.14 * a * lower)
             mid = _xy(side * (ex + 0.05 * ew),
-                      base - idt.brow_arch * a - 0.05 * a * (inner_up + outer_up) + 0.08 * a * lower)
-            outer = _xy(side * (ex + 1.15 * ew), base + 0.03 * a - 0.1 * a * outer_up + 0.03 * a * lower)
+                      base - idt.brow_arch * a - 0.04 * a * inner_up - 0.06 * a * outer_up + 0.07 * a * lower)
+            outer = _xy(side * (ex + 1.15 * ew),
+                        base + 0.03 * a - 0.11 * a * outer_up + 0.03 * a * lower + 0.06 * a * oblique)
             out.append(self._stroke(_bezier(inner, mid, outer), "brow", idt.brow_thick * a))
         return out
 
@@ -390,7 +394,7 @@ class FaceScene:
         idt = self.id
         a, b = idt.a, idt.b
         ex, ey, ew, eh = idt.eye_dx * a, idt.eye_y * b, idt.eye_w * a, idt.eye_h * a
-        up = eh * np.maximum(0.0, 1.0 + 0.45 * au["upper_lid_raise"] - 0.45 * au["lid_tighten"]
+        up = eh * np.maximum(0.0, 1.0 + 0.8 * au["upper_lid_raise"] - 0.45 * au["lid_tighten"]
                              - 0.6 * au["lid_droop"] - 0.25 * au["cheek_raise"]) * (1.0 - blink)
         low = eh * np.maximum(0.15, 0.8 - 0.35 * au["lid_tighten"] - 0.4 * au["cheek_raise"]
                               + 0.2 * au["upper_lid_raise"]) * (1.0 - 0.4 * blink)
@@ -431,10 +435,10 @@ class FaceScene:
         wrinkle = au["nose_wrinkle"]
         ny = idt.nose_y * b - 0.03 * b * wrinkle
         out = []
-        for i in range(3):
-            yy = ey + 0.05 * b + 0.045 * b * i
-            chevron = np.array([[-0.09 * a, yy + 0.01 * b], [0.0, yy - 0.005 * b], [0.09 * a, yy + 0.01 * b]])
-            out.append(self._stroke(chevron, self._shade(np.minimum(0.4, 0.5 * (wrinkle - 0.2))), 1.0, wrinkle > 0.2))
+        for i in range(4):
+            yy = ey + 0.03 * b + 0.04 * b * i
+            chevron = np.array([[-0.11 * a, yy + 0.015 * b], [0.0, yy - 0.01 * b], [0.11 * a, yy + 0.015 * b]])
+            out.append(self._stroke(chevron, self._shade(np.minimum(0.55, 0.7 * (wrinkle - 0.2))), 1.4, wrinkle > 0.2))
         half_w = idt.nose_w * a * (1.0 + 0.25 * wrinkle)
         tilt = np.deg2rad(20)
         for side in (-1, 1):
@@ -455,36 +459,43 @@ class FaceScene:
         a, b = idt.a, idt.b
         my, mw = idt.mouth_y * b, idt.mouth_w * a
         pull, depress = au["lip_corner_pull"], au["lip_corner_depress"]
-        stretch, press = au["lip_stretch"], au["lip_press"]
+        stretch, press, snarl = au["lip_stretch"], au["lip_press"], au["upper_lip_raise"]
         corner_x = mw * (1.0 + 0.22 * pull + 0.3 * stretch - 0.18 * np.maximum(mouth_round, 0.0)
                          + 0.08 * np.maximum(-mouth_round, 0.0) - 0.08 * press)
-        corner_y = my - 0.09 * b * pull + 0.08 * b * depress + 0.015 * b * stretch
-        fold = 0.12 + 0.35 * au["cheek_raise"] + 0.3 * pull + 0.3 * au["upper_lip_raise"] + 0.2 * au["nose_wrinkle"]
+        corner_y = my - 0.09 * b * pull + 0.15 * b * depress + 0.04 * b * stretch
+        fold = 0.12 + 0.35 * au["cheek_raise"] + 0.3 * pull + 0.4 * snarl + 0.2 * au["nose_wrinkle"]
         out = []
         for side in (-1, 1):
             start = _xy(side * 1.15 * nose_half_w, nose_y - 0.03 * b)
             end = _xy(side * (corner_x + 0.1 * a), corner_y + 0.09 * b)
             bend = _xy(side * (corner_x + 0.12 * a), (start[:, 1] + end[:, 1]) / 2)
-            out.append(self._stroke(_bezier(start, bend, end), self._shade(np.minimum(0.45, fold)), 1.1))
-        opening = np.maximum(0.0, 0.09 * b * au["jaw_drop"] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
-                             + 0.012 * b * pull)
-        lift = 0.05 * b * au["upper_lip_raise"]
-        thin = 1.0 - 0.6 * press
+            out.append(self._stroke(_bezier(start, bend, end), self._shade(np.minimum(0.5, fold)), 1.1))
+            droop = np.stack([_xy(side * (corner_x + 0.02 * a), corner_y + 0.02 * b),
+                              _xy(side * (corner_x + 0.06 * a), corner_y + 0.13 * b)], 1)  # below a pulled-down corner
+            out.append(self._stroke(droop, self._shade(np.minimum(0.35, 0.5 * (depress - 0.3))), 1.0, depress > 0.3))
+        opening = np.maximum(0.0, 0.13 * b * au["jaw_drop"] + 0.09 * b * mouth_open * (1.0 - 0.7 * press)
+                             + 0.012 * b * pull + 0.08 * b * stretch)
+        lift = 0.11 * b * snarl  # the raised upper lip bares the upper teeth
+        thin = 1.0 - 0.6 * press - 0.3 * stretch
+        chin = 0.03 * b * depress  # the chin raiser that goes with a depressed corner pushes the lower lip up
         top = my - idt.lip_upper * b * thin - 0.3 * opening - lift
         inner_top = my - 0.3 * opening - lift
         inner_bottom = my + 0.7 * opening
-        bottom = inner_bottom + idt.lip_lower * b * thin
+        bottom = inner_bottom + idt.lip_lower * b * thin - chin
         col = (lambda v: v[:, None])
         xs = _U * col(corner_x)
         upper_outer = _xy(xs, col(top) + col(corner_y - top) * np.abs(_U) ** 1.6 + 0.012 * b * _BOW)
         lower_outer = _xy(xs, col(bottom) + col(corner_y - bottom) * _U ** 2)
         out.append(self._stroke(np.concatenate([upper_outer, lower_outer[:, ::-1]], 1), "lips"))
-        upper_inner = _xy(xs * 0.96, col(inner_top) + col(corner_y - inner_top) * np.abs(_U) ** 1.3)
-        lower_inner = _xy(xs * 0.96, col(inner_bottom) + col(corner_y - inner_bottom) * np.abs(_U) ** 1.5)
-        parted = inner_bottom - inner_top > 1.0
+        box = col(2.0 * stretch)  # stretched lips part in a wide, flat-sided opening
+        upper_inner = _xy(xs * 0.96, col(inner_top) + col(corner_y - inner_top) * np.abs(_U) ** (1.3 + box))
+        lower_inner = _xy(xs * 0.96, col(inner_bottom) + col(corner_y - inner_bottom) * np.abs(_U) ** (1.5 + box))
+        gap = inner_bottom - inner_top
+        parted = gap > 1.0
         out.append(self._stroke(np.concatenate([upper_inner, lower_inner[:, ::-1]], 1), "teeth", show=parted))
-        teeth_edge = upper_inner + _xy(0.0, col(np.minimum(0.05 * b, 0.45 * (inner_bottom - inner_top))))
-        floor = _xy(lower_inner[..., 0], np.maximum(lower_inner[..., 1], teeth_edge[..., 1]))
+        teeth_edge = upper_inner + _xy(0.0, col(np.minimum(0.07 * b, 0.6 * gap)))
+        lower_teeth = col(stretch * np.minimum(0.05 * b, 0.35 * gap))  # a stretched mouth bares both rows
+        floor = _xy(lower_inner[..., 0], np.maximum(lower_inner[..., 1] - lower_teeth, teeth_edge[..., 1]))
         out.append(self._stroke(np.concatenate([teeth_edge, floor[:, ::-1]], 1), "mouth", show=parted))
         out.append(self._stroke(upper_inner, "lip_line", 1.0))
         return out

@@ -28,7 +28,7 @@ _ROOM = 1.0 / np.sqrt(np.maximum(_FREQS, 50.0) / 50.0)  # pinkish background noi
 
 # Prosody parameters, as offsets from the speaker's neutral voice.
 PROSODY = ("pitch_st",  # mean pitch shift, semitones
-           "range_st",  # extra pitch-accent size, semitones
+           "range_st",  # extra pitch-accent size, semitones (the declination scales with it)
            "rate",  # speaking rate, log2 factor
            "energy_db",  # loudness
            "jitter",  # extra cycle-to-cycle pitch perturbation (fraction)
@@ -42,10 +42,10 @@ _P = {name: i for i, name in enumerate(PROSODY)}
 VOICE_PROFILES = {
     "happy": np.array([4.0, 2.5, 0.12, 5.0, 0.0, 0.0, 1.5, 0.0, 0.0]),
     "surprise": np.array([5.0, 3.5, 0.05, 5.0, 0.0, 0.05, 1.0, 4.0, 0.0]),
-    "sad": np.array([-3.0, -1.5, -0.35, -6.0, 0.01, 0.25, -2.5, -1.0, 0.1]),
+    "sad": np.array([-3.0, -2.0, -0.35, -6.0, 0.01, 0.25, -2.5, -1.0, 0.1]),
     "fear": np.array([6.0, -1.5, 0.3, -1.0, 0.03, 0.3, -0.5, 1.0, 0.5]),
     "anger": np.array([3.0, 1.5, 0.2, 8.0, 0.005, -0.03, 3.0, -2.0, 0.0]),
-    "disgust": np.array([-2.0, 0.0, -0.25, -3.0, 0.01, 0.1, -1.0, -2.5, 0.0]),
+    "disgust": np.array([-2.0, -0.5, -0.25, -3.0, 0.01, 0.1, -1.0, -2.5, 0.0]),
     NEUTRAL: np.zeros(len(PROSODY)),
 }
 # Emotions whose voices sound alike; the face tells them apart.
@@ -192,13 +192,14 @@ def synthesize(voice: VoiceIdentity, prosody: np.ndarray, strength: Callable[[np
 
     syllables = _timeline(voice, lambda at: float(np.interp(at, tc, pc[:, _P["rate"]])), duration, rng)
 
-    # Pitch: declination, accents on syllables scaled by the pitch range, final rise or fall, jitter.
+    # Pitch: declination and accents on syllables, both scaled by the pitch range; final rise or fall; jitter.
     mids = np.array([0.0] + [(s.vowel_start + s.end) / 2 / SAMPLE_RATE for s in syllables] + [duration])
     range_st = np.maximum(2.5 + np.interp(mids, tc, pc[:, _P["range_st"]]), 0.3)
     accents = np.array([0.0] + [s.accent for s in syllables] + [0.0]) * range_st
     progress = t / duration
     tremble = np.clip(per_sample("tremor"), 0.0, 0.8) * np.sin(2 * np.pi * 6.0 * t + rng.uniform(0, 2 * np.pi))
-    semitones = per_sample("pitch_st") - 2.0 * progress + np.interp(t, mids, accents) \
+    declination = 0.8 * progress * np.interp(t, mids, range_st)  # 2 semitones over a neutral utterance
+    semitones = per_sample("pitch_st") - declination + np.interp(t, mids, accents) \
         + np.clip((progress - 0.67) / 0.33, 0, 1) * per_sample("final_st") + 2.0 * tremble
     cycle = int(0.005 * SAMPLE_RATE)  # perturbations held for about a glottal cycle
     jitter = np.repeat(rng.standard_normal(n // cycle + 1), cycle)[:n]

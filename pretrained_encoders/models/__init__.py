@@ -9,11 +9,11 @@ from torch import nn
 
 from .audio import AUDIO_ARCHS, build_audio_encoder
 from .fusion import FusedEncoder, FusionNet
-from .temporal import LSTMState, TemporalModel
+from .temporal import TemporalModel, TemporalState
 from .visual import VISUAL_ARCHS, build_visual_encoder
 
 __all__ = [
-    "AUDIO_ARCHS", "VISUAL_ARCHS", "MODALITIES", "FusionNet", "FusedEncoder", "TemporalModel", "LSTMState",
+    "AUDIO_ARCHS", "VISUAL_ARCHS", "MODALITIES", "FusionNet", "FusedEncoder", "TemporalModel", "TemporalState",
     "build_audio_encoder", "build_visual_encoder", "build_model",
 ]
 

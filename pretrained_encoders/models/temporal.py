@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
 
-__all__ = ["TemporalModel", "LSTMState"]
+__all__ = ["TemporalModel", "TemporalState", "step_temperatures"]
 
-LSTMState = tuple[torch.Tensor, torch.Tensor]
+
+class TemporalState(NamedTuple):
+    """What :meth:`TemporalModel.step` carries from one step to the next."""
+
+    h: torch.Tensor
+    c: torch.Tensor
+    steps: int  # steps seen so far
+
+
+def step_temperatures(calibration: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """The temperature at each 0-based step index: ``exp(a + b * log(1 + step))`` for ``calibration = (a, b)``."""
+    return torch.exp(calibration[0] + calibration[1] * torch.log1p(steps.to(calibration.dtype)))
 
 
 class TemporalModel(nn.Module):
     """One LSTM layer and a linear classifier; its hidden state and softmax are the ``belief``.
 
-    The logits are divided by ``temperature`` (a buffer, 1 while training), which calibration sets
+    The logits at step ``t`` are divided by the temperature :func:`step_temperatures` of the
+    ``calibration`` buffer (``(0, 0)``, a temperature of 1, while training), which calibration sets
     after training so that every consumer of the saved model sees calibrated probabilities.
 
     ``forward(x [B, T, D]) -> (hidden [B, T, H], logits [B, T, K])`` (causal: padding at the end of
@@ -25,15 +39,18 @@ class TemporalModel(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
         self.head = nn.Linear(hidden_dim, num_classes)
-        self.register_buffer("temperature", torch.ones(()))
+        self.register_buffer("calibration", torch.zeros(2))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, _ = self.lstm(x.float())
-        return hidden, self.head(hidden) / self.temperature
+        temperature = step_temperatures(self.calibration, torch.arange(x.shape[1], device=x.device))
+        return hidden, self.head(hidden) / temperature[:, None]
 
-    def step(self, x: torch.Tensor, state: LSTMState | None = None) -> tuple[torch.Tensor, torch.Tensor, LSTMState]:
+    def step(self, x: torch.Tensor, state: TemporalState | None = None) -> tuple[torch.Tensor, torch.Tensor, TemporalState]:
         """One step: ``x [B, D]`` and the previous state (None at the start of a clip) ->
         ``(probs [B, K], hidden [B, H], state)``."""
-        hidden, state = self.lstm(x.float().unsqueeze(1), state)
+        steps = 0 if state is None else state.steps
+        hidden, (h, c) = self.lstm(x.float().unsqueeze(1), None if state is None else (state.h, state.c))
         hidden = hidden.squeeze(1)
-        return torch.softmax(self.head(hidden) / self.temperature, dim=-1), hidden, state
+        temperature = step_temperatures(self.calibration, torch.tensor(steps, device=x.device))
+        return torch.softmax(self.head(hidden) / temperature, dim=-1), hidden, TemporalState(h, c, steps + 1)
