@@ -112,15 +112,7 @@ def pretrain(
     t0 = time.perf_counter()
     full = results["full"][0]
     assert full is not None
-    features = {name: np.zeros((int(corpus.offsets[-1]), dim), np.float32) for name, dim in (
-        ("audio", settings.embed_dim), ("visual", settings.embed_dim), ("fusion", settings.embed_dim),
-        ("hidden", settings.hidden_dim), ("probs", len(corpus.class_names)))}
-    for result, export_clips in results.values():
-        assert result is not None
-        rows = corpus.rows(export_clips)
-        for name in STORE_FEATURES:
-            key = f"{name}:{settings.modality}" if name in ("hidden", "probs") else name
-            features[name][rows] = result.features[key].numpy()
+    features = _gather_features(corpus, settings, results)
     uncalibrated = features["probs"]
     steps = step_indices(corpus.lengths)
     train_rows = corpus.rows(train)
@@ -130,9 +122,8 @@ def pretrain(
     temporal = full.models[f"temporal:{settings.modality}"]
     temporal.calibration.copy_(torch.tensor(calibration))
     encoders_path = run_dir / "encoders.pt"
-    models = {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
-    models["temporal"] = temporal
-    checksum = save_encoders(encoders_path, models, spec)
+    checksum = save_encoders(encoders_path, {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
+                             | {"temporal": temporal}, spec)
     metadata = {
         "config": dict(config),
         "code_version": __version__,
@@ -169,6 +160,21 @@ def pretrain(
                      run_dir / "reliability.png", f"{corpus_name}, held-out {fold}: exported beliefs before and after calibration")
     report_files = write_report(run_dir, report) | {"reliability.png": run_dir / "reliability.png"}
     return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
+
+
+def _gather_features(corpus: Corpus, settings: PretrainSettings,
+                     results: Mapping[str, tuple[CascadeResult | None, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The store's features, float32 ``[steps, dim]``: each cascade's outputs on the clips it exports."""
+    features = {name: np.zeros((int(corpus.offsets[-1]), dim), np.float32) for name, dim in (
+        ("audio", settings.embed_dim), ("visual", settings.embed_dim), ("fusion", settings.embed_dim),
+        ("hidden", settings.hidden_dim), ("probs", len(corpus.class_names)))}
+    for result, export_clips in results.values():
+        assert result is not None
+        rows = corpus.rows(export_clips)
+        for name in STORE_FEATURES:
+            key = f"{name}:{settings.modality}" if name in ("hidden", "probs") else name
+            features[name][rows] = result.features[key].numpy()
+    return features
 
 
 def _offsets(corpus: Corpus, clips: np.ndarray) -> np.ndarray:
