@@ -18,9 +18,8 @@ from scipy.optimize import minimize
 from sklearn.calibration import calibration_curve
 from torchmetrics.functional.classification import multiclass_calibration_error
 
-from .checkpoint import atomic_path
 from .models.temporal import step_temperatures
-from .report import prefix_steps
+from .report import prefix_steps, save_figure
 
 __all__ = ["ECE_BINS", "CALIBRATION_FRACTIONS", "step_indices", "fit_calibration", "apply_calibration",
            "expected_calibration_error", "calibration_table", "plot_reliability"]
@@ -106,7 +105,5 @@ def plot_reliability(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarr
     np.atleast_1d(axes)[0].set_ylabel("accuracy")
     np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8)
     fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 

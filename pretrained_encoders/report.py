@@ -10,7 +10,7 @@ import numpy as np
 
 from .checkpoint import atomic_path
 
-__all__ = ["FRACTIONS", "prefix_steps", "accuracy_by_fraction", "confusion_matrix", "write_report"]
+__all__ = ["FRACTIONS", "prefix_steps", "accuracy_by_fraction", "confusion_matrix", "save_figure", "write_report"]
 
 FRACTIONS = tuple(round(0.1 * i, 1) for i in range(1, 11))
 
@@ -153,7 +153,8 @@ def _epochs_section(r: Mapping[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def _savefig(fig: Any, path: Path) -> None:
+def save_figure(fig: Any, path: Path) -> None:
+    """Write a matplotlib figure to ``path`` as PNG atomically and close it."""
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as tmp:
@@ -178,7 +179,7 @@ def _plot_curves(r: Mapping[str, Any], path: Path) -> None:
            title=f"{r['corpus']}, held-out {r['fold']}")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    _savefig(fig, path)
+    save_figure(fig, path)
 
 
 def _plot_confusion(r: Mapping[str, Any], path: Path) -> None:
@@ -197,4 +198,4 @@ def _plot_confusion(r: Mapping[str, Any], path: Path) -> None:
            title=f"{r['modality']}, held-out {r['fold']}, end of clip")
     ax.set_xticklabels(names, rotation=45, ha="right")
     ax.set_yticklabels(names)
-    _savefig(fig, path)
+    save_figure(fig, path)

@@ -15,6 +15,7 @@ from emo_env.data.store import load_store
 from .calibration import calibration_table
 from .checkpoint import atomic_path
 from .models import MODALITIES
+from .report import save_figure
 
 __all__ = ["fold_interval", "summarize_folds", "write_summary"]
 
@@ -131,9 +132,7 @@ def _plot(s: Mapping[str, Any], path: Path) -> None:
            title=f"{s['corpus']}: {len(s['folds'])} folds, mean and 95 % CI over folds")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def write_summary(summary: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
