@@ -6,8 +6,8 @@ registered by name in :data:`AGENTS`; :func:`load_policy` reads back any saved p
 
 from agents.evaluation import Evaluation, evaluate
 from agents.metrics import Metrics, compute_metrics, harmonic_mean
-from agents.policy import EnvSpec, Policy
+from agents.policy import PolicySpec, Policy
 from agents.registry import AGENTS, get_agent, load_policy
 
-__all__ = ["AGENTS", "EnvSpec", "Evaluation", "Metrics", "Policy", "compute_metrics", "evaluate", "get_agent",
+__all__ = ["AGENTS", "PolicySpec", "Evaluation", "Metrics", "Policy", "compute_metrics", "evaluate", "get_agent",
            "harmonic_mean", "load_policy"]

@@ -1,27 +1,59 @@
-"""Baselines that learn nothing: answer at the end, at a fixed time, past a confidence threshold, at random.
+"""Rule baselines: answer at the end, at a fixed time, past a confidence threshold (fixed or falling with
+time), at random; their parameters are tuned on the training split for the learners' objective.
 
-The rule-based ones read the temporal model's class probabilities and the time observed from
-the observation (``belief`` and ``probs`` modes end with ``[probs (K), time]``, time = steps seen
+The rules read the temporal model's class probabilities and the time observed from the
+observation (``belief`` and ``probs`` modes end with ``[probs (K), time]``, time = steps seen
 / the store's longest clip, see ``emo_env.envs.observations``) and answer with the argmax class.
 Every one of them answers at the last step, where waiting is not allowed.
+
+A rule's parameter left unset (``None``) is *tuned* by :meth:`Policy.learn`: every candidate is
+evaluated on the split ``learn`` is given (the training split) and the one with the highest mean
+return, the quantity the learners maximise, is kept. The same sweep run on the held-out split is
+the *oracle* curve (:func:`threshold_sweep` with ``split="eval"``): it is tuned on the test speaker
+and is labelled so wherever it appears.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+import dataclasses
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
-from agents.policy import EnvSpec, Policy
+from agents.evaluation import evaluate
+from agents.policy import PolicySpec, Policy
 
-__all__ = ["EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "RandomPolicy", "probs_and_time"]
+__all__ = ["THRESHOLDS", "TIMES", "EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "TimeThresholdPolicy",
+           "RandomPolicy", "probs_and_time", "sweep", "threshold_sweep"]
+
+#: Candidate confidence thresholds (the threshold rules' tuning grid and the oracle sweep).
+THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95,
+              0.975, 0.99, 0.999)
+#: Candidate answer times, as shares of the store's longest clip (the fixed-time rule's tuning grid).
+TIMES = tuple(round(0.05 * i, 2) for i in range(1, 21))
 
 
-def probs_and_time(obs: np.ndarray, spec: EnvSpec) -> tuple[np.ndarray, np.ndarray]:
+def probs_and_time(obs: np.ndarray, spec: PolicySpec) -> tuple[np.ndarray, np.ndarray]:
     """The class probabilities ``[B, K]`` and time observed ``[B]`` held in a belief/probs observation."""
     k = spec.num_classes
     return obs[:, -k - 1 : -1], obs[:, -1]
+
+
+def sweep(cls: type[Policy], spec: PolicySpec, configs: Sequence[Mapping[str, Any]], env_kwargs: Mapping[str, Any],
+          split: str) -> pd.DataFrame:
+    """One row per config of ``cls``: the config's values and the metrics of one pass over ``split``."""
+    rows = [{**config, **evaluate(cls(spec, config), env_kwargs, split).metrics.summary()} for config in configs]
+    return pd.DataFrame(rows)
+
+
+def threshold_sweep(spec: PolicySpec, env_kwargs: Mapping[str, Any], thresholds: Sequence[float] = THRESHOLDS,
+                    split: str = "eval") -> pd.DataFrame:
+    """The threshold rule at every threshold on ``split``, sorted by earliness (on ``eval``: the oracle curve)."""
+    table = sweep(ThresholdPolicy, spec, [{"threshold": float(t)} for t in thresholds], env_kwargs, split)
+    return table.sort_values(["earliness", "accuracy"]).reset_index(drop=True)
 
 
 class _RulePolicy(Policy):
@@ -29,14 +61,38 @@ class _RulePolicy(Policy):
 
     obs_modes: ClassVar[tuple[str, ...]] = ("belief", "probs")
     default_total_steps: ClassVar[int] = 0
+    #: Parameters tuned by :meth:`learn` when the config leaves them unset: parameter -> its candidates field.
+    tuned: ClassVar[Mapping[str, str]] = {}
+    #: The candidates tried by the last :meth:`learn` and their metrics on its split (``None`` before).
+    tuning: pd.DataFrame | None = None
 
     def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def act(self, obs: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        unset = self._unset()
+        if unset:
+            raise ValueError(f"agent {self.name!r}: {', '.join(unset)} unset; tune it with learn() on the training "
+                             "split or set it in the config")
         probs, time = probs_and_time(np.asarray(obs), self.spec)
         answer = self.ready(probs, time) | (np.asarray(mask)[:, 0] == 0)
         return np.where(answer, 1 + probs.argmax(axis=1), 0).astype(np.int64)
+
+    def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Any = None) -> None:
+        """Set the unset parameters, jointly, to the candidates with the highest mean return on the split of
+        ``env_kwargs`` (the training split); the first best candidate wins a tie."""
+        unset = self._unset()
+        if not unset:
+            return
+        grid = itertools.product(*(getattr(self.config, self.tuned[name]) for name in unset))
+        settings = {name: getattr(self.config, name) for name in self.tuned}
+        configs = [{**settings, **dict(zip(unset, map(float, values)))} for values in grid]
+        self.tuning = sweep(type(self), self.spec, configs, env_kwargs, env_kwargs.get("split", "train"))
+        best = self.tuning.loc[self.tuning["mean_return"].idxmax()]
+        self.config = dataclasses.replace(self.config, **{name: float(best[name]) for name in unset})
+
+    def _unset(self) -> list[str]:
+        return [name for name in self.tuned if getattr(self.config, name) is None]
 
 
 class EndPolicy(_RulePolicy):
@@ -50,7 +106,8 @@ class EndPolicy(_RulePolicy):
 
 @dataclass
 class FixedTimeConfig:
-    time: float = 0.5  # answer once the time observed (steps / the store's longest clip) reaches this
+    time: float | None = None  # answer once the time observed (steps / the store's longest clip) reaches this; None = tuned
+    candidates: list[float] = field(default_factory=lambda: list(TIMES))  # the times tried when tuning
 
 
 class FixedTimePolicy(_RulePolicy):
@@ -59,6 +116,7 @@ class FixedTimePolicy(_RulePolicy):
 
     name = "fixed"
     Config = FixedTimeConfig
+    tuned = {"time": "candidates"}
 
     def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         return time >= self.config.time
@@ -66,17 +124,40 @@ class FixedTimePolicy(_RulePolicy):
 
 @dataclass
 class ThresholdConfig:
-    threshold: float = 0.9  # answer once the top class probability reaches this
+    threshold: float | None = None  # answer once the top class probability reaches this; None = tuned
+    candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))  # the thresholds tried when tuning
 
 
 class ThresholdPolicy(_RulePolicy):
-    """Answer once the temporal model's top class probability reaches a threshold (swept for a Pareto curve)."""
+    """Answer once the temporal model's top class probability reaches a threshold."""
 
     name = "threshold"
     Config = ThresholdConfig
+    tuned = {"threshold": "candidates"}
 
     def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         return probs.max(axis=1) >= self.config.threshold
+
+
+@dataclass
+class TimeThresholdConfig:
+    start: float | None = None  # top class probability needed at time 0; None = tuned
+    end: float | None = None  # ... at time 1 (the longest clip), linear in between; None = tuned
+    start_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))  # start values tried when tuning
+    end_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))  # end values tried when tuning
+
+
+class TimeThresholdPolicy(_RulePolicy):
+    """Answer once the top class probability reaches a threshold that moves linearly with the time
+    observed, from ``start`` to ``end`` (usually falling: demand less confidence as time runs out)."""
+
+    name = "time-threshold"
+    Config = TimeThresholdConfig
+    tuned = {"start": "start_candidates", "end": "end_candidates"}
+
+    def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
+        start, end = self.config.start, self.config.end
+        return probs.max(axis=1) >= start + (end - start) * np.minimum(time, 1.0)
 
 
 class RandomPolicy(Policy):
@@ -85,7 +166,7 @@ class RandomPolicy(Policy):
     name = "random"
     default_total_steps: ClassVar[int] = 0
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._rng = np.random.default_rng(self.seed)
 

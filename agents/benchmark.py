@@ -1,154 +1,341 @@
-"""Benchmark: every agent trained and evaluated on the same store, split, rewards and seeds.
+"""Benchmark: every agent trained on every fold and seed, on the same stores, splits and rewards, with
+its held-out results pooled over the folds.
 
-    python -m agents.benchmark [--config configs/synthetic.yaml] [--agents dqn,reinforce,sb3-dqn]
-        [--seeds 0,1,2] [--store PATH] [--set key=value ...] [--out DIR] [--no-sweep] [--no-progress]
+    python -m agents.benchmark [--config configs/synthetic.yaml] [--agents dqn,reinforce,threshold,...]
+        [--seeds 0,1,2,3,4] [--folds all | --folds s1,s3 | --store PATH] [--workers N] [--ray [ADDRESS]]
+        [--validation] [--set key=value ...] [--out DIR] [--no-sweep] [--resume] [--no-progress]
 
-Writes ``benchmark.md`` and ``benchmark.csv`` (mean and standard deviation over seeds of accuracy,
-earliness, HM, return, training time and env steps per second), ``runs.csv`` (one row per agent and
-seed), ``sweep.csv`` and ``benchmark.png``: accuracy against earliness for every agent, the threshold
-baseline's sweep and Pareto front, and each ``sweep_agents`` learner's curve over ``latency_costs``
-(first seed). Each run's policy is saved under ``runs/<agent>/seed<N>/``.
+``--folds`` uses the per-fold stores that ``pretrain_encoder.py --all-folds`` writes, building any
+that are missing; without it the benchmark runs on one store (as ``train_agent.py`` picks it).
+``--validation`` runs it instead on each store's inner-validation copy (a training speaker held out,
+the test speaker left out: :mod:`agents.validation`), the place to compare designs and settings.
+Agents are registered names or ``package.module:Class``. The rule baselines tune their parameters
+on each fold's training split for the mean return, the learners' objective (the *fair*
+baselines); the threshold sweep on the held-out split is the *oracle*, tuned on the test speaker.
+
+Written to the output folder: ``benchmark.md`` and ``benchmark.json`` (the report), ``benchmark.csv``
+(per agent: mean and IQM over runs with 95 % stratified-bootstrap intervals, from rliable),
+``improvement.csv`` (probability of improvement of each agent over each fair baseline and the
+difference of mean returns, with intervals), ``folds.csv`` (per agent and fold, with the earliness
+spread across seeds), ``runs.csv`` (one row per run), ``episodes.csv`` (every held-out clip of
+every run), ``oracle.csv``, ``sweep.csv`` (each ``sweep_agents`` learner over ``latency_costs``,
+first seed, pooled over folds) and ``benchmark.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
-import torch
 
-from agents.cli import USER_ERRORS, agent_settings, env_kwargs_from_config, store_path
-from agents.metrics import mean_and_spread
+from agents.baselines import EndPolicy, threshold_sweep
+from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
+from agents.evaluation import area_under_tradeoff, curve_accuracy_at, evaluate, pareto_front
+from agents.grid import Task, TaskResult, run_grid, task_dir
+from agents.metrics import compute_metrics, harmonic_mean
 from agents.plots import plot_tradeoff
 from agents.registry import AGENTS, get_agent
-from agents.training import Baselines, RunResult, compare, compute_baselines, run_agent
+from agents.stats import improvement_table, interval_table
+from agents.training import FAIR_BASELINES, env_spec
+from agents.validation import inner_speaker, inner_validation_store
 from emo_env.config import load_config, resolve_path
 from emo_env.data.atomic import atomic_path
 from emo_env.envs.episodes import open_store
+from pretrained_encoders.folds import fold_stores
 
-__all__ = ["main", "run_benchmark", "summarize"]
+__all__ = ["MEASURES", "Benchmark", "run_benchmark", "main"]
 
-MEASURES = ("accuracy", "earliness", "hm", "mean_return", "decision_time_s", "train_time_s", "steps_per_s")
-
-
-def _row(name: str, seed: int, result: RunResult, baselines: Baselines, **extra: Any) -> dict[str, Any]:
-    metrics = result.evaluation.metrics.summary()
-    return {"agent": name, "seed": seed, **extra, **{k: metrics[k] for k in MEASURES[:5]},
-            "train_time_s": result.train_time_s, "steps": result.policy.num_steps, "steps_per_s": result.steps_per_s,
-            **compare(metrics, baselines)}
+#: Per-run measures given with intervals; the mean return is the primary one.
+MEASURES = ("mean_return", "accuracy", "earliness", "decision_time_s")
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Mean and sample standard deviation over seeds of every measure, one row per agent (input order)."""
-    rows = []
-    for name in dict.fromkeys(runs["agent"]):
-        group = runs[runs["agent"] == name]
-        row: dict[str, Any] = {"agent": name, "seeds": len(group)}
-        for measure in MEASURES:
-            row[f"{measure}_mean"], row[f"{measure}_std"] = mean_and_spread(group[measure].astype(float))
-        rows.append(row)
-    return pd.DataFrame(rows)
+@dataclass(frozen=True)
+class Benchmark:
+    """The tables of a finished benchmark (each also written as CSV)."""
+
+    summary: pd.DataFrame  # one row per agent
+    improvement: pd.DataFrame  # one row per (agent, fair baseline)
+    folds: pd.DataFrame  # one row per (agent, fold)
+    runs: pd.DataFrame  # one row per (fold, agent, seed)
+    episodes: pd.DataFrame  # one row per held-out clip of every run
+    oracle: pd.DataFrame  # the threshold sweep on the held-out splits, pooled over folds
+    sweep: pd.DataFrame  # one row per (sweep agent, latency cost), pooled over folds
+    report: dict[str, Any]
 
 
-def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Sequence[int], store: Any,
-                  out_dir: Path, sweep: bool = True) -> dict[str, Any]:
-    """Train and evaluate ``agents`` x ``seeds``, sweep ``latency_cost`` for the sweep agents; write the outputs."""
+def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Sequence[int],
+                  stores: Mapping[str, str | Path | None], out_dir: Path, sweep: bool = True, workers: int = 1,
+                  use_ray: bool = False, ray_address: str | None = None, resume: bool = False) -> Benchmark:
+    """Train and evaluate ``agents`` x ``seeds`` on every fold of ``stores`` (fold -> store path, ``None``:
+    the bundled store), sweep ``latency_cost`` for the sweep agents, pool, write the outputs."""
     for name in agents:
         get_agent(name)
+    started = time.perf_counter()
     bench = config["agent"]["benchmark"]
-    base_kwargs = env_kwargs_from_config(config, store, config["agent"]["name"])
-    baselines = compute_baselines(base_kwargs, config["agent"]["thresholds"])
-    device = config["device"]
-    runs = []
-    for name in agents:
-        for seed in seeds:
-            print(f"[benchmark] {name} seed {seed}")
-            result = run_agent(name, env_kwargs=env_kwargs_from_config(config, store, name), seed=seed, device=device,
-                               out_dir=out_dir / "runs" / name / f"seed{seed}", **agent_settings(config, name))
-            runs.append(_row(name, seed, result, baselines))
-    sweep_rows = []
-    for name in [a for a in bench["sweep_agents"] if a in agents] if sweep else []:
-        for cost in bench["latency_costs"]:
-            print(f"[benchmark] {name} latency_cost {cost}")
-            kwargs = {**env_kwargs_from_config(config, store, name), "latency_cost": float(cost)}
-            result = run_agent(name, env_kwargs=kwargs, seed=seeds[0], device=device,
-                               **{**agent_settings(config, name), "checkpoint_every": 0})
-            sweep_rows.append(_row(name, seeds[0], result, baselines, latency_cost=float(cost)))
-    runs_table, sweep_table = pd.DataFrame(runs), pd.DataFrame(sweep_rows)
-    summary = summarize(runs_table)
-    _write_csv(out_dir / "runs.csv", runs_table)
-    _write_csv(out_dir / "benchmark.csv", summary)
-    _write_csv(out_dir / "sweep.csv", sweep_table)
-    points = {row["agent"]: {"accuracy": row["accuracy_mean"], "earliness": row["earliness_mean"],
-                             "accuracy_std": row["accuracy_std"], "earliness_std": row["earliness_std"]}
-              for _, row in summary.iterrows()}
-    curves = {name: group for name, group in sweep_table.groupby("agent", sort=False)} if len(sweep_table) else {}
-    plot_tradeoff(out_dir / "benchmark.png", baselines.threshold_curve, points, curves,
-                  title=f"Accuracy vs earliness, held-out split, mean ± sd over seeds {list(seeds)}")
+    stores = {fold: None if path is None else str(path) for fold, path in stores.items()}
+    quiet = workers > 1 or use_ray  # progress bars of parallel runs would interleave
+    tasks = [_task(config, fold, store, name, seed, out_dir / "runs", resume, quiet)
+             for fold, store in stores.items() for name in agents for seed in seeds]
+    sweep_agents = [name for name in bench["sweep_agents"] if name in agents] if sweep else []
+    sweep_tasks = [_task(config, fold, store, name, seeds[0], out_dir / "sweep", resume, quiet, float(cost))
+                   for fold, store in stores.items() for name in sweep_agents for cost in bench["latency_costs"]]
+    results = run_grid(tasks + sweep_tasks, workers=workers, use_ray=use_ray, ray_address=ray_address)
+    oracles, ends = zip(*(_oracle_and_end(config, store) for store in stores.values()))
+    oracle = _pool_points(list(oracles), "threshold")
+    end_accuracy = {fold: end for fold, end in zip(stores, ends)}
+    num_classes = {fold: open_store(store).num_classes for fold, store in stores.items()}
+    runs, episodes = _runs(results[: len(tasks)], num_classes)
+    sweep_table = _sweep_table(results[len(tasks):])
+    reps, stats_seed = int(bench["bootstrap_reps"]), int(config["seed"])
+    summary = interval_table(runs, agents, MEASURES, reps=reps, seed=stats_seed)
+    summary = _add_pooled_measures(summary, runs, oracle, sweep_table, float(np.mean(list(end_accuracy.values()))))
+    fair = [name for name in FAIR_BASELINES if name in agents]
+    learners = [name for name in agents if name not in fair]
+    improvement = improvement_table(runs, learners, fair, "mean_return", reps=reps, seed=stats_seed)
+    folds = _fold_table(runs, end_accuracy)
+    report = {
+        "agents": list(agents), "seeds": list(seeds), "folds": list(stores), "stores": stores,
+        "env": {key: value for key, value in env_kwargs_from_config(config, None, agents[0]).items() if key != "store"},
+        "budgets": {name: agent_settings(config, name)["total_steps"] or get_agent(name).default_total_steps
+                    for name in agents},
+        "fair_baselines": fair, "bootstrap_reps": reps, "oracle_area": area_under_tradeoff(oracle),
+        "wall_time_s": time.perf_counter() - started, "workers": "ray" if use_ray else workers,
+        "summary": summary.to_dict(orient="records"), "improvement": improvement.to_dict(orient="records"),
+        "folds_table": folds.to_dict(orient="records"),
+    }
+    result = Benchmark(summary, improvement, folds, runs, episodes, oracle, sweep_table, report)
+    _write(out_dir, result)
+    return result
+
+
+def _inner_validation_stores(stores: Mapping[str, str | Path | None], folder: Path) -> dict[str, str | Path | None]:
+    """Each store's inner-validation copy, named ``<fold>-inner-<speaker>``."""
+    inner: dict[str, str | Path | None] = {}
+    for fold, path in stores.items():
+        store = open_store(path)
+        speaker = inner_speaker(store)
+        inner[f"{fold}-inner-{speaker}"] = inner_validation_store(store, folder / f"{fold}.emostore", speaker)
+    return inner
+
+
+def _task(config: dict[str, Any], fold: str, store: str | None, name: str, seed: int, root: Path, resume: bool,
+          quiet: bool, latency_cost: float | None = None) -> Task:
+    env_kwargs = env_kwargs_from_config(config, store, name)
+    settings = agent_settings(config, name)
+    parts: tuple[object, ...] = (fold, name, f"seed{seed}")
+    if latency_cost is not None:
+        env_kwargs["latency_cost"] = latency_cost
+        settings["checkpoint_every"] = 0
+        parts = (fold, name, f"latency_cost={latency_cost:g}")
+    if quiet:
+        settings["progress"] = False
+    return Task(fold, name, seed, env_kwargs, settings, device=str(config["device"]),
+                threads=int(config["agent"]["threads"]), out_dir=str(task_dir(root, *parts)), resume=resume,
+                label=" ".join(map(str, parts)))
+
+
+def _oracle_and_end(config: dict[str, Any], store_file: str | None) -> tuple[pd.DataFrame, float]:
+    """A fold's threshold sweep on its held-out split (the oracle) and its answer-at-the-end accuracy."""
+    store = open_store(store_file)
+    kwargs = {**env_kwargs_from_config(config, store, "threshold"), "obs_mode": "probs", "modality": None}
+    spec = env_spec(store, "probs")
+    candidates = get_agent("threshold")(spec, baseline_configs(config)["threshold"]).config.candidates
+    return threshold_sweep(spec, kwargs, candidates), evaluate(EndPolicy(spec), kwargs).metrics.accuracy
+
+
+def _pool_points(tables: list[pd.DataFrame], key: str) -> pd.DataFrame:
+    """Per value of ``key``: accuracy, earliness and mean return averaged over the tables, weighted by their
+    episodes (each fold's clips pooled)."""
+    stacked = pd.concat(tables, ignore_index=True)
+    weights = stacked["episodes"].astype(float)
+    rows = []
+    for value, group in stacked.groupby(key, sort=True):
+        w = weights[group.index]
+        rows.append({key: value, "episodes": int(w.sum()),
+                     **{m: float(np.average(group[m], weights=w)) for m in ("accuracy", "earliness", "mean_return")}})
+    pooled = pd.DataFrame(rows)
+    pooled["hm"] = [harmonic_mean(a, e) for a, e in zip(pooled["accuracy"], pooled["earliness"])]
+    return pooled.sort_values(["earliness", "accuracy"]).reset_index(drop=True)
+
+
+def _runs(results: Sequence[TaskResult], num_classes: Mapping[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rows, episodes = [], []
+    for r in results:
+        t = r.task
+        metrics = compute_metrics(r.episodes, num_classes[t.fold])
+        rows.append({"fold": t.fold, "agent": t.agent, "seed": t.seed, **metrics.summary(),
+                     "train_time_s": r.train_time_s, "steps": r.steps,
+                     "tuned": json.dumps({k: r.config[k] for k in getattr(get_agent(t.agent), "tuned", {})})})
+        episodes.append(r.episodes.assign(fold=t.fold, agent=t.agent, seed=t.seed))
+    return pd.DataFrame(rows), pd.concat(episodes, ignore_index=True)
+
+
+def _sweep_table(results: Sequence[TaskResult]) -> pd.DataFrame:
+    if not results:
+        return pd.DataFrame(columns=["agent", "latency_cost", "accuracy", "earliness", "mean_return"])
+    rows = []
+    for r in results:
+        e = r.episodes
+        rows.append({"agent": r.task.agent, "latency_cost": r.task.env_kwargs["latency_cost"], "episodes": len(e),
+                     "accuracy": float((e["prediction"] == e["label"]).mean()),
+                     "earliness": float(e["fraction"].mean()), "mean_return": float(e["return"].mean())})
+    table = pd.DataFrame(rows)
+    pooled = [_pool_points([group], "latency_cost").assign(agent=agent)
+              for agent, group in table.groupby("agent", sort=False)]
+    return pd.concat(pooled, ignore_index=True)[["agent", "latency_cost", "episodes", "accuracy", "earliness",
+                                                 "mean_return", "hm"]]
+
+
+def _add_pooled_measures(summary: pd.DataFrame, runs: pd.DataFrame, oracle: pd.DataFrame, sweep: pd.DataFrame,
+                         end_accuracy: float) -> pd.DataFrame:
+    """HM from the pooled accuracy and earliness, the oracle's accuracy at each agent's earliness, the gap to
+    answering at the end, the area under each swept learner's trade-off curve, training cost."""
+    front = pareto_front(oracle)
+    summary = summary.copy()
+    summary["hm"] = [harmonic_mean(a, e) for a, e in zip(summary["accuracy"], summary["earliness"])]
+    summary["oracle_accuracy_at_earliness"] = [curve_accuracy_at(front, e) for e in summary["earliness"]]
+    summary["end_accuracy"] = end_accuracy
+    summary["accuracy_gap_to_end"] = end_accuracy - summary["accuracy"]
+    areas = {agent: area_under_tradeoff(group) for agent, group in sweep.groupby("agent")} if len(sweep) else {}
+    summary["tradeoff_area"] = [areas.get(agent, np.nan) for agent in summary["agent"]]
+    per_agent = runs.groupby("agent")[["train_time_s", "steps"]].mean()
+    summary["train_time_s"] = summary["agent"].map(per_agent["train_time_s"])
+    summary["steps"] = summary["agent"].map(per_agent["steps"])
+    return summary
+
+
+def _fold_table(runs: pd.DataFrame, end_accuracy: Mapping[str, float]) -> pd.DataFrame:
+    grouped = runs.groupby(["agent", "fold"], sort=False)
+    table = grouped[["mean_return", "accuracy", "earliness"]].mean()
+    table["earliness_spread"] = grouped["earliness"].max() - grouped["earliness"].min()
+    table = table.reset_index()
+    table["end_accuracy"] = table["fold"].map(end_accuracy)
+    return table
+
+
+def _write(out_dir: Path, result: Benchmark) -> None:
+    for name, table in (("benchmark", result.summary), ("improvement", result.improvement), ("folds", result.folds),
+                        ("runs", result.runs), ("episodes", result.episodes), ("oracle", result.oracle),
+                        ("sweep", result.sweep)):
+        with atomic_path(out_dir / f"{name}.csv") as tmp:
+            table.to_csv(tmp, index=False)
+    with atomic_path(out_dir / "benchmark.json") as tmp:
+        tmp.write_text(json.dumps(result.report, indent=2, default=float) + "\n")
+    points = {row["agent"]: {"accuracy": row["accuracy"], "earliness": row["earliness"],
+                             "accuracy_err": [[row["accuracy"] - row["accuracy_low"]],
+                                              [row["accuracy_high"] - row["accuracy"]]],
+                             "earliness_err": [[row["earliness"] - row["earliness_low"]],
+                                               [row["earliness_high"] - row["earliness"]]]}
+              for _, row in result.summary.iterrows()}
+    curves = {agent: group for agent, group in result.sweep.groupby("agent", sort=False)}
+    r = result.report
+    plot_tradeoff(out_dir / "benchmark.png", result.oracle, points, curves,
+                  title=f"Held-out accuracy vs earliness, pooled over {len(r['folds'])} fold(s) x "
+                        f"{len(r['seeds'])} seed(s), 95 % intervals")
     with atomic_path(out_dir / "benchmark.md") as tmp:
-        tmp.write_text(_markdown(summary, sweep_table, baselines, config, store, seeds))
-    return {"summary": summary, "runs": runs_table, "sweep": sweep_table, "baselines": baselines}
+        tmp.write_text(_markdown(result))
 
 
-def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
+def _ci(row: Mapping[str, Any], measure: str, scale: float = 1.0, digits: int = 3) -> str:
+    return (f"{scale * row[measure]:.{digits}f} [{scale * row[f'{measure}_low']:.{digits}f}, "
+            f"{scale * row[f'{measure}_high']:.{digits}f}]")
 
 
-def _pm(row: pd.Series, measure: str, scale: float = 1.0, digits: int = 1) -> str:
-    mean, std = row[f"{measure}_mean"] * scale, row[f"{measure}_std"] * scale
-    if pd.isna(mean):
-        return "-"
-    return f"{mean:,.{digits}f} ± {std:,.{digits}f}"
-
-
-def _markdown(summary: pd.DataFrame, sweep: pd.DataFrame, baselines: Baselines, config: dict[str, Any],
-              store: Any, seeds: Sequence[int]) -> str:
-    env = config["env"]
-    best = baselines.threshold_curve.loc[baselines.threshold_curve["hm"].idxmax()]
+def _markdown(result: Benchmark) -> str:
+    r = result.report
+    env = r["env"]
     lines = [
         "# Agent benchmark",
         "",
-        f"Store `{store.path}` (held-out split: {len(store.clip_indices('eval'))} clips), rewards "
-        f"+{env['correct_reward']}/{env['wrong_reward']}, latency cost {env['latency_cost']} per step; "
-        f"seeds {list(seeds)}. Mean ± standard deviation over seeds.",
+        f"{len(r['folds'])} fold(s) ({', '.join(r['folds'])}), seeds {r['seeds']}; rewards +{env['correct_reward']}"
+        f"/{env['wrong_reward']}, latency cost {env['latency_cost']} per step. Every figure is measured on the "
+        "held-out speakers and pooled over the folds; intervals are 95 % stratified-bootstrap intervals over runs "
+        f"(seeds resampled within each fold, rliable, {r['bootstrap_reps']} resamples). Wall time "
+        f"{r['wall_time_s'] / 60:.1f} min.",
         "",
-        "| agent | accuracy % | earliness % | HM | return | train time s | env steps/s |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| agent | mean return | IQM return | accuracy % | earliness % | decision time s | oracle accuracy at "
+        "this earliness % | trade-off area | HM | train time s | budget (env steps) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for _, row in summary.iterrows():
-        lines.append(f"| {row['agent']} | {_pm(row, 'accuracy', 100)} | {_pm(row, 'earliness', 100)} "
-                     f"| {_pm(row, 'hm', digits=3)} | {_pm(row, 'mean_return', digits=3)} "
-                     f"| {_pm(row, 'train_time_s')} | {_pm(row, 'steps_per_s', digits=0)} |")
+    for _, row in result.summary.iterrows():
+        area = "-" if pd.isna(row["tradeoff_area"]) else f"{row['tradeoff_area']:.3f}"
+        lines.append(
+            f"| {row['agent']} | {_ci(row, 'mean_return')} | {_ci(row, 'mean_return_iqm')} "
+            f"| {_ci(row, 'accuracy', 100, 1)} | {_ci(row, 'earliness', 100, 1)} | {row['decision_time_s']:.2f} "
+            f"| {100 * row['oracle_accuracy_at_earliness']:.1f} | {area} | {row['hm']:.3f} "
+            f"| {row['train_time_s']:.1f} | {r['budgets'][row['agent']]:,} |")
+    end = result.summary["end_accuracy"].iloc[0]
     lines += [
         "",
-        f"Threshold baseline: best HM {best['hm']:.3f} at threshold {best['threshold']} "
-        f"(accuracy {100 * best['accuracy']:.1f} %, earliness {100 * best['earliness']:.1f} %). "
-        f"Answer at the end: accuracy {100 * baselines.end.metrics.accuracy:.1f} %.",
+        f"- Answering at the end of every clip: {100 * end:.1f} % accuracy.",
+        "- Fair baselines (" + ", ".join(r["fair_baselines"] or ["none run"]) + "): each parameter is tuned on the "
+        "fold's training split for the highest mean return, the learners' objective.",
+        "- Oracle: the best confidence threshold for each earliness, tuned on the test speakers themselves "
+        f"(threshold sweep on the held-out split, pooled over folds; area under its curve {r['oracle_area']:.3f}). "
+        "No learner can use that information; it marks what a threshold rule could reach at best.",
+        "- Trade-off area: the area under the best accuracy reached at each earliness in [0, 1] over the "
+        "`latency_cost` sweep (first seed, pooled over folds).",
+        "- HM = 2 acc (1 - earliness) / (acc + 1 - earliness), from the pooled accuracy and earliness; a secondary "
+        "figure: it scores answering at the end as 0.",
         "",
     ]
-    if len(sweep):
-        lines += ["## latency_cost sweep (first seed)", "", "| agent | latency_cost | accuracy % | earliness % | HM |",
-                  "|---|---:|---:|---:|---:|",
-                  *[f"| {r.agent} | {r.latency_cost} | {100 * r.accuracy:.1f} | {100 * r.earliness:.1f} | {r.hm:.3f} |"
-                    for r in sweep.itertuples()], ""]
+    if len(result.improvement):
+        lines += ["## Against the fair baselines (mean return)", "",
+                  "| agent | baseline | probability of improvement | difference of mean return |",
+                  "|---|---|---:|---:|",
+                  *[f"| {row['agent']} | {row['baseline']} | {_ci(row, 'probability_of_improvement', digits=2)} "
+                    f"| {_ci(row, 'mean_return_difference')} |" for _, row in result.improvement.iterrows()],
+                  "", "Probability of improvement: the chance that a run of the agent has a higher mean return than a "
+                  "run of the baseline on the same fold, averaged over folds.", ""]
+    lines += ["## Per fold (mean over seeds)", "",
+              "| agent | fold | mean return | accuracy % | earliness % | earliness spread across seeds (points) "
+              "| answer at the end % |", "|---|---|---:|---:|---:|---:|---:|",
+              *[f"| {row.agent} | {row.fold} | {row.mean_return:.3f} | {100 * row.accuracy:.1f} "
+                f"| {100 * row.earliness:.1f} | {100 * row.earliness_spread:.1f} | {100 * row.end_accuracy:.1f} |"
+                for row in result.folds.itertuples()], ""]
+    tuned = result.runs[result.runs["tuned"] != "{}"].drop_duplicates(["fold", "agent"])
+    if len(tuned):
+        lines += ["## Tuned on each fold's training split", "", "| agent | fold | parameters |", "|---|---|---|",
+                  *[f"| {row.agent} | {row.fold} | {row.tuned} |" for row in tuned.itertuples()], ""]
+    if len(result.sweep):
+        lines += ["## latency_cost sweep (first seed, pooled over folds)", "",
+                  "| agent | latency_cost | accuracy % | earliness % | mean return |", "|---|---:|---:|---:|---:|",
+                  *[f"| {row.agent} | {row.latency_cost:g} | {100 * row.accuracy:.1f} | {100 * row.earliness:.1f} "
+                    f"| {row.mean_return:.3f} |" for row in result.sweep.itertuples()], ""]
     lines += ["![accuracy vs earliness](benchmark.png)", ""]
     return "\n".join(lines)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agents.benchmark", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m agents.benchmark", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, help="YAML run config (default: the built-in defaults)")
-    parser.add_argument("--agents", help=f"comma-separated agents (default: agent.benchmark.agents): {', '.join(AGENTS)}")
+    parser.add_argument("--agents", help="comma-separated agents (default: agent.benchmark.agents): registered "
+                                         f"names ({', '.join(AGENTS)}) or package.module:Class")
     parser.add_argument("--seeds", help="comma-separated seeds (default: agent.benchmark.seeds)")
-    parser.add_argument("--store", type=Path, help="feature store (default: as train_agent.py)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--folds", help="'all' or comma-separated held-out folds: the per-fold stores of "
+                                       "pretrain_encoder.py --all-folds (missing ones are built)")
+    where.add_argument("--store", type=Path, help="one feature store (default: as train_agent.py)")
+    parser.add_argument("--workers", type=int, help="local processes running the grid (default: "
+                                                    "agent.benchmark.workers)")
+    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                        help="run the grid as Ray tasks: on the cluster at ADDRESS, or a local Ray instance "
+                             "(needs pip install 'emo-env[ray]')")
+    parser.add_argument("--validation", action="store_true",
+                        help="hold out a training speaker of each store instead of its test speaker (for tuning)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key (repeatable)")
     parser.add_argument("--out", type=Path, help="output folder (default: agent.benchmark.out_dir)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the latency_cost sweep")
+    parser.add_argument("--resume", action="store_true", help="reuse finished runs, continue unfinished ones")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     return parser
 
@@ -161,17 +348,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench = config["agent"]["benchmark"]
         agents = args.agents.split(",") if args.agents else list(bench["agents"])
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [int(s) for s in bench["seeds"]]
-        store = open_store(store_path(config, args.store))
+        for name in agents:
+            get_agent(name)
+        if args.folds:
+            folds = None if args.folds == "all" else args.folds.split(",")
+            stores: dict[str, str | Path | None] = dict(fold_stores(config, folds, device=str(config["device"]),
+                                                                    progress=not args.no_progress))
+        else:
+            store = open_store(store_path(config, args.store))
+            held_out = sorted({store.speakers[i] for i in store.clip_indices("eval")})
+            stores = {",".join(held_out): store.path}
         out_dir = args.out or resolve_path(config, bench["out_dir"], "benchmark")
-        torch.set_num_threads(int(config["agent"]["threads"]))
-        result = run_benchmark(config, agents=agents, seeds=seeds, store=store, out_dir=out_dir,
-                               sweep=not args.no_sweep)
+        if args.validation:
+            stores = _inner_validation_stores(stores, out_dir / "validation")
+        result = run_benchmark(config, agents=agents, seeds=seeds, stores=stores, out_dir=out_dir,
+                               sweep=not args.no_sweep, workers=args.workers or int(bench["workers"]),
+                               use_ray=args.ray is not None, ray_address=args.ray or None, resume=args.resume)
     except USER_ERRORS as exc:
         print(f"agents.benchmark: error: {exc}", file=sys.stderr)
         return 2
-    print(result["summary"][["agent", "accuracy_mean", "earliness_mean", "hm_mean", "mean_return_mean",
-                             "steps_per_s_mean"]].to_string(index=False))
-    print(f"wrote {out_dir / 'benchmark.md'}")
+    columns = ["agent", "mean_return", "mean_return_low", "mean_return_high", "accuracy", "earliness"]
+    print(result.summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {out_dir / 'benchmark.md'} ({result.report['wall_time_s'] / 60:.1f} min)")
     return 0
 
 

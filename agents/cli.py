@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,60 +16,19 @@ import torch
 
 from agents.registry import AGENTS, get_agent
 from agents.report import write_run_report
+from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.training import compute_baselines, run_agent
-from emo_env.config import ConfigError, load_config, resolve_path
-from emo_env.data.store import StoreError
+from emo_env.config import load_config, resolve_path
 from emo_env.envs.episodes import open_store
-from pretrained_encoders.checkpoint import CheckpointError
-from pretrained_encoders.cli import output_paths
 
-__all__ = ["main", "store_path", "env_kwargs_from_config", "agent_settings", "USER_ERRORS"]
-
-USER_ERRORS = (ConfigError, StoreError, CheckpointError, FileNotFoundError, ValueError)
-ENV_KEYS = ("modality", "correct_reward", "wrong_reward", "latency_cost", "latency_power", "last_step_wait")
-
-
-def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path | None:
-    """The feature store of a run: ``store`` if given, else the one ``pretrain_encoder.py`` exported for
-    this config, else (synthetic corpus) the bundled store (``None``)."""
-    if store is not None:
-        return Path(store)
-    exported = output_paths(config, str(config["encoder"]["speaker"]))[1]
-    if exported.is_file():
-        return exported
-    if config["data"]["dataset"] == "synthetic":
-        return None
-    raise FileNotFoundError(f"no feature store for this config: {exported} does not exist. Build it with "
-                            "`python pretrain_encoder.py --config ...` or pass --store PATH")
-
-
-def env_kwargs_from_config(config: dict[str, Any], store: Any, agent: str) -> dict[str, Any]:
-    """AVEmotionEnv arguments of a run: the ``env`` section, with the agent section's ``obs_mode`` if set."""
-    obs_mode = _section(config, agent).get("obs_mode") or config["env"]["obs_mode"]
-    return {"store": store, "obs_mode": obs_mode, **{key: config["env"][key] for key in ENV_KEYS}}
-
-
-def agent_settings(config: dict[str, Any], agent: str) -> dict[str, Any]:
-    """The run arguments of ``agent`` from the ``agent`` section (its hyperparameters, budget, schedule)."""
-    section = config["agent"]
-    hyperparameters = {k: v for k, v in _section(config, agent).items() if k != "obs_mode"}
-    return {"hyperparameters": hyperparameters, "total_steps": section["total_steps"],
-            "checkpoint_every": int(section["checkpoint_every"]), "eval_every": int(section["eval_every"]),
-            "progress": bool(section["progress"])}
-
-
-def _section(config: dict[str, Any], agent: str) -> dict[str, Any]:
-    get_agent(agent)
-    if agent not in config["agent"]:
-        raise ConfigError(f"config has no section agent.{agent} (agents: {', '.join(AGENTS)})")
-    return config["agent"][agent]
-
+__all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="train_agent.py", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, help="YAML run config (default: the built-in defaults)")
-    parser.add_argument("--agent", help=f"agent to train (overrides agent.name): {', '.join(AGENTS)}")
+    parser.add_argument("--agent", help=f"agent to train (overrides agent.name): {', '.join(AGENTS)}, or "
+                                        "package.module:Class for a Policy subclass of your own")
     parser.add_argument("--store", type=Path, help="feature store (default: the config's exported store, "
                                                    "or the bundled synthetic store)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -84,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = list(args.overrides)
-    for key, value in (("agent.name", args.agent), ("seed", args.seed), ("device", args.device)):
+    agent = None if args.agent is None else json.dumps(args.agent)  # quoted: a spec such as "m:" stays a string
+    for key, value in (("agent.name", agent), ("seed", args.seed), ("device", args.device)):
         if value is not None:
             overrides.append(f"{key}={value}")
     if args.no_progress:
@@ -102,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"training {name} on {store.path} ({env_kwargs['obs_mode']} observations) -> {out_dir}")
         result = run_agent(name, env_kwargs=env_kwargs, seed=int(config["seed"]), device=config["device"],
                            out_dir=out_dir, resume=args.resume, run_info=settings, **agent_settings(config, name))
-        baselines = compute_baselines(env_kwargs, config["agent"]["thresholds"])
+        baselines = compute_baselines(env_kwargs, baseline_configs(config))
         report = write_run_report(out_dir, result, baselines, settings, store.class_names)
     except USER_ERRORS as exc:
         print(f"train_agent.py: error: {exc}", file=sys.stderr)
@@ -115,6 +76,7 @@ def _summary(report: dict[str, Any], out_dir: Path) -> None:
     m, c = report["metrics"], report["comparison"]
     print(f"held-out: accuracy {100 * m['accuracy']:.1f} %, earliness {100 * m['earliness']:.1f} %, "
           f"decision time {m['decision_time_s']:.2f} s, HM {m['hm']:.3f}, return {m['mean_return']:.3f}")
-    print(f"baselines: best threshold HM {c['best_threshold_hm']:.3f}, answer at the end "
-          f"{100 * c['end_accuracy']:.1f} %")
+    print(f"fair baselines (tuned on the training split): best {c['best_fair_baseline']} return "
+          f"{c['best_fair_return']:.3f}; answer at the end {100 * c['end_accuracy']:.1f} %; oracle threshold "
+          f"(tuned on the test speaker) at this earliness {100 * c['oracle_accuracy_at_earliness']:.1f} %")
     print(f"policy: {out_dir / 'policy.pt'}\nreport: {out_dir / 'report.md'}")

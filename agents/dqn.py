@@ -13,9 +13,9 @@ argmax. With ``class_symmetric`` (the default) the network is
 :class:`agents.networks.ClassSymmetricQ`: one predict head shared by all classes on a
 class-order-free context, so the values cannot memorise which class each of the few hundred
 training clips is (a plain MLP does, then answers too early on unseen speakers).
-``calibration_jitter`` re-tempers the replayed beliefs at random: the training split's out-of-fold
-beliefs are calibrated differently from a held-out speaker's, and a stopping rule learned on one
-calibration answers too early or too late on another. All of it runs as batched
+``calibration_jitter`` (off by default) re-tempers the replayed beliefs at random, for stores whose
+training and held-out beliefs are calibrated differently; the stores of ``pretrain_encoder.py``
+share one calibration, and on their inner-validation speakers the jitter lowers the return. All of it runs as batched
 torch operations on ``device`` (CPU or GPU), ``gradient_steps`` updates per vector step of
 ``num_envs`` episodes. Checkpoints hold the networks, the optimizer and the counters, not the
 replay buffer: a resumed run refills it before updating again.
@@ -61,7 +61,7 @@ class DQNConfig:
     explore_wait_prob: float = 0.9  # exploratory steps: probability of waiting (else a uniform class)
     all_class_targets: bool = True  # also regress every predict action on its known reward (see the module doc)
     class_symmetric: bool = True  # one predict head shared by all classes (networks.ClassSymmetricQ); not for obs_mode frame
-    calibration_jitter: float = 0.7  # replayed beliefs re-tempered by exp(U(-j, j)), ~0.5..2 (see _retemper); 0 = off
+    calibration_jitter: float = 0.0  # replayed beliefs re-tempered by exp(U(-j, j)) (see _retemper); 0 = off
 
 
 class DQNAgent(Policy):

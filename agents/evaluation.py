@@ -8,18 +8,17 @@ scored when its first episode ends and ignored afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from agents.baselines import ThresholdPolicy
-from agents.metrics import Metrics, compute_metrics, harmonic_mean
-from agents.policy import EnvSpec, Policy
+from agents.metrics import Metrics, compute_metrics
+from agents.policy import Policy
 from emo_env.envs.episodes import open_store
 from emo_env.envs.vector import AVEmotionVectorEnv
 
-__all__ = ["Evaluation", "evaluate", "threshold_curve", "pareto_front", "curve_accuracy_at", "best_hm"]
+__all__ = ["Evaluation", "evaluate", "pareto_front", "curve_accuracy_at", "area_under_tradeoff"]
 
 
 @dataclass(frozen=True)
@@ -57,16 +56,6 @@ def evaluate(policy: Policy, env_kwargs: Mapping[str, Any], split: str = "eval")
     return Evaluation(episodes, compute_metrics(episodes, store.num_classes))
 
 
-def threshold_curve(spec: EnvSpec, env_kwargs: Mapping[str, Any], thresholds: Sequence[float],
-                    split: str = "eval") -> pd.DataFrame:
-    """Accuracy, earliness, HM and return of the threshold baseline at every threshold (sorted by earliness)."""
-    rows = []
-    for threshold in thresholds:
-        metrics = evaluate(ThresholdPolicy(spec, {"threshold": float(threshold)}), env_kwargs, split).metrics
-        rows.append({"threshold": float(threshold), **metrics.summary()})
-    return pd.DataFrame(rows).sort_values(["earliness", "accuracy"]).reset_index(drop=True)
-
-
 def pareto_front(points: pd.DataFrame) -> pd.DataFrame:
     """Points not dominated by another (higher or equal accuracy at lower or equal earliness), by earliness."""
     ordered = points.sort_values(["earliness", "accuracy"], ascending=[True, False])
@@ -85,6 +74,9 @@ def curve_accuracy_at(front: pd.DataFrame, earliness: float) -> float:
     return float(reached.max()) if len(reached) else 0.0
 
 
-def best_hm(curve: pd.DataFrame) -> float:
-    """Highest harmonic mean over a curve's points."""
-    return float(max(harmonic_mean(a, e) for a, e in zip(curve["accuracy"], curve["earliness"])))
+def area_under_tradeoff(points: pd.DataFrame) -> float:
+    """Area under the best accuracy reached by each earliness in [0, 1] (the Pareto step function of
+    ``points``, 0 before its first point): 1 for a perfect answer at the first step."""
+    front = pareto_front(points)
+    edges = np.append(front["earliness"].to_numpy(np.float64).clip(0.0, 1.0), 1.0)
+    return float((np.diff(edges) * front["accuracy"].to_numpy(np.float64)).sum())

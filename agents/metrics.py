@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["EPISODE_COLUMNS", "Metrics", "harmonic_mean", "compute_metrics", "mean_and_spread"]
+__all__ = ["EPISODE_COLUMNS", "Metrics", "harmonic_mean", "compute_metrics"]
 
 #: One row per episode (one clip): what :func:`compute_metrics` reads.
 EPISODE_COLUMNS = ("clip_id", "speaker", "label", "prediction", "steps", "decision_step", "fraction",
@@ -75,8 +75,3 @@ def compute_metrics(episodes: pd.DataFrame, num_classes: int) -> Metrics:
         per_speaker={str(k): float(v) for k, v in per_speaker.items()},
     )
 
-
-def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0

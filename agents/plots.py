@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -64,28 +64,30 @@ def plot_decision_times(episodes: pd.DataFrame, path: str | Path) -> Path:
     return _save(fig, path)
 
 
-def plot_tradeoff(path: str | Path, threshold_curve: pd.DataFrame,
-                  points: Mapping[str, Mapping[str, float]], curves: Mapping[str, pd.DataFrame] | None = None,
+def plot_tradeoff(path: str | Path, oracle: pd.DataFrame,
+                  points: Mapping[str, Mapping[str, Any]], curves: Mapping[str, pd.DataFrame] | None = None,
                   title: str = "Accuracy vs earliness (held-out)") -> Path:
-    """Accuracy against earliness: the threshold baseline's sweep and Pareto front, one point per agent
-    (``accuracy``, ``earliness`` and optional ``accuracy_std``/``earliness_std`` error bars), and each
-    learner's own trade-off curve (``curves``: name -> table with ``earliness``, ``accuracy``)."""
+    """Accuracy against earliness: the threshold sweep on the held-out split and its Pareto front, labelled
+    as an oracle (tuned on the test speaker); one point per agent (``accuracy``, ``earliness``, and
+    optional error bars: ``accuracy_err``/``earliness_err``, a scalar or a ``[2]`` pair of lower and upper
+    extents); each learner's own trade-off curve (``curves``: name -> table with ``earliness``, ``accuracy``)."""
     fig = Figure(figsize=(10, 5.5))
     ax = fig.add_subplot()
     colors = iter(cm.tab10.colors * 3)
-    ax.plot(threshold_curve["earliness"], threshold_curve["accuracy"], ".", color="0.6", label="threshold sweep")
-    front = pareto_front(threshold_curve)
+    ax.plot(oracle["earliness"], oracle["accuracy"], ".", color="0.6",
+            label="threshold sweep on the test speaker")
+    front = pareto_front(oracle)
     # The best accuracy reached by each earliness: a step function, held up to earliness 1.
     ax.step([*front["earliness"], 1.0], [*front["accuracy"], front["accuracy"].iloc[-1]], where="post", color="0.3",
-            label="threshold Pareto front")
+            label="oracle: best threshold tuned on the test speaker")
     for name, curve in (curves or {}).items():
         ordered = curve.sort_values("earliness")
         ax.plot(ordered["earliness"], ordered["accuracy"], "--", marker="x", color=next(colors),
                 label=f"{name} (latency_cost sweep)")
     markers = "o^sDvP*Xh<>"
     for i, (name, point) in enumerate(points.items()):
-        ax.errorbar(point["earliness"], point["accuracy"], xerr=point.get("earliness_std"),
-                    yerr=point.get("accuracy_std"), fmt=markers[i % len(markers)], ms=8, capsize=3, label=name,
+        ax.errorbar(point["earliness"], point["accuracy"], xerr=point.get("earliness_err"),
+                    yerr=point.get("accuracy_err"), fmt=markers[i % len(markers)], ms=8, capsize=3, label=name,
                     color=next(colors))
     ax.set_xlabel("earliness (mean fraction of the clip observed at decision)")
     ax.set_ylabel("accuracy")

@@ -17,19 +17,20 @@ from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
 import numpy as np
 import torch
 
+from emo_env.device import resolve_device
 from emo_env.envs.observations import OBS_MODES
 from pretrained_encoders.checkpoint import save_atomic
 
 if TYPE_CHECKING:
     from agents.monitor import Monitor
 
-__all__ = ["POLICY_FORMAT", "EnvSpec", "Policy", "NoConfig", "resolve_device", "masked_argmax", "seeded"]
+__all__ = ["POLICY_FORMAT", "PolicySpec", "Policy", "NoConfig", "masked_argmax", "seeded"]
 
 POLICY_FORMAT = "emo-env-policy/1"
 
 
 @dataclass(frozen=True)
-class EnvSpec:
+class PolicySpec:
     """What a policy must know about the environment it acts in."""
 
     obs_mode: str
@@ -52,13 +53,6 @@ class NoConfig:
     """Hyperparameters of a policy that has none."""
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` is the first GPU when one is present, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 @contextlib.contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Run the block with torch's CPU generator seeded by ``seed``, leaving the global state untouched
@@ -77,7 +71,8 @@ class Policy:
     """Observation and action mask in, action out, batched.
 
     Subclasses set ``name`` (their registry key) and ``Config`` (a dataclass of hyperparameters,
-    every field with a default) and implement :meth:`act`.
+    every field with a default) and implement :meth:`act`. A class outside the registry that sets no
+    ``name`` is named by its import path ``package.module:Class``.
     """
 
     name: ClassVar[str]
@@ -87,7 +82,20 @@ class Policy:
     #: Environment steps of a training run when the config does not say (0: learns nothing).
     default_total_steps: ClassVar[int] = 200_000
 
-    def __init__(self, spec: EnvSpec, config: Mapping[str, Any] | None = None, *, seed: int = 0,
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = _import_path(cls)
+
+    @classmethod
+    def registry_key(cls) -> str:
+        """What :func:`agents.get_agent` finds the class by (saved policies record it): its ``name`` if
+        the registry holds the class under it, else its import path ``package.module:Class``."""
+        from agents.registry import AGENTS  # the registry imports this module
+
+        return cls.name if AGENTS.get(cls.name) is cls else _import_path(cls)
+
+    def __init__(self, spec: PolicySpec, config: Mapping[str, Any] | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:
         if spec.obs_mode not in self.obs_modes:
             raise ValueError(f"agent {self.name!r} needs obs_mode in {self.obs_modes}, got {spec.obs_mode!r}")
@@ -108,7 +116,9 @@ class Policy:
     def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Monitor | None = None) -> None:
         """Train on environments built from ``env_kwargs`` until :attr:`num_steps` reaches ``total_steps``.
 
-        Policies that learn nothing return at once.
+        ``run_agent`` always calls it with the training split: learners return at once when
+        :attr:`num_steps` already reaches ``total_steps``; rule baselines tune their unset parameters
+        there; policies that learn nothing return at once.
         """
 
     # -- weights and checkpoints -------------------------------------------------------------------
@@ -129,14 +139,18 @@ class Policy:
         self.num_steps = int(state["num_steps"])
 
     def describe(self) -> dict[str, Any]:
-        """Agent name, environment spec and hyperparameters, as plain values."""
-        return {"agent": self.name, "obs_mode": self.spec.obs_mode, "obs_dim": self.spec.obs_dim,
+        """Agent (its :meth:`registry_key`), environment spec and hyperparameters, as plain values."""
+        return {"agent": self.registry_key(), "obs_mode": self.spec.obs_mode, "obs_dim": self.spec.obs_dim,
                 "num_classes": self.spec.num_classes, "config": dataclasses.asdict(self.config)}
 
     def save(self, path: str | Path) -> Path:
         """Write the policy atomically; :func:`agents.load_policy` reads it back with ``weights_only=True``."""
         state = {k: v.detach().cpu() for k, v in self.state_dict().items()}
         return save_atomic({"format": POLICY_FORMAT, **self.describe(), "seed": self.seed, "state": state}, path)
+
+
+def _import_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def _build_config(cls: type, values: Mapping[str, Any], agent: str) -> Any:

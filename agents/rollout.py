@@ -15,11 +15,11 @@ import torch
 
 from emo_env.envs.vector import AVEmotionVectorEnv
 
-__all__ = ["Step", "VectorStepper", "EpisodeCollector"]
+__all__ = ["VectorTransition", "VectorStepper", "EpisodeCollector"]
 
 
 @dataclass
-class Step:
+class VectorTransition:
     """One vector step: ``[B]``/``[B, ...]`` tensors; ``valid`` rows are real transitions."""
 
     obs: torch.Tensor
@@ -48,7 +48,7 @@ class VectorStepper:
         #: Longest episode the env can produce (its longest clip).
         self.max_episode_steps = int(lengths.max())
 
-    def step(self, actions: torch.Tensor) -> Step:
+    def step(self, actions: torch.Tensor) -> VectorTransition:
         next_obs, reward, terminated, truncated, infos = self.env.step(actions)
         next_obs, reward, next_mask = next_obs.float(), reward.float(), infos["action_mask"].bool()
         done = terminated | truncated
@@ -61,7 +61,7 @@ class VectorStepper:
             self.returns[done] = 0.0
         # Next-step autoreset: a row's clip changes only on the step after it ends, so this step's label
         # is still the label of ``self.obs``'s clip (for the valid rows).
-        step = Step(self.obs, self.mask, actions, reward, next_obs, next_mask, terminated, infos["label"],
+        step = VectorTransition(self.obs, self.mask, actions, reward, next_obs, next_mask, terminated, infos["label"],
                     ~self.restarting, finished)
         self.obs, self.mask, self.restarting = next_obs, next_mask, done
         return step
@@ -82,7 +82,7 @@ class EpisodeCollector:
         self._done: list[tuple[torch.Tensor, ...]] = []
         self.num_finished = 0
 
-    def add(self, step: Step, action: torch.Tensor, free: torch.Tensor) -> None:
+    def add(self, step: VectorTransition, action: torch.Tensor, free: torch.Tensor) -> None:
         """Append the valid rows of ``step`` (``action`` and ``free``, the learner's per-row records)."""
         rows = step.valid.nonzero().squeeze(1)
         t = self.length[rows]

@@ -27,7 +27,7 @@ from agents.monitor import Monitor
 from agents.policy import Policy, masked_argmax, seeded
 from emo_env.envs.av_emotion import AVEmotionEnv
 
-__all__ = ["SB3Config", "SB3DQNConfig", "SB3Agent", "SB3_AGENTS"]
+__all__ = ["SB3Config", "SB3DQNConfig", "SB3PPOConfig", "SB3Agent", "SB3_AGENTS"]
 
 
 @dataclass
@@ -36,10 +36,24 @@ class SB3Config:
     algo_kwargs: dict[str, Any] = field(default_factory=dict)  # algorithm constructor arguments
     policy_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {net_arch: [64, 64]}
 
+    def algorithm_kwargs(self) -> dict[str, Any]:
+        """The algorithm's constructor arguments."""
+        return dict(self.algo_kwargs)
+
 
 @dataclass
 class SB3DQNConfig(SB3Config):
     num_envs: int = 1
+
+
+@dataclass
+class SB3PPOConfig(SB3Config):
+    n_steps: int = 128  # rollout steps per env and update (SB3: 2,048, a handful of updates in the budget)
+    batch_size: int = 256  # minibatch size
+    gamma: float = 1.0  # undiscounted, like the other learners
+
+    def algorithm_kwargs(self) -> dict[str, Any]:
+        return {"n_steps": self.n_steps, "batch_size": self.batch_size, "gamma": self.gamma, **self.algo_kwargs}
 
 
 class InfoActionMask(gym.Wrapper):
@@ -117,7 +131,7 @@ class SB3Agent(Policy):
         env = make_vec_env(AVEmotionEnv, n_envs=self.config.num_envs, seed=self.seed + self.num_steps,
                            env_kwargs=dict(env_kwargs), wrapper_class=wrapper)
         model = self.algorithm(self.policy_alias, env, seed=self.seed, device=self.device, verbose=0,
-                                        policy_kwargs=dict(self.config.policy_kwargs), **self.config.algo_kwargs)
+                                        policy_kwargs=dict(self.config.policy_kwargs), **self.config.algorithm_kwargs())
         if self.num_steps > 0:  # resuming: carry the weights and optimizer state on
             model.policy.load_state_dict(self.sb3_policy.state_dict())
             if self._optimizer_state is not None:
@@ -178,8 +192,8 @@ def _sb3(name: str, algorithm: type[BaseAlgorithm], *, family: str = "actor-crit
 
 SB3_AGENTS: tuple[type[SB3Agent], ...] = (
     _sb3("sb3-dqn", DQN, family="q", config=SB3DQNConfig, budget=100_000),
-    _sb3("sb3-ppo", PPO),
+    _sb3("sb3-ppo", PPO, config=SB3PPOConfig, budget=100_000),
     _sb3("sb3-a2c", A2C),
-    _sb3("sb3-maskable-ppo", MaskablePPO, masked=True),
+    _sb3("sb3-maskable-ppo", MaskablePPO, masked=True, config=SB3PPOConfig, budget=100_000),
     _sb3("sb3-recurrent-ppo", RecurrentPPO, family="recurrent", policy_alias="MlpLstmPolicy"),
 )

@@ -8,37 +8,40 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import pandas as pd
 
-from agents.baselines import EndPolicy
-from agents.evaluation import Evaluation, best_hm, curve_accuracy_at, evaluate, pareto_front, threshold_curve
+from agents.baselines import EndPolicy, ThresholdPolicy, threshold_sweep
+from agents.evaluation import Evaluation, curve_accuracy_at, evaluate, pareto_front
 from agents.monitor import CHECKPOINT_FORMAT, TrainingMonitor
-from agents.policy import EnvSpec, Policy
+from agents.policy import PolicySpec, Policy
 from agents.registry import get_agent
 from emo_env.data.store import FeatureStore
 from emo_env.envs.episodes import open_store
 from emo_env.envs.observations import observation_space
 from pretrained_encoders.checkpoint import CheckpointError, load_safe
 
-__all__ = ["Baselines", "RunResult", "env_spec", "compute_baselines", "compare", "run_agent"]
+__all__ = ["FAIR_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines", "compare", "run_agent"]
 
+#: The rule baselines a learner must beat, each tuned on the training split for the mean return.
+FAIR_BASELINES = ("threshold", "time-threshold", "fixed")
 CHECKPOINT_NAME = "checkpoint.pt"
 POLICY_NAME = "policy.pt"
 
 
 @dataclass(frozen=True)
 class Baselines:
-    """What a learner is measured against on the same store and rewards (held-out split)."""
+    """What a learner is measured against on the same store and rewards, evaluated on the held-out split."""
 
-    threshold_curve: pd.DataFrame  # one row per threshold: accuracy, earliness, hm, ...
-    pareto: pd.DataFrame  # the curve's non-dominated points
+    fair: dict[str, Evaluation]  # rule baselines tuned on the training split (FAIR_BASELINES)
+    tuned: dict[str, dict[str, float]]  # each fair baseline's tuned parameters
     end: Evaluation  # answer at the last step with the temporal model's argmax
+    oracle: pd.DataFrame  # the threshold rule at every threshold on the held-out split: tuned on the test speaker
 
     @property
-    def best_threshold_hm(self) -> float:
-        return best_hm(self.threshold_curve)
+    def oracle_front(self) -> pd.DataFrame:
+        return pareto_front(self.oracle)
 
 
 @dataclass
@@ -59,29 +62,43 @@ class RunResult:
         return self.policy.num_steps / self.train_time_s if self.policy.num_steps and self.train_time_s > 0 else float("nan")
 
 
-def env_spec(store: FeatureStore, obs_mode: str, modality: str | None = None) -> EnvSpec:
+def env_spec(store: FeatureStore, obs_mode: str, modality: str | None = None) -> PolicySpec:
     """The spec of policies acting on ``obs_mode`` observations of ``store``."""
     obs_dim = observation_space(store, obs_mode, modality).shape[0]
-    return EnvSpec(obs_mode, int(obs_dim), store.num_classes)
+    return PolicySpec(obs_mode, int(obs_dim), store.num_classes)
 
 
-def compute_baselines(env_kwargs: Mapping[str, Any], thresholds: Sequence[float]) -> Baselines:
-    """Threshold sweep, its Pareto front and answer-at-the-end, from the class probabilities (``probs`` mode)."""
+def compute_baselines(env_kwargs: Mapping[str, Any],
+                      configs: Mapping[str, Mapping[str, Any] | None] | None = None) -> Baselines:
+    """The fair baselines (each tuned on the training split by its :meth:`~Policy.learn`, with its
+    hyperparameters from ``configs``), answer-at-the-end and the oracle sweep over the threshold
+    baseline's candidates, all on ``probs`` observations."""
     kwargs = {**env_kwargs, "obs_mode": "probs", "modality": None}
     spec = env_spec(open_store(kwargs.get("store")), "probs")
-    curve = threshold_curve(spec, kwargs, thresholds)
-    return Baselines(curve, pareto_front(curve), evaluate(EndPolicy(spec), kwargs))
+    fair, tuned = {}, {}
+    for name in FAIR_BASELINES:
+        policy = get_agent(name)(spec, (configs or {}).get(name))
+        policy.learn({**kwargs, "split": "train"}, 0)
+        fair[name] = evaluate(policy, kwargs)
+        tuned[name] = {key: getattr(policy.config, key) for key in policy.tuned}
+    candidates = ThresholdPolicy(spec, (configs or {}).get("threshold")).config.candidates
+    oracle = threshold_sweep(spec, kwargs, candidates)
+    return Baselines(fair, tuned, evaluate(EndPolicy(spec), kwargs), oracle)
 
 
-def compare(metrics: Mapping[str, float], baselines: Baselines) -> dict[str, float | bool]:
-    """Where a run stands against the baselines (HM, the Pareto curve, full-clip accuracy)."""
-    at_curve = curve_accuracy_at(baselines.pareto, metrics["earliness"])
+def compare(metrics: Mapping[str, float], baselines: Baselines) -> dict[str, Any]:
+    """Where a run stands: its mean return against the best fair baseline's, its accuracy against the oracle
+    curve at its earliness and against answering at the end."""
+    at_oracle = curve_accuracy_at(baselines.oracle_front, metrics["earliness"])
+    best = max(baselines.fair, key=lambda name: baselines.fair[name].metrics.mean_return)
+    best_return = baselines.fair[best].metrics.mean_return
     end_accuracy = baselines.end.metrics.accuracy
     return {
-        "best_threshold_hm": baselines.best_threshold_hm,
-        "hm_above_best_threshold": metrics["hm"] > baselines.best_threshold_hm,
-        "pareto_accuracy_at_earliness": at_curve,
-        "above_pareto_curve": metrics["accuracy"] > at_curve,
+        "best_fair_baseline": best,
+        "best_fair_return": best_return,
+        "return_above_fair_baselines": metrics["mean_return"] > best_return,
+        "oracle_accuracy_at_earliness": at_oracle,
+        "on_or_above_oracle_curve": metrics["accuracy"] >= at_oracle,
         "end_accuracy": end_accuracy,
         "accuracy_gap_to_end": end_accuracy - metrics["accuracy"],
     }
@@ -101,7 +118,7 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
     total_steps = cls.default_total_steps if total_steps is None else int(total_steps)
     out_dir = Path(out_dir) if out_dir is not None else None
     checkpoint = out_dir / CHECKPOINT_NAME if out_dir is not None else None
-    saved = _load_checkpoint(checkpoint, name, spec) if resume and checkpoint is not None else None
+    saved = _load_checkpoint(checkpoint, cls.registry_key(), spec) if resume and checkpoint is not None else None
     policy = cls(spec, saved["config"] if saved else hyperparameters, seed=seed, device=device)
     if saved:
         policy.load_checkpoint_state(saved["agent_state"])
@@ -111,10 +128,10 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
         evaluate=lambda p: evaluate(p, env_kwargs).metrics.summary(), eval_every=eval_every,
         run_info={**dict(run_info or {}), "total_steps": total_steps})
     try:
-        if total_steps > policy.num_steps:
-            policy.learn({**env_kwargs, "split": "train", "clip_order": "random"}, total_steps, monitor)
-            if checkpoint is not None:
-                monitor.save_checkpoint(policy)
+        trains = total_steps > policy.num_steps
+        policy.learn({**env_kwargs, "split": "train", "clip_order": "random"}, total_steps, monitor)
+        if trains and checkpoint is not None:
+            monitor.save_checkpoint(policy)
     finally:
         monitor.close()
     if out_dir is not None:
@@ -122,7 +139,7 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
     return RunResult(policy, evaluate(policy, env_kwargs), monitor, out_dir)
 
 
-def _load_checkpoint(path: Path, name: str, spec: EnvSpec) -> dict[str, Any] | None:
+def _load_checkpoint(path: Path, name: str, spec: PolicySpec) -> dict[str, Any] | None:
     if not path.is_file():
         print(f"no checkpoint at {path}: training from scratch")
         return None

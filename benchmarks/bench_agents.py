@@ -25,7 +25,7 @@ import time
 import torch
 
 from agents import evaluate, get_agent
-from agents.cli import agent_settings, env_kwargs_from_config, store_path
+from agents.run_config import agent_settings, env_kwargs_from_config, store_path
 from agents.monitor import TrainingMonitor
 from agents.training import env_spec
 from emo_env.config import default_config

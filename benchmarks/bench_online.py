@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 import torch
 
-from agents import EnvSpec, get_agent
+from agents import PolicySpec, get_agent
 from agents.baselines import ThresholdPolicy
 from emo_env.data.faces import TIME_TOLERANCE, FaceTracker
 from emo_env.data.ingest import IngestParams
@@ -131,8 +131,8 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams,
     fused = [encoders.fusion(a, v)[0] for a, v in zip(audio, visual)]
     k = len(encoders.class_names)
     hidden = encoders.temporal.lstm.hidden_size
-    threshold = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
-    dqn = get_agent("dqn")(EnvSpec("belief", hidden + k + 1, k), device="cpu")
+    threshold = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
+    dqn = get_agent("dqn")(PolicySpec("belief", hidden + k + 1, k), device="cpu")
     mask = np.ones((1, k + 1), np.int8)
     parts = {"hidden": np.zeros(hidden, np.float32), "probs": np.full(k, 1 / k, np.float32)}
 
@@ -176,7 +176,7 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams,
 def end_to_end(encoders: Encoders, clips: Sequence[Clip], repeats: int) -> tuple[float, float]:
     """CPU seconds per step of the recognizer fed the clips as a stream, and its algorithmic latency."""
     k = len(encoders.class_names)
-    policy = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
+    policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
     rec = OnlineRecognizer(encoders, policy, horizon_steps=40)
 
     def run() -> int:

@@ -100,7 +100,24 @@ def _merge(base: dict[str, Any], update: dict[str, Any], source: str, prefix: st
         elif isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
             raise ConfigError(f"{source}: {dotted!r} is a section, got {value!r}")
         else:
-            base[key] = copy.deepcopy(value)
+            base[key] = _typed(base[key], copy.deepcopy(value), f"{source}: {dotted!r}")
+
+
+def _typed(default: Any, value: Any, where: str) -> Any:
+    """``value`` for a key whose default is the number ``default``: a number YAML 1.1 reads as a string
+    (``3e-4``) becomes one; any other string is an error. Other keys take ``value`` as it is."""
+    if not isinstance(value, str) or isinstance(default, bool) or not isinstance(default, (int, float)):
+        return value
+    kind = "a number" if isinstance(default, float) else "an integer"
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{where} must be {kind}, got {value!r}") from None
+    if isinstance(default, float):
+        return number
+    if not number.is_integer():
+        raise ConfigError(f"{where} must be {kind}, got {value!r}")
+    return int(number)
 
 
 def _set_dotted(config: dict[str, Any], dotted: str, value: Any, source: str) -> None:

@@ -23,7 +23,7 @@ from emo_env.data.prepare import ensure_ingested
 
 from . import bundled_encoders_path, bundled_store_path
 from .checkpoint import atomic_path
-from .cli import run_fold
+from .folds import run_fold
 
 __all__ = ["build_bundle", "main"]
 

@@ -36,4 +36,8 @@ def load_safe(path: str | Path, kind: str = "checkpoint") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
-        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
+        # torch's own message spans many lines and suggests weights_only=False, which would run the file's code
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(f"{kind} {path} holds Python objects other than tensors and plain values: not an "
+                                  f"emo-env {kind}, and not unpickled") from exc
+        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__})") from exc

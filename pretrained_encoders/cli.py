@@ -11,81 +11,28 @@ On a face image set (``configs/affectnet.yaml``) it pretrains the visual encoder
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 
-from emo_env.config import ConfigError, load_config, resolve_path
+from emo_env.config import ConfigError, load_config
 from emo_env.data.clips import DatasetError
-from emo_env.data.prepare import ensure_ingested, ingest_params
+from emo_env.data.prepare import ensure_ingested
 from emo_env.data.store import StoreError
+from emo_env.device import resolve_device
 
 from . import distributed
 from .checkpoint import CheckpointError
-from .data import IngestError, list_folds, load_corpus
+from .data import IngestError, list_folds
+from .folds import run_fold, settings_from_config, summary_dir
 from .images import IMAGE_DATASETS, pretrain_visual_on_images
-from .pipeline import PretrainOutput, pretrain
-from .settings import PretrainSettings
+from .pipeline import PretrainOutput
 from .summary import summarize_folds, write_summary
 
-__all__ = ["main", "settings_from_config", "data_params", "resolve_device", "output_paths", "summary_dir", "run_fold"]
-
-_NOT_SETTINGS = ("speaker", "out_dir", "workers")
-
-
-def settings_from_config(config: dict[str, Any]) -> PretrainSettings:
-    """The ``encoder`` section (and the top-level seed) as :class:`PretrainSettings`."""
-    fields = {f.name for f in dataclasses.fields(PretrainSettings)}
-    values = {k: v for k, v in config["encoder"].items() if k not in _NOT_SETTINGS}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise ConfigError(f"encoder section: keys {unknown} are not encoder settings")
-    return PretrainSettings(seed=int(config["seed"]), **values)
-
-
-def data_params(config: dict[str, Any]) -> dict[str, Any]:
-    """The ``data`` parameters that define a step (recorded with the encoders)."""
-    return dataclasses.asdict(ingest_params(config))
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; anything else as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r}: CUDA is not available on this machine (use device=auto or cpu)")
-    return device
-
-
-def summary_dir(config: dict[str, Any]) -> Path:
-    """Where ``--all-folds`` writes the cross-fold summary of the config's corpus and modality."""
-    tag = f"{config['data']['dataset']}_all-folds_{config['encoder']['modality']}"
-    return resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
-
-
-def output_paths(config: dict[str, Any], fold: str) -> tuple[Path, Path]:
-    """``(run_dir, store_path)`` of held-out ``fold`` for the config's corpus and modality."""
-    tag = f"{config['data']['dataset']}_{fold}_{config['encoder']['modality']}"
-    run_dir = resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
-    return run_dir, Path(config["workdir"]) / "stores" / f"{tag}.emostore"
-
-
-def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: torch.device, resume: bool = False,
-             progress: bool = True, timings_s: dict[str, float] | None = None) -> PretrainOutput | None:
-    """Load fold ``fold`` of ``ingest_dir`` and run :func:`pretrain` on it with the config's settings."""
-    t0 = time.perf_counter()
-    corpus = load_corpus(ingest_dir, fold, config["data"]["classes"])
-    run_dir, store_path = output_paths(config, fold)
-    return pretrain(corpus, settings_from_config(config), corpus_name=config["data"]["dataset"], fold=fold,
-                    data_params=data_params(config), config=config, run_dir=run_dir, store_path=store_path,
-                    device=device, resume=resume, progress=progress, workers=int(config["encoder"]["workers"]),
-                    timings_s={**(timings_s or {}), "load": time.perf_counter() - t0})
-
+__all__ = ["main"]
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pretrain_encoder.py", description=__doc__.split("\n\n")[0],

@@ -193,6 +193,13 @@ def test_clear_errors_for_bad_names_configs_and_files(store, tmp_path):
         load_policy(bad)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_policy(tmp_path / "missing.pt")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"model": torch.nn.Linear(2, 2)}, foreign)  # a pickled module, not tensors and plain values
+    with pytest.raises(CheckpointError) as error:
+        load_policy(foreign)
+    message = str(error.value)
+    assert "foreign.pt holds Python objects other than tensors" in message
+    assert "\n" not in message and "weights_only" not in message  # one line, no advice to unpickle it
 
 
 @pytest.mark.parametrize("name", list(AGENTS))

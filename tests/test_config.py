@@ -60,3 +60,12 @@ def test_missing_file_and_unknown_params_key(tmp_path):
     path.write_text(json.dumps({"num_epochs": 5, "dropout": 0.5}))
     with pytest.raises(ConfigError, match="unknown key 'dropout'"):
         load_config(path)
+
+
+def test_numbers_written_the_yaml_1_1_way_are_numbers_and_other_strings_are_errors():
+    config = load_config(None, ["agent.dqn.learning_rate=3e-4", "agent.checkpoint_every=1e5"])
+    assert config["agent"]["dqn"]["learning_rate"] == 3e-4 and config["agent"]["checkpoint_every"] == 100_000
+    with pytest.raises(ConfigError, match=r"'agent.dqn.learning_rate' must be a number, got 'abc'"):
+        load_config(None, ["agent.dqn.learning_rate=abc"])
+    with pytest.raises(ConfigError, match=r"'encoder.num_epochs' must be an integer, got '2.5x'"):
+        load_config(None, ["encoder.num_epochs=2.5x"])

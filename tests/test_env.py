@@ -251,15 +251,6 @@ def test_missing_bundled_store_is_a_clear_error(tmp_path, monkeypatch):
         gym.make("AVEmotion-v0")
 
 
-def _bundled_store() -> Path | None:
-    import pretrained_encoders
-
-    locate = getattr(pretrained_encoders, "bundled_store_path", None)
-    path = None if locate is None else Path(locate())
-    return path if path is not None and path.is_file() else None
-
-
-@pytest.mark.skipif(_bundled_store() is None, reason="the bundled feature store has not been built")
 def test_make_without_arguments_uses_the_bundled_store_in_a_fresh_process():
     code = ("import gymnasium as gym\n"
             "from gymnasium.utils.env_checker import check_env\n"
@@ -273,7 +264,9 @@ def test_make_without_arguments_uses_the_bundled_store_in_a_fresh_process():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")
-    store = load_store(_bundled_store())
+    import pretrained_encoders
+
+    store = load_store(pretrained_encoders.bundled_store_path())  # shipped with the package: must be there
     tables = [AVEmotionEnv(obs_mode=mode).episodes.observations for mode in OBS_MODES]
     labels = np.repeat(store.labels, store.lengths)
     for table in tables:

@@ -17,7 +17,7 @@ def test_single_env_rollouts_end_with_exactly_one_decision(tiny_store, obs_mode,
     store = load_store(tiny_store)
     env = AVEmotionEnv(store=tiny_store, obs_mode=obs_mode)
     rng = np.random.default_rng(0)
-    decisions = 0
+    answered, waited_out = 0, 0
     for episode in range(1500):
         obs, info = env.reset(seed=episode if episode % 500 == 0 else None)
         length = int(store.lengths[store.clip_ids.index(info["clip_id"])])
@@ -30,8 +30,11 @@ def test_single_env_rollouts_end_with_exactly_one_decision(tiny_store, obs_mode,
                 break
         assert terminated, "the last step must end the episode"
         assert END_KEYS <= set(info) and -1 <= info["prediction"] < 6 and info["decision_step"] == t
-        decisions += 1
-    assert decisions == 1500
+        assert info["earliness"] == pytest.approx((t + 1) / length)
+        answered += info["prediction"] >= 0
+        waited_out += info["prediction"] == -1  # a wait at the last step: scored as a wrong decision
+    # both endings occur: waiting-heavy rollouts reach the last step, random ones answer early
+    assert answered > 0 and (waited_out > 0) == (wait_probability > 0.5)
 
 
 @pytest.mark.parametrize("wait_probability", [1 / 7, 0.95])

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from agents.evaluation import best_hm, curve_accuracy_at, pareto_front
-from agents.metrics import EPISODE_COLUMNS, compute_metrics, harmonic_mean, mean_and_spread
+from agents.evaluation import curve_accuracy_at, pareto_front
+from agents.metrics import EPISODE_COLUMNS, compute_metrics, harmonic_mean
 
 
 def episodes(rows):
@@ -63,9 +63,4 @@ def test_pareto_front_keeps_only_undominated_points():
     assert curve_accuracy_at(front, 0.1) == 0.0
     assert curve_accuracy_at(front, 0.5) == 0.7
     assert curve_accuracy_at(front, 1.0) == 0.9
-    assert best_hm(points) == pytest.approx(harmonic_mean(0.7, 0.35))
 
-
-def test_mean_and_spread():
-    assert mean_and_spread([1.0, 3.0]) == pytest.approx((2.0, 2 ** 0.5))
-    assert mean_and_spread([4.0]) == (4.0, 0.0)

@@ -12,7 +12,7 @@ import torch
 
 from media_files import burst, write_video
 
-from agents import EnvSpec
+from agents import PolicySpec
 from agents.baselines import ThresholdPolicy
 from emo_env.config import ConfigError
 from emo_env.data.ingest import IngestParams
@@ -41,7 +41,7 @@ def random_encoders(seed: int = 0) -> Encoders:
 def recognizer(threshold: float = NEVER, **options) -> OnlineRecognizer:
     """Untrained encoders and the threshold baseline on ``probs`` observations."""
     k = len(CLASSES)
-    policy = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": threshold}, device="cpu")
+    policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": threshold}, device="cpu")
     return OnlineRecognizer(random_encoders(), policy, horizon_steps=HORIZON, **options)
 
 
@@ -110,6 +110,10 @@ def test_decision_comes_mid_clip_from_the_policy(clips, mid_threshold):
     # the mel window centred on a step reaches 0.491 s past it: 0.441 s past the end of the step at 10 steps/s
     assert decision.latency_s == pytest.approx(0.441)
     assert decision.confidence >= mid_threshold
+    never = recognizer()  # the same stream, a threshold nothing reaches: every step's belief
+    play(never, clips[0])
+    crossings = [step for step, state in enumerate(never.history) if state.probs.max() >= mid_threshold]
+    assert decision.step == crossings[0]  # the first step whose belief reaches the threshold, no later
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +242,7 @@ def test_out_of_order_frames_are_dropped_and_bad_input_is_a_clear_error(clips):
 
 
 def test_policy_that_does_not_fit_the_encoders_is_a_clear_error():
-    policy = ThresholdPolicy(EnvSpec("belief", 40, 6), device="cpu")
+    policy = ThresholdPolicy(PolicySpec("belief", 40, 6), device="cpu")
     with pytest.raises(ValueError, match="40 values"):
         OnlineRecognizer(random_encoders(), policy, horizon_steps=HORIZON)
 
@@ -246,7 +250,7 @@ def test_policy_that_does_not_fit_the_encoders_is_a_clear_error():
 def test_encoders_from_an_older_ingest_are_a_clear_error():
     encoders = random_encoders()
     del encoders.spec["data"]["face_detect_every"]
-    policy = ThresholdPolicy(EnvSpec("probs", 7, 6), device="cpu")
+    policy = ThresholdPolicy(PolicySpec("probs", 7, 6), device="cpu")
     with pytest.raises(ConfigError, match=r"spec\['data'\] has no face_detect_every: it was made by an older"):
         OnlineRecognizer(encoders, policy, horizon_steps=HORIZON)
 
@@ -257,3 +261,17 @@ def test_emo_env_does_not_import_agents_at_import_time():
 
     code = "import sys, emo_env, emo_env.online; sys.exit('agents' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_the_default_recognizer_uses_a_threshold_tuned_on_the_training_split():
+    from agents.baselines import threshold_sweep
+    from agents.training import env_spec
+    from emo_env.envs.episodes import open_store
+
+    store = open_store(None)
+    train = threshold_sweep(env_spec(store, "probs"), {"store": store, "obs_mode": "probs"}, split="train")
+    best = train.loc[train["mean_return"] == train["mean_return"].max(), "threshold"]
+    recognizer = OnlineRecognizer.from_default()
+    assert recognizer.policy.config.threshold in best.tolist()
+    assert "tuned on the training split" in recognizer.policy_name
+    assert OnlineRecognizer.from_default(threshold=0.8).policy.config.threshold == 0.8

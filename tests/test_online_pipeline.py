@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from agents import EnvSpec, Policy, evaluate
+from agents import PolicySpec, Policy, evaluate
 from agents.baselines import ThresholdPolicy
 from agents.cli import main as train_agent
 from emo_env.config import load_config
@@ -24,7 +24,7 @@ from emo_env.online import OnlineRecognizer
 from emo_env.online.cli import main as online_cli
 from emo_env.online.cli import play_file
 from pretrained_encoders.checkpoint import CheckpointError
-from pretrained_encoders.cli import run_fold
+from pretrained_encoders.folds import run_fold
 from pretrained_encoders.data import list_folds
 from pretrained_encoders.encoders import load_encoders, save_encoders
 
@@ -72,7 +72,7 @@ def test_recognizer_decides_as_the_offline_pipeline(tiny_run, obs_mode):
     store = tiny_run.store
     k = store.num_classes
     table = observation_table(store, obs_mode)
-    spec = EnvSpec(obs_mode, table.shape[1], k)
+    spec = PolicySpec(obs_mode, table.shape[1], k)
     policy = (WaitThenArgmax(spec, device="cpu") if obs_mode == "frame"
               else ThresholdPolicy(spec, {"threshold": spread_threshold(store)}, device="cpu"))
     offline = evaluate(policy, {"store": store, "obs_mode": obs_mode}, split="eval").episodes.set_index("clip_id")
@@ -126,7 +126,7 @@ def test_from_run_checks_the_encoders_against_the_store(tiny_run, tmp_path):
         OnlineRecognizer.from_run(run_dir)
     encoders = load_encoders(tiny_run.encoders)
     k = len(encoders.class_names)
-    ThresholdPolicy(EnvSpec("probs", k + 1, k), device="cpu").save(run_dir / "policy.pt")
+    ThresholdPolicy(PolicySpec("probs", k + 1, k), device="cpu").save(run_dir / "policy.pt")
     with pytest.raises(FileNotFoundError, match="report.json"):
         OnlineRecognizer.from_run(run_dir)
     (run_dir / "report.json").write_text(json.dumps({"settings": {"store": str(tiny_run.store.path)}}))

@@ -20,7 +20,7 @@ from emo_env.data.store import load_store
 from fake_ingest import CLASSES, write_fake_ingest
 from pretrained_encoders import distributed, training
 from pretrained_encoders.checkpoint import CheckpointError
-from pretrained_encoders.cli import output_paths, run_fold
+from pretrained_encoders.folds import output_paths, run_fold
 from pretrained_encoders.data import load_corpus
 from pretrained_encoders.encoders import load_encoders
 from pretrained_encoders.models import build_model

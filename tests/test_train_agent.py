@@ -1,18 +1,15 @@
-"""train_agent.py and the agent benchmark end to end on a fabricated store: outputs, resume, bad input."""
+"""train_agent.py end to end on a fabricated store: outputs, fair baselines, resume, bad input."""
 
 import json
 
 import pandas as pd
 import pytest
 import torch
+from fast_agents import set_args
 
 from agents import load_policy
-from agents.benchmark import main as benchmark_main
 from agents.cli import main
 from emo_env.data.store import load_store
-
-FAST = ["agent.dqn.num_envs=16", "agent.dqn.batch_size=32", "agent.dqn.learning_starts=64",
-        "agent.reinforce.num_envs=16", "agent.reinforce.batch_episodes=16", "agent.thresholds=[0.3,0.6,0.9]"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -23,10 +20,8 @@ def one_thread():
 
 
 def train(store, out, *extra, steps=300):
-    args = ["--store", str(store), "--out", str(out), "--no-progress", "--set", f"agent.total_steps={steps}",
-            "--set", "agent.checkpoint_every=100"]
-    for item in FAST:
-        args += ["--set", item]
+    args = ["--store", str(store), "--out", str(out), "--no-progress",
+            *set_args(f"agent.total_steps={steps}", "agent.checkpoint_every=100")]
     return main(args + list(extra))
 
 
@@ -42,7 +37,9 @@ def test_train_agent_writes_policy_report_plots_and_resumes(tiny_store, tmp_path
     assert report["agent"] == "dqn" and report["steps"] >= 300
     assert report["metrics"]["episodes"] == len(store.clip_indices("eval"))
     assert report["settings"]["store"] == str(tiny_store) and report["settings"]["obs_mode"] == "probs"
-    assert set(report["comparison"]) >= {"best_threshold_hm", "above_pareto_curve", "end_accuracy"}
+    assert set(report["comparison"]) >= {"best_fair_return", "on_or_above_oracle_curve", "end_accuracy"}
+    assert set(report["fair_baselines"]) == {"threshold", "time-threshold", "fixed"}
+    assert report["fair_baselines"]["threshold"]["tuned"]["threshold"] in (0.3, 0.6, 0.9)
     episodes = pd.read_csv(out / "episodes.csv")
     assert len(episodes) == report["metrics"]["episodes"]
     assert "Confusion matrix" in (out / "report.md").read_text()
@@ -61,6 +58,9 @@ def test_train_agent_baseline_and_other_agents(tiny_store, tmp_path):
     assert train(tiny_store, tmp_path / "threshold", "--agent", "threshold") == 0
     report = json.loads((tmp_path / "threshold" / "report.json").read_text())
     assert report["steps"] == 0 and report["steps_per_s"] is None
+    tuned = report["config"]["threshold"]  # tuned on the training split, saved with the policy
+    assert tuned == report["fair_baselines"]["threshold"]["tuned"]["threshold"]
+    assert load_policy(tmp_path / "threshold" / "policy.pt").config.threshold == tuned
     assert train(tiny_store, tmp_path / "reinforce", "--agent", "reinforce", "--seed", "2") == 0
 
 
@@ -75,26 +75,3 @@ def test_train_agent_reports_bad_input(tiny_store, tmp_path, capsys):
     (tmp_path / "d" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     assert train(tiny_store, tmp_path / "d", "--resume") == 2
     assert "corrupt" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_benchmark_writes_table_and_plot(tiny_store, tmp_path):
-    args = ["--store", str(tiny_store), "--out", str(tmp_path), "--agents", "dqn,threshold,end", "--seeds", "0,1",
-            "--no-progress", "--set", "agent.total_steps=300", "--set", "agent.benchmark.sweep_agents=[dqn]",
-            "--set", "agent.benchmark.latency_costs=[0.001,0.05]"]
-    for item in FAST:
-        args += ["--set", item]
-    assert benchmark_main(args) == 0
-    summary = pd.read_csv(tmp_path / "benchmark.csv")
-    assert summary["agent"].tolist() == ["dqn", "threshold", "end"]
-    assert (summary["seeds"] == 2).all()
-    assert summary.loc[summary["agent"] == "end", "earliness_mean"].item() == 1.0
-    assert summary.loc[summary["agent"] == "threshold", "accuracy_std"].item() == 0.0  # deterministic
-    runs = pd.read_csv(tmp_path / "runs.csv")
-    assert len(runs) == 6 and set(runs["seed"]) == {0, 1}
-    sweep = pd.read_csv(tmp_path / "sweep.csv")
-    assert sweep["latency_cost"].tolist() == [0.001, 0.05]
-    assert (tmp_path / "benchmark.png").stat().st_size > 10_000
-    text = (tmp_path / "benchmark.md").read_text()
-    assert "| dqn |" in text and "latency_cost sweep" in text
-    assert (tmp_path / "runs" / "dqn" / "seed1" / "policy.pt").is_file()

@@ -228,7 +228,8 @@ def _parser() -> argparse.ArgumentParser:
                                                  "encoders with the threshold baseline)")
     parser.add_argument("--encoders", type=Path,
                         help="encoders.pt that exported the run's store (default: found from the store)")
-    parser.add_argument("--threshold", type=float, default=0.9, help="threshold of the default policy (without --run)")
+    parser.add_argument("--threshold", type=float, help="threshold of the default policy (without --run; default: "
+                                                        "tuned on the bundled store's training split)")
     parser.add_argument("--audio", type=Path, help="separate audio file (WAV/FLAC) for VIDEO")
     parser.add_argument("--out", type=Path, help="write the annotated video here (.mp4, .mov or .mkv)")
     parser.add_argument("--json", action="store_true", help="print each decision as one JSON line")

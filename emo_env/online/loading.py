@@ -88,7 +88,7 @@ def _candidates(store: FeatureStore) -> Iterator[Path]:
     config: dict[str, Any] | None = store.metadata.get("config")
     fold = store.metadata.get("fold")
     if config is not None and fold is not None:
-        from pretrained_encoders.cli import output_paths
+        from pretrained_encoders.folds import output_paths
 
         try:
             yield output_paths(config, str(fold))[0] / "encoders.pt"

@@ -165,11 +165,12 @@ class OnlineRecognizer:
                    **options)
 
     @classmethod
-    def from_default(cls, *, threshold: float = 0.9, device: str = "cpu", **options: Any) -> OnlineRecognizer:
+    def from_default(cls, *, threshold: float | None = None, device: str = "cpu", **options: Any) -> OnlineRecognizer:
         """The bundled encoders of the synthetic corpus with the threshold baseline as the policy (no
-        trained policy is bundled): answer once the top class probability reaches ``threshold``."""
+        trained policy is bundled): answer once the top class probability reaches ``threshold``, by
+        default the one with the highest mean return on the bundled store's training split."""
         import pretrained_encoders
-        from agents import EnvSpec
+        from agents import PolicySpec
         from agents.baselines import ThresholdPolicy
 
         paths = pretrained_encoders.bundled_store_path(), pretrained_encoders.bundled_encoders_path()
@@ -181,8 +182,10 @@ class OnlineRecognizer:
         encoders = load_encoders(paths[1], device)
         check_encoders(encoders, store, paths[1])
         k = len(encoders.class_names)
-        policy = ThresholdPolicy(EnvSpec("probs", k + 1, k), {"threshold": threshold}, device=device)
-        return cls(encoders, policy, horizon_steps=horizon_steps(store), policy_name=f"threshold {threshold:g}",
+        policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": threshold}, device=device)
+        policy.learn({"store": store, "obs_mode": "probs", "split": "train"}, 0)  # tunes an unset threshold
+        name = f"threshold {policy.config.threshold:g}" + ("" if threshold is not None else " (tuned on the training split)")
+        return cls(encoders, policy, horizon_steps=horizon_steps(store), policy_name=name,
                    feature_dtype=store.features["probs"].dtype, **options)
 
     # -- the stream --------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""A run config's agent settings as the plain arguments of the library: the feature store, the env's
+arguments, an agent's hyperparameters and budget, the fair baselines' hyperparameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agents.registry import AGENTS, get_agent
+from agents.training import FAIR_BASELINES
+from emo_env.config import ConfigError
+from emo_env.data.store import StoreError
+from pretrained_encoders.checkpoint import CheckpointError
+from pretrained_encoders.folds import output_paths
+
+__all__ = ["USER_ERRORS", "ENV_KEYS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs"]
+
+#: The errors a CLI reports in one line (bad config, store, checkpoint, file or value).
+USER_ERRORS = (ConfigError, StoreError, CheckpointError, FileNotFoundError, ValueError)
+ENV_KEYS = ("modality", "correct_reward", "wrong_reward", "latency_cost", "latency_power", "last_step_wait")
+
+
+def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path | None:
+    """The feature store of a run: ``store`` if given, else the one ``pretrain_encoder.py`` exported for
+    this config, else (synthetic corpus) the bundled store (``None``)."""
+    if store is not None:
+        return Path(store)
+    exported = output_paths(config, str(config["encoder"]["speaker"]))[1]
+    if exported.is_file():
+        return exported
+    if config["data"]["dataset"] == "synthetic":
+        return None
+    raise FileNotFoundError(f"no feature store for this config: {exported} does not exist. Build it with "
+                            "`python pretrain_encoder.py --config ...` or pass --store PATH")
+
+
+def env_kwargs_from_config(config: dict[str, Any], store: Any, agent: str) -> dict[str, Any]:
+    """AVEmotionEnv arguments of a run: the ``env`` section, with the agent section's ``obs_mode`` if set."""
+    obs_mode = _section(config, agent).get("obs_mode") or config["env"]["obs_mode"]
+    return {"store": store, "obs_mode": obs_mode, **{key: config["env"][key] for key in ENV_KEYS}}
+
+
+def agent_settings(config: dict[str, Any], agent: str) -> dict[str, Any]:
+    """The run arguments of ``agent`` from the ``agent`` section (its hyperparameters, budget, schedule)."""
+    section = config["agent"]
+    hyperparameters = {k: v for k, v in _section(config, agent).items() if k != "obs_mode"}
+    return {"hyperparameters": hyperparameters, "total_steps": section["total_steps"],
+            "checkpoint_every": int(section["checkpoint_every"]), "eval_every": int(section["eval_every"]),
+            "progress": bool(section["progress"])}
+
+
+def baseline_configs(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The hyperparameters of the fair baselines (``FAIR_BASELINES``) from their ``agent`` sections."""
+    return {name: agent_settings(config, name)["hyperparameters"] for name in FAIR_BASELINES}
+
+
+def _section(config: dict[str, Any], agent: str) -> dict[str, Any]:
+    """The agent's config section; an agent from outside the package has none: its Config defaults, on
+    ``env.obs_mode`` observations if it reads them, else on its first mode."""
+    cls = get_agent(agent)
+    key = cls.registry_key()
+    if key in config["agent"]:
+        return config["agent"][key]
+    if key in AGENTS:
+        raise ConfigError(f"config has no section agent.{key} (agents: {', '.join(AGENTS)})")
+    obs_mode = config["env"]["obs_mode"]
+    return {"obs_mode": obs_mode if obs_mode in cls.obs_modes else cls.obs_modes[0]}

@@ -1,0 +1,80 @@
+"""A run config's held-out folds: their settings, where their outputs go, training one, the stores of many."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from emo_env.config import ConfigError, resolve_path
+from emo_env.data.prepare import ensure_ingested, ingest_params
+from emo_env.device import resolve_device
+
+from .data import list_folds, load_corpus
+from .pipeline import PretrainOutput, pretrain
+from .settings import PretrainSettings
+
+__all__ = ["settings_from_config", "data_params", "output_paths", "summary_dir", "run_fold",
+           "fold_stores"]
+
+_NOT_SETTINGS = ("speaker", "out_dir", "workers")
+
+
+def settings_from_config(config: dict[str, Any]) -> PretrainSettings:
+    """The ``encoder`` section (and the top-level seed) as :class:`PretrainSettings`."""
+    fields = {f.name for f in dataclasses.fields(PretrainSettings)}
+    values = {k: v for k, v in config["encoder"].items() if k not in _NOT_SETTINGS}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"encoder section: keys {unknown} are not encoder settings")
+    return PretrainSettings(seed=int(config["seed"]), **values)
+
+
+def data_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The ``data`` parameters that define a step (recorded with the encoders)."""
+    return dataclasses.asdict(ingest_params(config))
+
+
+def summary_dir(config: dict[str, Any]) -> Path:
+    """Where ``--all-folds`` writes the cross-fold summary of the config's corpus and modality."""
+    tag = f"{config['data']['dataset']}_all-folds_{config['encoder']['modality']}"
+    return resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
+
+
+def output_paths(config: dict[str, Any], fold: str) -> tuple[Path, Path]:
+    """``(run_dir, store_path)`` of held-out ``fold`` for the config's corpus and modality."""
+    tag = f"{config['data']['dataset']}_{fold}_{config['encoder']['modality']}"
+    run_dir = resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
+    return run_dir, Path(config["workdir"]) / "stores" / f"{tag}.emostore"
+
+
+def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: torch.device, resume: bool = False,
+             progress: bool = True, timings_s: dict[str, float] | None = None) -> PretrainOutput | None:
+    """Load fold ``fold`` of ``ingest_dir`` and run :func:`pretrain` on it with the config's settings."""
+    t0 = time.perf_counter()
+    corpus = load_corpus(ingest_dir, fold, config["data"]["classes"])
+    run_dir, store_path = output_paths(config, fold)
+    return pretrain(corpus, settings_from_config(config), corpus_name=config["data"]["dataset"], fold=fold,
+                    data_params=data_params(config), config=config, run_dir=run_dir, store_path=store_path,
+                    device=device, resume=resume, progress=progress, workers=int(config["encoder"]["workers"]),
+                    timings_s={**(timings_s or {}), "load": time.perf_counter() - t0})
+
+
+def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, device: str = "auto",
+                progress: bool = True) -> dict[str, Path]:
+    """The feature store of each fold (``None``: every fold of the corpus), as ``pretrain_encoder.py
+    --all-folds`` writes them; the corpus is ingested and the missing stores are built first."""
+    ingest_dir = Path(ensure_ingested(config, progress=progress))
+    known = list_folds(ingest_dir)
+    unknown = sorted(set(folds or ()) - set(known))
+    if unknown:
+        raise ValueError(f"folds {unknown} are not in {ingest_dir} (folds: {', '.join(known)})")
+    stores = {fold: output_paths(config, fold)[1] for fold in (folds or known)}
+    for fold, store in stores.items():
+        if not store.is_file():
+            print(f"building the store of fold {fold}: {store}")
+            run_fold(config, ingest_dir, fold, device=resolve_device(device), progress=progress)
+    return stores
