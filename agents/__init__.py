@@ -6,7 +6,7 @@ registered by name in :data:`AGENTS`; :func:`load_policy` reads back any saved p
 
 from agents.evaluation import Evaluation, evaluate
 from agents.metrics import Metrics, compute_metrics, harmonic_mean
-from agents.policy import PolicySpec, Policy
+from agents.policy import Policy, PolicySpec
 from agents.registry import AGENTS, get_agent, load_policy
 
 __all__ = ["AGENTS", "PolicySpec", "Evaluation", "Metrics", "Policy", "compute_metrics", "evaluate", "get_agent",

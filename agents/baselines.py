@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from agents.evaluation import evaluate
-from agents.policy import PolicySpec, Policy
+from agents.policy import Policy, PolicySpec
 
 __all__ = ["THRESHOLDS", "TIMES", "EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "TimeThresholdPolicy",
            "RandomPolicy", "probs_and_time", "sweep", "threshold_sweep"]

@@ -1,5 +1,5 @@
 """Benchmark: every agent trained on every fold and seed, on the same stores, splits and rewards, with
-its held-out results pooled over the folds.
+its held-out results averaged over the folds.
 
     python -m agents.benchmark [--config configs/synthetic.yaml] [--agents dqn,reinforce,threshold,...]
         [--seeds 0,1,2,3,4] [--folds all | --folds s1,s3 | --store PATH] [--workers N] [--ray [ADDRESS]]
@@ -19,7 +19,8 @@ Written to the output folder: ``benchmark.md`` and ``benchmark.json`` (the repor
 difference of mean returns, with intervals), ``folds.csv`` (per agent and fold, with the earliness
 spread across seeds), ``runs.csv`` (one row per run), ``episodes.csv`` (every held-out clip of
 every run), ``oracle.csv``, ``sweep.csv`` (each ``sweep_agents`` learner over ``latency_costs``,
-first seed, pooled over folds) and ``benchmark.png``.
+first seed, averaged over folds) and ``benchmark.png``. Runs of one fold weigh the same in every
+figure (the folds of a LOSO corpus hold similar numbers of clips).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ import numpy as np
 import pandas as pd
 
 from agents.baselines import EndPolicy, threshold_sweep
-from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.evaluation import area_under_tradeoff, curve_accuracy_at, evaluate, pareto_front
-from agents.grid import Task, TaskResult, run_grid, task_dir
+from agents.grid import Task, TaskResult, run_grid, store_digest, task_dir
 from agents.metrics import compute_metrics, harmonic_mean
 from agents.plots import plot_tradeoff
 from agents.registry import AGENTS, get_agent
+from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.stats import improvement_table, interval_table
 from agents.training import FAIR_BASELINES, env_spec
 from agents.validation import inner_speaker, inner_validation_store
@@ -65,8 +66,8 @@ class Benchmark:
     folds: pd.DataFrame  # one row per (agent, fold)
     runs: pd.DataFrame  # one row per (fold, agent, seed)
     episodes: pd.DataFrame  # one row per held-out clip of every run
-    oracle: pd.DataFrame  # the threshold sweep on the held-out splits, pooled over folds
-    sweep: pd.DataFrame  # one row per (sweep agent, latency cost), pooled over folds
+    oracle: pd.DataFrame  # the threshold sweep on the held-out splits, averaged over folds
+    sweep: pd.DataFrame  # one row per (sweep agent, latency cost), averaged over folds
     report: dict[str, Any]
 
 
@@ -77,25 +78,32 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
     the bundled store), sweep ``latency_cost`` for the sweep agents, pool, write the outputs."""
     for name in agents:
         get_agent(name)
+    for what, values in (("agents", agents), ("seeds", seeds)):
+        if len(set(values)) != len(values) or not values:
+            raise ValueError(f"benchmark {what} must be distinct and not empty, got {list(values)}")
     started = time.perf_counter()
     bench = config["agent"]["benchmark"]
     stores = {fold: None if path is None else str(path) for fold, path in stores.items()}
+    digests = {fold: store_digest(path) for fold, path in stores.items()}
     quiet = workers > 1 or use_ray  # progress bars of parallel runs would interleave
-    tasks = [_task(config, fold, store, name, seed, out_dir / "runs", resume, quiet)
-             for fold, store in stores.items() for name in agents for seed in seeds]
+
+    def task(fold: str, name: str, seed: int, root: str, cost: float | None = None) -> Task:
+        return _task(config, fold, stores[fold], digests[fold], name, seed, out_dir / root, resume, quiet, cost)
+
+    tasks = [task(fold, name, seed, "runs") for fold in stores for name in agents for seed in seeds]
     sweep_agents = [name for name in bench["sweep_agents"] if name in agents] if sweep else []
-    sweep_tasks = [_task(config, fold, store, name, seeds[0], out_dir / "sweep", resume, quiet, float(cost))
-                   for fold, store in stores.items() for name in sweep_agents for cost in bench["latency_costs"]]
+    sweep_tasks = [task(fold, name, seeds[0], "sweep", float(cost))
+                   for fold in stores for name in sweep_agents for cost in bench["latency_costs"]]
     results = run_grid(tasks + sweep_tasks, workers=workers, use_ray=use_ray, ray_address=ray_address)
     oracles, ends = zip(*(_oracle_and_end(config, store) for store in stores.values()))
-    oracle = _pool_points(list(oracles), "threshold")
+    oracle = _mean_over_folds(pd.concat(oracles, ignore_index=True), "threshold")
     end_accuracy = {fold: end for fold, end in zip(stores, ends)}
     num_classes = {fold: open_store(store).num_classes for fold, store in stores.items()}
     runs, episodes = _runs(results[: len(tasks)], num_classes)
     sweep_table = _sweep_table(results[len(tasks):])
     reps, stats_seed = int(bench["bootstrap_reps"]), int(config["seed"])
     summary = interval_table(runs, agents, MEASURES, reps=reps, seed=stats_seed)
-    summary = _add_pooled_measures(summary, runs, oracle, sweep_table, float(np.mean(list(end_accuracy.values()))))
+    summary = _add_fold_measures(summary, runs, oracle, sweep_table, float(np.mean(list(end_accuracy.values()))))
     fair = [name for name in FAIR_BASELINES if name in agents]
     learners = [name for name in agents if name not in fair]
     improvement = improvement_table(runs, learners, fair, "mean_return", reps=reps, seed=stats_seed)
@@ -103,8 +111,7 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
     report = {
         "agents": list(agents), "seeds": list(seeds), "folds": list(stores), "stores": stores,
         "env": {key: value for key, value in env_kwargs_from_config(config, None, agents[0]).items() if key != "store"},
-        "budgets": {name: agent_settings(config, name)["total_steps"] or get_agent(name).default_total_steps
-                    for name in agents},
+        "budgets": {name: int(runs.loc[runs["agent"] == name, "steps"].max()) for name in agents},
         "fair_baselines": fair, "bootstrap_reps": reps, "oracle_area": area_under_tradeoff(oracle),
         "wall_time_s": time.perf_counter() - started, "workers": "ray" if use_ray else workers,
         "summary": summary.to_dict(orient="records"), "improvement": improvement.to_dict(orient="records"),
@@ -125,8 +132,8 @@ def _inner_validation_stores(stores: Mapping[str, str | Path | None], folder: Pa
     return inner
 
 
-def _task(config: dict[str, Any], fold: str, store: str | None, name: str, seed: int, root: Path, resume: bool,
-          quiet: bool, latency_cost: float | None = None) -> Task:
+def _task(config: dict[str, Any], fold: str, store: str | None, digest: str, name: str, seed: int, root: Path,
+          resume: bool, quiet: bool, latency_cost: float | None = None) -> Task:
     env_kwargs = env_kwargs_from_config(config, store, name)
     settings = agent_settings(config, name)
     parts: tuple[object, ...] = (fold, name, f"seed{seed}")
@@ -136,7 +143,7 @@ def _task(config: dict[str, Any], fold: str, store: str | None, name: str, seed:
         parts = (fold, name, f"latency_cost={latency_cost:g}")
     if quiet:
         settings["progress"] = False
-    return Task(fold, name, seed, env_kwargs, settings, device=str(config["device"]),
+    return Task(fold, name, seed, env_kwargs, settings, store_digest=digest, device=str(config["device"]),
                 threads=int(config["agent"]["threads"]), out_dir=str(task_dir(root, *parts)), resume=resume,
                 label=" ".join(map(str, parts)))
 
@@ -150,17 +157,10 @@ def _oracle_and_end(config: dict[str, Any], store_file: str | None) -> tuple[pd.
     return threshold_sweep(spec, kwargs, candidates), evaluate(EndPolicy(spec), kwargs).metrics.accuracy
 
 
-def _pool_points(tables: list[pd.DataFrame], key: str) -> pd.DataFrame:
-    """Per value of ``key``: accuracy, earliness and mean return averaged over the tables, weighted by their
-    episodes (each fold's clips pooled)."""
-    stacked = pd.concat(tables, ignore_index=True)
-    weights = stacked["episodes"].astype(float)
-    rows = []
-    for value, group in stacked.groupby(key, sort=True):
-        w = weights[group.index]
-        rows.append({key: value, "episodes": int(w.sum()),
-                     **{m: float(np.average(group[m], weights=w)) for m in ("accuracy", "earliness", "mean_return")}})
-    pooled = pd.DataFrame(rows)
+def _mean_over_folds(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Per value of ``key`` (one row per fold): accuracy, earliness and mean return averaged over the folds,
+    each fold weighing the same, as in the per-run statistics; sorted by earliness."""
+    pooled = table.groupby(key, sort=True)[["accuracy", "earliness", "mean_return"]].mean().reset_index()
     pooled["hm"] = [harmonic_mean(a, e) for a, e in zip(pooled["accuracy"], pooled["earliness"])]
     return pooled.sort_values(["earliness", "accuracy"]).reset_index(drop=True)
 
@@ -178,25 +178,24 @@ def _runs(results: Sequence[TaskResult], num_classes: Mapping[str, int]) -> tupl
 
 
 def _sweep_table(results: Sequence[TaskResult]) -> pd.DataFrame:
-    if not results:
-        return pd.DataFrame(columns=["agent", "latency_cost", "accuracy", "earliness", "mean_return"])
-    rows = []
-    for r in results:
-        e = r.episodes
-        rows.append({"agent": r.task.agent, "latency_cost": r.task.env_kwargs["latency_cost"], "episodes": len(e),
-                     "accuracy": float((e["prediction"] == e["label"]).mean()),
-                     "earliness": float(e["fraction"].mean()), "mean_return": float(e["return"].mean())})
+    """Per sweep agent and latency cost: accuracy, earliness and mean return, averaged over folds."""
+    rows = [{"agent": r.task.agent, "latency_cost": r.task.env_kwargs["latency_cost"],
+             "accuracy": float((r.episodes["prediction"] == r.episodes["label"]).mean()),
+             "earliness": float(r.episodes["fraction"].mean()), "mean_return": float(r.episodes["return"].mean())}
+            for r in results]
+    columns = ["agent", "latency_cost", "accuracy", "earliness", "mean_return", "hm"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows)
-    pooled = [_pool_points([group], "latency_cost").assign(agent=agent)
+    pooled = [_mean_over_folds(group, "latency_cost").assign(agent=agent)
               for agent, group in table.groupby("agent", sort=False)]
-    return pd.concat(pooled, ignore_index=True)[["agent", "latency_cost", "episodes", "accuracy", "earliness",
-                                                 "mean_return", "hm"]]
+    return pd.concat(pooled, ignore_index=True)[columns]
 
 
-def _add_pooled_measures(summary: pd.DataFrame, runs: pd.DataFrame, oracle: pd.DataFrame, sweep: pd.DataFrame,
+def _add_fold_measures(summary: pd.DataFrame, runs: pd.DataFrame, oracle: pd.DataFrame, sweep: pd.DataFrame,
                          end_accuracy: float) -> pd.DataFrame:
-    """HM from the pooled accuracy and earliness, the oracle's accuracy at each agent's earliness, the gap to
-    answering at the end, the area under each swept learner's trade-off curve, training cost."""
+    """HM from the accuracy and earliness over folds, the oracle's accuracy at each agent's earliness, the gap
+    to answering at the end, the area under each swept learner's trade-off curve, training cost."""
     front = pareto_front(oracle)
     summary = summary.copy()
     summary["hm"] = [harmonic_mean(a, e) for a, e in zip(summary["accuracy"], summary["earliness"])]
@@ -227,7 +226,7 @@ def _write(out_dir: Path, result: Benchmark) -> None:
         with atomic_path(out_dir / f"{name}.csv") as tmp:
             table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "benchmark.json") as tmp:
-        tmp.write_text(json.dumps(result.report, indent=2, default=float) + "\n")
+        tmp.write_text(json.dumps(_finite(result.report), indent=2) + "\n")
     points = {row["agent"]: {"accuracy": row["accuracy"], "earliness": row["earliness"],
                              "accuracy_err": [[row["accuracy"] - row["accuracy_low"]],
                                               [row["accuracy_high"] - row["accuracy"]]],
@@ -237,10 +236,21 @@ def _write(out_dir: Path, result: Benchmark) -> None:
     curves = {agent: group for agent, group in result.sweep.groupby("agent", sort=False)}
     r = result.report
     plot_tradeoff(out_dir / "benchmark.png", result.oracle, points, curves,
-                  title=f"Held-out accuracy vs earliness, pooled over {len(r['folds'])} fold(s) x "
+                  title=f"Held-out accuracy vs earliness, {len(r['folds'])} fold(s) x "
                         f"{len(r['seeds'])} seed(s), 95 % intervals")
     with atomic_path(out_dir / "benchmark.md") as tmp:
         tmp.write_text(_markdown(result))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` as strict JSON: NaN becomes null, numpy scalars plain numbers."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _ci(row: Mapping[str, Any], measure: str, scale: float = 1.0, digits: int = 3) -> str:
@@ -256,12 +266,13 @@ def _markdown(result: Benchmark) -> str:
         "",
         f"{len(r['folds'])} fold(s) ({', '.join(r['folds'])}), seeds {r['seeds']}; rewards +{env['correct_reward']}"
         f"/{env['wrong_reward']}, latency cost {env['latency_cost']} per step. Every figure is measured on the "
-        "held-out speakers and pooled over the folds; intervals are 95 % stratified-bootstrap intervals over runs "
-        f"(seeds resampled within each fold, rliable, {r['bootstrap_reps']} resamples). Wall time "
-        f"{r['wall_time_s'] / 60:.1f} min.",
+        "held-out speakers, averaged over runs (each fold weighs the same); intervals are 95 % stratified-bootstrap "
+        f"intervals over runs (seeds resampled within each fold, rliable, {r['bootstrap_reps']} resamples)"
+        + ("" if len(r["seeds"]) > 1 else ": with one seed they have no width, so they say nothing") +
+        f". Wall time {r['wall_time_s'] / 60:.1f} min.",
         "",
         "| agent | mean return | IQM return | accuracy % | earliness % | decision time s | oracle accuracy at "
-        "this earliness % | trade-off area | HM | train time s | budget (env steps) |",
+        "this earliness % | trade-off area | HM | train time s | env steps |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for _, row in result.summary.iterrows():
@@ -278,11 +289,11 @@ def _markdown(result: Benchmark) -> str:
         "- Fair baselines (" + ", ".join(r["fair_baselines"] or ["none run"]) + "): each parameter is tuned on the "
         "fold's training split for the highest mean return, the learners' objective.",
         "- Oracle: the best confidence threshold for each earliness, tuned on the test speakers themselves "
-        f"(threshold sweep on the held-out split, pooled over folds; area under its curve {r['oracle_area']:.3f}). "
+        f"(threshold sweep on the held-out split, averaged over folds; area under its curve {r['oracle_area']:.3f}). "
         "No learner can use that information; it marks what a threshold rule could reach at best.",
         "- Trade-off area: the area under the best accuracy reached at each earliness in [0, 1] over the "
-        "`latency_cost` sweep (first seed, pooled over folds).",
-        "- HM = 2 acc (1 - earliness) / (acc + 1 - earliness), from the pooled accuracy and earliness; a secondary "
+        "`latency_cost` sweep (first seed, averaged over folds).",
+        "- HM = 2 acc (1 - earliness) / (acc + 1 - earliness), from the mean accuracy and earliness; a secondary "
         "figure: it scores answering at the end as 0.",
         "",
     ]
@@ -305,7 +316,7 @@ def _markdown(result: Benchmark) -> str:
         lines += ["## Tuned on each fold's training split", "", "| agent | fold | parameters |", "|---|---|---|",
                   *[f"| {row.agent} | {row.fold} | {row.tuned} |" for row in tuned.itertuples()], ""]
     if len(result.sweep):
-        lines += ["## latency_cost sweep (first seed, pooled over folds)", "",
+        lines += ["## latency_cost sweep (first seed, averaged over folds)", "",
                   "| agent | latency_cost | accuracy % | earliness % | mean return |", "|---|---:|---:|---:|---:|",
                   *[f"| {row.agent} | {row.latency_cost:g} | {100 * row.accuracy:.1f} | {100 * row.earliness:.1f} "
                     f"| {row.mean_return:.3f} |" for row in result.sweep.itertuples()], ""]
@@ -364,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_benchmark(config, agents=agents, seeds=seeds, stores=stores, out_dir=out_dir,
                                sweep=not args.no_sweep, workers=args.workers or int(bench["workers"]),
                                use_ray=args.ray is not None, ray_address=args.ray or None, resume=args.resume)
-    except USER_ERRORS as exc:
+    except (*USER_ERRORS, ImportError) as exc:
         print(f"agents.benchmark: error: {exc}", file=sys.stderr)
         return 2
     columns = ["agent", "mean_return", "mean_return_low", "mean_return_high", "accuracy", "earliness"]

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import torch
 
-from agents.registry import AGENTS, get_agent
+from agents.registry import AGENTS, folder_name, get_agent
 from agents.report import write_run_report
 from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.training import compute_baselines, run_agent
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = config["agent"]["name"]
         get_agent(name)
         store = open_store(store_path(config, args.store))
-        out_dir = args.out or resolve_path(config, config["agent"]["out_dir"], f"agents/{name}")
+        out_dir = args.out or resolve_path(config, config["agent"]["out_dir"], f"agents/{folder_name(name)}")
         env_kwargs = env_kwargs_from_config(config, store, name)
         torch.set_num_threads(int(config["agent"]["threads"]))
         settings = {"store": str(store.path), "seed": int(config["seed"]), "device": str(config["device"]),

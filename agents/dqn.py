@@ -96,6 +96,8 @@ class DQNAgent(Policy):
         return masked_argmax(q, torch.as_tensor(mask, device=self.device)).cpu().numpy()
 
     def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Monitor | None = None) -> None:
+        if self.num_steps >= total_steps:
+            return
         cfg = self.config
         monitor = monitor or Monitor()
         replay = ReplayBuffer(cfg.buffer_size, self.spec.obs_dim, self.spec.num_actions, self.device)

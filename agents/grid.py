@@ -1,19 +1,21 @@
 """The benchmark's grid: one task per (fold, agent, seed) or latency-cost sweep point, run in this process,
 in local worker processes, or as Ray tasks on a Ray cluster.
 
-A task carries plain values only (the store as a path), so it travels to any worker; its result
-is the run's per-clip evaluation and its training record. A finished task writes ``result.json``
-(atomically) into its folder, and a resumed benchmark reads it back instead of running again when
-the task's settings are unchanged.
+A task carries plain values only (the store as a path, with a digest of its content), so it
+travels to any worker; its result is the run's per-clip evaluation and its training record. A task
+writes ``task.json`` (what decides its result) when it starts and ``result.json`` when it ends,
+atomically, into its folder. Resumed, it reads a finished result back, continues from the run's
+last checkpoint when ``task.json`` matches, and otherwise trains from scratch: a run made with other
+settings, rewards or store is never reused.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
+import json
 import multiprocessing
 import os
-import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -21,12 +23,15 @@ from typing import Any, Sequence
 import pandas as pd
 import torch
 
+from agents.registry import folder_name, get_agent
 from agents.training import run_agent
 from emo_env.data.atomic import atomic_path
+from emo_env.envs.episodes import open_store
 
-__all__ = ["Task", "TaskResult", "run_task", "run_grid", "task_dir"]
+__all__ = ["Task", "TaskResult", "store_digest", "run_task", "run_grid", "task_dir"]
 
 RESULT_FILE = "result.json"
+TASK_FILE = "task.json"
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,11 @@ class Task:
     seed: int
     env_kwargs: dict[str, Any]  # AVEmotionEnv arguments; "store" is a path (None: the bundled store)
     settings: dict[str, Any]  # run_agent's hyperparameters, total_steps, checkpoint_every, eval_every, progress
+    store_digest: str = ""  # the store's content (store_digest()): a rebuilt store is a new task
     device: str = "auto"
     threads: int = 1  # torch CPU threads of the task
     out_dir: str | None = None  # the run's folder (policy, checkpoints, TensorBoard, result.json)
-    resume: bool = False  # reuse a finished result with the same settings, else continue from the checkpoint
+    resume: bool = False  # reuse a finished result, or continue a started run, made with the same key
     label: str = field(default="", compare=False)  # what progress lines call the task
 
 
@@ -58,37 +64,57 @@ class TaskResult:
 
 def task_dir(root: Path, *parts: object) -> Path:
     """``root/part/part/...`` with each part made safe as a folder name (``pkg.mod:Class`` -> ``pkg.mod_Class``)."""
-    return root.joinpath(*(re.sub(r"[^\w.=-]", "_", str(part)) for part in parts))
+    return root.joinpath(*(folder_name(str(part)) for part in parts))
+
+
+def store_digest(path: str | Path | None) -> str:
+    """SHA-256 of a store file's bytes (``None``: the bundled store)."""
+    return hashlib.sha256(Path(open_store(path).path).read_bytes()).hexdigest()
 
 
 def run_task(task: Task) -> TaskResult:
     """Train and evaluate one task (in whichever process runs it), or read back its finished result."""
     out_dir = Path(task.out_dir) if task.out_dir else None
-    saved = out_dir / RESULT_FILE if out_dir else None
-    if task.resume and saved is not None and saved.is_file():
-        record = json.loads(saved.read_text())
-        if record.get("key") == _key(task):
-            return TaskResult(task, pd.DataFrame(record["episodes"]), record["train_time_s"], record["steps"],
-                              record["config"])
+    key = _key(task)
+    record = _read(out_dir / RESULT_FILE) if out_dir is not None and task.resume else {}
+    if record.get("key") == key:
+        return TaskResult(task, pd.DataFrame(record["episodes"]), record["train_time_s"], record["steps"],
+                          record["config"])
+    started = out_dir is not None and task.resume and _read(out_dir / TASK_FILE).get("key") == key
+    if out_dir is not None:
+        _write(out_dir / TASK_FILE, {"key": key})
+    threads = torch.get_num_threads()
     torch.set_num_threads(task.threads)
-    run = run_agent(task.agent, env_kwargs=task.env_kwargs, seed=task.seed, device=task.device, out_dir=out_dir,
-                    resume=task.resume, **task.settings)
+    try:
+        run = run_agent(task.agent, env_kwargs=task.env_kwargs, seed=task.seed, device=task.device, out_dir=out_dir,
+                        resume=started, **task.settings)
+    finally:
+        torch.set_num_threads(threads)
     result = TaskResult(task, run.evaluation.episodes, run.train_time_s, run.policy.num_steps,
                         asdict(run.policy.config))
-    if saved is not None:
-        record = {"key": _key(task), "train_time_s": result.train_time_s, "steps": result.steps,
-                  "config": result.config, "episodes": result.episodes.to_dict(orient="list")}
-        with atomic_path(saved) as tmp:
-            tmp.write_text(json.dumps(record))
+    if out_dir is not None:
+        _write(out_dir / RESULT_FILE, {"key": key, "train_time_s": result.train_time_s, "steps": result.steps,
+                                       "config": result.config, "episodes": result.episodes.to_dict(orient="list")})
     return result
 
 
 def _key(task: Task) -> Any:
     """What decides a task's result, as JSON values (progress, logging and resuming do not)."""
+    budget = task.settings.get("total_steps")
     key = {"fold": task.fold, "agent": task.agent, "seed": task.seed, "env_kwargs": task.env_kwargs,
-           "device": task.device, "hyperparameters": task.settings.get("hyperparameters"),
-           "total_steps": task.settings.get("total_steps")}
+           "store_digest": task.store_digest, "device": task.device,
+           "hyperparameters": task.settings.get("hyperparameters"),
+           "total_steps": get_agent(task.agent).default_total_steps if budget is None else int(budget)}
     return json.loads(json.dumps(key, default=str))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write(path: Path, record: dict[str, Any]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(record))
 
 
 def run_grid(tasks: Sequence[Task], *, workers: int = 1, ray_address: str | None = None,
@@ -103,7 +129,12 @@ def run_grid(tasks: Sequence[Task], *, workers: int = 1, ray_address: str | None
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
         futures = [pool.submit(run_task, task) for task in tasks]
-        return [_announce(task, i, len(tasks), future.result()) for i, (task, future) in enumerate(zip(tasks, futures))]
+        try:
+            return [_announce(task, i, len(tasks), future.result())
+                    for i, (task, future) in enumerate(zip(tasks, futures))]
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # a failed task stops the grid, not only at its end
+            raise
 
 
 def _run_on_ray(tasks: Sequence[Task], address: str | None) -> list[TaskResult]:

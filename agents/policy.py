@@ -153,9 +153,18 @@ def _import_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
+#: Field annotations whose values must be numbers (None too for the optional ones).
+_NUMBERS = {"int": False, "float": False, "int | None": True, "float | None": True}
+
+
 def _build_config(cls: type, values: Mapping[str, Any], agent: str) -> Any:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise ValueError(f"agent {agent!r}: unknown hyperparameter(s) {unknown} (known: {sorted(known)})")
+        raise ValueError(f"agent {agent!r}: unknown hyperparameter(s) {unknown} (known: {sorted(fields)})")
+    for name, value in values.items():
+        optional = _NUMBERS.get(str(fields[name].type))
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if optional is not None and not number and not (optional and value is None):
+            raise ValueError(f"agent {agent!r}: hyperparameter {name} must be a number, got {value!r}")
     return cls(**values)

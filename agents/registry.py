@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -12,18 +13,23 @@ import torch
 
 from agents.baselines import EndPolicy, FixedTimePolicy, RandomPolicy, ThresholdPolicy, TimeThresholdPolicy
 from agents.dqn import DQNAgent
-from agents.policy import POLICY_FORMAT, PolicySpec, Policy
+from agents.policy import POLICY_FORMAT, Policy, PolicySpec
 from agents.reinforce import ReinforceAgent
 from agents.sb3 import SB3_AGENTS
 from pretrained_encoders.checkpoint import CheckpointError, load_safe
 
-__all__ = ["AGENTS", "get_agent", "load_policy"]
+__all__ = ["AGENTS", "folder_name", "get_agent", "load_policy"]
 
 AGENTS: dict[str, type[Policy]] = {
     cls.name: cls
     for cls in (DQNAgent, ReinforceAgent, *SB3_AGENTS, ThresholdPolicy, TimeThresholdPolicy, FixedTimePolicy,
                 EndPolicy, RandomPolicy)
 }
+
+
+def folder_name(agent: str) -> str:
+    """``agent`` as a folder name: ``package.module:Class`` becomes ``package.module_Class``."""
+    return re.sub(r"[^\w.=-]", "_", agent)
 
 
 def get_agent(name: str) -> type[Policy]:

@@ -72,6 +72,8 @@ class ReinforceAgent(Policy):
         return self._actions(obs_t, halt).cpu().numpy()
 
     def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Monitor | None = None) -> None:
+        if self.num_steps >= total_steps:
+            return
         cfg = self.config
         monitor = monitor or Monitor()
         stepper = VectorStepper(env_kwargs, cfg.num_envs, seed=self.seed + self.num_steps, device=self.device)

@@ -1,7 +1,7 @@
 """One agent run: build or resume, train with checkpoints, evaluate on the held-out split, compare, save.
 
-:func:`run_agent` takes plain arguments; ``agents.cli`` (``train_agent.py``) and
-``agents.benchmark`` map a run config onto them.
+:func:`run_agent` takes plain arguments; :mod:`agents.run_config` maps a run config onto them for
+``train_agent.py`` and ``agents.benchmark``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pandas as pd
 from agents.baselines import EndPolicy, ThresholdPolicy, threshold_sweep
 from agents.evaluation import Evaluation, curve_accuracy_at, evaluate, pareto_front
 from agents.monitor import CHECKPOINT_FORMAT, TrainingMonitor
-from agents.policy import PolicySpec, Policy
+from agents.policy import Policy, PolicySpec
 from agents.registry import get_agent
 from emo_env.data.store import FeatureStore
 from emo_env.envs.episodes import open_store

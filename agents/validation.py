@@ -29,6 +29,9 @@ def inner_speaker(store: FeatureStore) -> str:
 def inner_validation_store(store: FeatureStore, path: str | Path, speaker: str | None = None) -> Path:
     """Write ``store``'s training clips to ``path``, with ``speaker`` (default :func:`inner_speaker`) as the
     eval split; the held-out clips are left out."""
+    if str(store.metadata.get("train_beliefs", "")).startswith("in-sample"):
+        raise ValueError(f"store {store.path}: its training beliefs are in-sample (encoder.oof_folds <= 1), so a "
+                         "training speaker cannot stand in for an unseen one; rebuild it with encoder.oof_folds > 1")
     speaker = speaker or inner_speaker(store)
     clips = store.clip_indices("train")
     speakers = [store.speakers[i] for i in clips]

@@ -25,8 +25,8 @@ import time
 import torch
 
 from agents import evaluate, get_agent
-from agents.run_config import agent_settings, env_kwargs_from_config, store_path
 from agents.monitor import TrainingMonitor
+from agents.run_config import agent_settings, env_kwargs_from_config, store_path
 from agents.training import env_spec
 from emo_env.config import default_config
 from emo_env.envs.episodes import open_store

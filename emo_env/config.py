@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -103,10 +104,18 @@ def _merge(base: dict[str, Any], update: dict[str, Any], source: str, prefix: st
             base[key] = _typed(base[key], copy.deepcopy(value), f"{source}: {dotted!r}")
 
 
+#: Numbers with an exponent and no dot, which YAML 1.1 leaves as strings.
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _typed(default: Any, value: Any, where: str) -> Any:
-    """``value`` for a key whose default is the number ``default``: a number YAML 1.1 reads as a string
-    (``3e-4``) becomes one; any other string is an error. Other keys take ``value`` as it is."""
-    if not isinstance(value, str) or isinstance(default, bool) or not isinstance(default, (int, float)):
+    """``value`` for a key whose default is ``default``: a number that YAML 1.1 reads as a string (``3e-4``)
+    becomes one where the default is a number or null; where it is a number, any other string is an error."""
+    if not isinstance(value, str) or isinstance(default, bool):
+        return value
+    if default is None:
+        return float(value) if _EXPONENT_NUMBER.fullmatch(value.strip()) else value
+    if not isinstance(default, (int, float)):
         return value
     kind = "a number" if isinstance(default, float) else "an integer"
     try:

@@ -11,12 +11,13 @@ from conftest import write_fabricated_store
 from fast_agents import set_args
 
 import agents.baselines
+import agents.grid
 from agents.baselines import ThresholdPolicy, TimeThresholdPolicy, sweep
 from agents.benchmark import main as benchmark_main
 from agents.evaluation import area_under_tradeoff
 from agents.grid import Task, run_grid
 from agents.stats import improvement_table, interval_table, score_matrix
-from agents.training import env_spec
+from agents.training import env_spec, run_agent
 from agents.validation import inner_speaker, inner_validation_store
 from emo_env.envs.episodes import open_store
 
@@ -31,8 +32,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def two_folds(tmp_path_factory):
     root = tmp_path_factory.mktemp("folds")
-    return {"a": write_fabricated_store(root / "a.emostore", seed=0),
-            "b": write_fabricated_store(root / "b.emostore", seed=1)}
+    return {"a": write_fabricated_store(root / "a.emostore", seed=0),  # 12 held-out clips
+            "b": write_fabricated_store(root / "b.emostore", seed=1, clips_per_class=3)}  # 18
 
 
 def test_a_fair_baseline_is_tuned_on_the_training_split_only(tiny_store, monkeypatch):
@@ -52,6 +53,11 @@ def test_a_fair_baseline_is_tuned_on_the_training_split_only(tiny_store, monkeyp
     fixed = ThresholdPolicy(spec, {"threshold": 0.8})
     fixed.learn({**kwargs, "split": "train"}, 0)  # a value set in the config is kept
     assert fixed.config.threshold == 0.8 and fixed.tuning is None
+    splits.clear()
+    run = run_agent("time-threshold", env_kwargs=kwargs, hyperparameters={"start_candidates": [0.5, 0.9],
+                                                                       "end_candidates": [0.3, 0.6]})
+    assert set(splits) == {"train"} and len(splits) == 4  # tuned on the training split only, then evaluated
+    assert set(run.evaluation.episodes["speaker"]) == {"s3"}
 
 
 def test_time_threshold_falls_linearly_with_time():
@@ -75,6 +81,7 @@ def _runs(means):
 
 def test_statistics_come_from_rliable_over_seeds_within_folds():
     runs = _runs({"good": 0.8, "bad": 0.5})
+    assert score_matrix(runs, "good", "mean_return").shape == (5, 4)  # [seeds, folds], as rliable expects
     table = interval_table(runs, ["good", "bad"], ["mean_return"], reps=200).set_index("agent")
     assert table.loc["good", "mean_return"] == pytest.approx(runs[runs.agent == "good"]["mean_return"].mean())
     assert table.loc["good", "mean_return_low"] < table.loc["good", "mean_return"] < table.loc["good", "mean_return_high"]
@@ -100,7 +107,7 @@ def _tasks(stores, tmp_path):
 def _same_results(a, b):
     assert len(a) == len(b)
     for x, y in zip(a, b):
-        assert x.task.label == y.task.label and x.task.fold == y.task.fold and x.task.seed == y.task.seed
+        assert (x.task.fold, x.task.agent, x.task.seed) == (y.task.fold, y.task.agent, y.task.seed)
         pd.testing.assert_frame_equal(x.episodes, y.episodes)
         assert x.config == y.config
 
@@ -137,8 +144,9 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     episodes = pd.read_csv(tmp_path / "episodes.csv")
     clips = sum(len(open_store(s).clip_indices("eval")) for s in two_folds.values())
     assert len(episodes) == 4 * 2 * clips  # every held-out clip of every run
-    dqn = episodes[episodes["agent"] == "dqn"]
-    assert summary.loc["dqn", "accuracy"] == pytest.approx((dqn["prediction"] == dqn["label"]).mean())
+    dqn = episodes[episodes["agent"] == "dqn"].assign(correct=lambda e: e["prediction"] == e["label"])
+    per_run = dqn.groupby(["fold", "seed"])["correct"].mean()
+    assert summary.loc["dqn", "accuracy"] == pytest.approx(per_run.mean())  # each fold weighs the same
     assert summary.loc["end", "earliness"] == 1.0
     assert summary.loc["threshold", "mean_return_low"] == summary.loc["threshold", "mean_return_high"]  # deterministic
     improvement = pd.read_csv(tmp_path / "improvement.csv")
@@ -154,12 +162,18 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     assert "oracle" in text.lower() and "| dqn | threshold |" in text
     assert (tmp_path / "runs" / "b" / "dqn" / "seed1" / "policy.pt").is_file()
 
-    capsys.readouterr()
-    monkeypatch.setattr("agents.grid.run_agent", lambda *a, **k: pytest.fail("a finished run was trained again"))
-    assert benchmark_main([a for a in args if a not in ("--store", str(two_folds["a"]))]
-                          + ["--folds", "all", "--resume"]) == 0
+    assert (tmp_path / "benchmark.png").stat().st_size > 10_000
+
+    calls = []
+    run_agent_ = agents.grid.run_agent
+    monkeypatch.setattr("agents.grid.run_agent", lambda *a, **k: calls.append(k["resume"]) or run_agent_(*a, **k))
+    folds_args = [a for a in args if a not in ("--store", str(two_folds["a"]))] + ["--folds", "all", "--resume"]
+    assert benchmark_main(folds_args) == 0
+    assert calls == []  # finished runs are read back
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "runs.csv").drop(columns="train_time_s"),
                                   runs.drop(columns="train_time_s"))
+    assert benchmark_main(folds_args + ["--no-sweep", "--set", "env.latency_cost=0.01"]) == 0
+    assert calls == [False] * len(runs)  # other rewards: every run again, from scratch
 
 
 def test_inner_validation_holds_out_a_training_speaker_and_drops_the_test_speaker(tiny_store, tmp_path):

@@ -69,3 +69,6 @@ def test_numbers_written_the_yaml_1_1_way_are_numbers_and_other_strings_are_erro
         load_config(None, ["agent.dqn.learning_rate=abc"])
     with pytest.raises(ConfigError, match=r"'encoder.num_epochs' must be an integer, got '2.5x'"):
         load_config(None, ["encoder.num_epochs=2.5x"])
+    nulls = load_config(None, ["agent.threshold.threshold=9e-1", "agent.total_steps=1e5", "data.root=1e5x"])
+    assert nulls["agent"]["threshold"]["threshold"] == 0.9 and nulls["agent"]["total_steps"] == 100_000
+    assert nulls["data"]["root"] == "1e5x"  # a null default may hold a string

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from agents import PolicySpec, Policy, evaluate
+from agents import Policy, PolicySpec, evaluate
 from agents.baselines import ThresholdPolicy
 from agents.cli import main as train_agent
 from emo_env.config import load_config
