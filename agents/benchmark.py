@@ -114,6 +114,7 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
         "budgets": {name: int(runs.loc[runs["agent"] == name, "steps"].max()) for name in agents},
         "fair_baselines": fair, "bootstrap_reps": reps, "oracle_area": area_under_tradeoff(oracle),
         "wall_time_s": time.perf_counter() - started, "workers": "ray" if use_ray else workers,
+        "runs_read_back": sum(r.reused for r in results), "runs_total": len(results),
         "summary": summary.to_dict(orient="records"), "improvement": improvement.to_dict(orient="records"),
         "folds_table": folds.to_dict(orient="records"),
     }
@@ -227,11 +228,11 @@ def _write(out_dir: Path, result: Benchmark) -> None:
             table.to_csv(tmp, index=False)
     with atomic_path(out_dir / "benchmark.json") as tmp:
         tmp.write_text(json.dumps(_finite(result.report), indent=2) + "\n")
-    points = {row["agent"]: {"accuracy": row["accuracy"], "earliness": row["earliness"],
-                             "accuracy_err": [[row["accuracy"] - row["accuracy_low"]],
-                                              [row["accuracy_high"] - row["accuracy"]]],
-                             "earliness_err": [[row["earliness"] - row["earliness_low"]],
-                                               [row["earliness_high"] - row["earliness"]]]}
+    fair = set(result.report["fair_baselines"])
+    points = {row["agent"] + (" (fair baseline)" if row["agent"] in fair else ""):
+              {"accuracy": row["accuracy"], "earliness": row["earliness"],
+               "accuracy_err": [[row["accuracy"] - row["accuracy_low"]], [row["accuracy_high"] - row["accuracy"]]],
+               "earliness_err": [[row["earliness"] - row["earliness_low"]], [row["earliness_high"] - row["earliness"]]]}
               for _, row in result.summary.iterrows()}
     curves = {agent: group for agent, group in result.sweep.groupby("agent", sort=False)}
     r = result.report
@@ -269,7 +270,9 @@ def _markdown(result: Benchmark) -> str:
         "held-out speakers, averaged over runs (each fold weighs the same); intervals are 95 % stratified-bootstrap "
         f"intervals over runs (seeds resampled within each fold, rliable, {r['bootstrap_reps']} resamples)"
         + ("" if len(r["seeds"]) > 1 else ": with one seed they have no width, so they say nothing") +
-        f". Wall time {r['wall_time_s'] / 60:.1f} min.",
+        f". Wall time {r['wall_time_s'] / 60:.1f} min"
+        + (f", {r['runs_read_back']} of {r['runs_total']} runs read back from an earlier invocation."
+           if r["runs_read_back"] else "."),
         "",
         "| agent | mean return | IQM return | accuracy % | earliness % | decision time s | oracle accuracy at "
         "this earliness % | trade-off area | HM | train time s | env steps |",

@@ -60,6 +60,7 @@ class TaskResult:
     train_time_s: float
     steps: int
     config: dict[str, Any]  # the policy's hyperparameters after training (a rule baseline's tuned values)
+    reused: bool = False  # read back from an earlier invocation (resumed)
 
 
 def task_dir(root: Path, *parts: object) -> Path:
@@ -79,7 +80,7 @@ def run_task(task: Task) -> TaskResult:
     record = _read(out_dir / RESULT_FILE) if out_dir is not None and task.resume else {}
     if record.get("key") == key:
         return TaskResult(task, pd.DataFrame(record["episodes"]), record["train_time_s"], record["steps"],
-                          record["config"])
+                          record["config"], reused=True)
     started = out_dir is not None and task.resume and _read(out_dir / TASK_FILE).get("key") == key
     if out_dir is not None:
         _write(out_dir / TASK_FILE, {"key": key})

@@ -169,7 +169,8 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     monkeypatch.setattr("agents.grid.run_agent", lambda *a, **k: calls.append(k["resume"]) or run_agent_(*a, **k))
     folds_args = [a for a in args if a not in ("--store", str(two_folds["a"]))] + ["--folds", "all", "--resume"]
     assert benchmark_main(folds_args) == 0
-    assert calls == []  # finished runs are read back
+    assert calls == []  # finished runs are read back, and the report says so
+    assert "20 of 20 runs read back" in (tmp_path / "benchmark.md").read_text()
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "runs.csv").drop(columns="train_time_s"),
                                   runs.drop(columns="train_time_s"))
     assert benchmark_main(folds_args + ["--no-sweep", "--set", "env.latency_cost=0.01"]) == 0
