@@ -46,7 +46,7 @@ __all__ = ["DQNConfig", "DQNAgent"]
 class DQNConfig:
     hidden: list[int] = field(default_factory=lambda: [64, 64])  # MLP widths
     activation: str = "relu"
-    learning_rate: float = 1.0e-3
+    learning_rate: float = 3.0e-4
     gamma: float = 1.0  # episodes are short and end on an answer: the env's return, undiscounted
     num_envs: int = 512  # episodes stepped together
     batch_size: int = 256
