@@ -179,7 +179,8 @@ def _runs(results: Sequence[TaskResult], num_classes: Mapping[str, int]) -> tupl
 
 
 def _sweep_table(results: Sequence[TaskResult]) -> pd.DataFrame:
-    """Per sweep agent and latency cost: accuracy, earliness and mean return, averaged over folds."""
+    """Per sweep agent and latency cost (in increasing order): accuracy, earliness and mean return, averaged
+    over folds."""
     rows = [{"agent": r.task.agent, "latency_cost": r.task.env_kwargs["latency_cost"],
              "accuracy": float((r.episodes["prediction"] == r.episodes["label"]).mean()),
              "earliness": float(r.episodes["fraction"].mean()), "mean_return": float(r.episodes["return"].mean())}
@@ -188,7 +189,7 @@ def _sweep_table(results: Sequence[TaskResult]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=columns)
     table = pd.DataFrame(rows)
-    pooled = [_mean_over_folds(group, "latency_cost").assign(agent=agent)
+    pooled = [_mean_over_folds(group, "latency_cost").assign(agent=agent).sort_values("latency_cost")
               for agent, group in table.groupby("agent", sort=False)]
     return pd.concat(pooled, ignore_index=True)[columns]
 
