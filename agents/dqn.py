@@ -126,19 +126,20 @@ class DQNAgent(Policy):
 
     def _update(self, replay: ReplayBuffer) -> torch.Tensor:
         cfg = self.config
-        obs, action, reward, next_obs, done, next_mask, label = replay.sample(cfg.batch_size, self.generator)
+        batch = replay.sample(cfg.batch_size, self.generator)
+        obs, next_obs = batch.obs, batch.next_obs
         if cfg.calibration_jitter > 0:
             obs, next_obs = self._retemper(obs, next_obs)
         q_all = self.q_net(torch.cat([obs, next_obs]))  # one pass for both: q(s) and the double-DQN argmax
         q_obs = q_all[: len(obs)]
         with torch.no_grad():
-            next_action = masked_argmax(q_all[len(obs):], next_mask)
+            next_action = masked_argmax(q_all[len(obs):], batch.next_mask)
             next_q = self.target_net(next_obs).gather(1, next_action[:, None]).squeeze(1)
-            target = reward + cfg.gamma * (1.0 - done) * next_q
-        loss = F.smooth_l1_loss(q_obs.gather(1, action[:, None]).squeeze(1), target)
+            target = batch.reward + cfg.gamma * (1.0 - batch.done) * next_q
+        loss = F.smooth_l1_loss(q_obs.gather(1, batch.action[:, None]).squeeze(1), target)
         if cfg.all_class_targets:
             correct, wrong = self._class_rewards
-            known = torch.full_like(q_obs[:, 1:], wrong).scatter_(1, label[:, None], correct)
+            known = torch.full_like(q_obs[:, 1:], wrong).scatter_(1, batch.label[:, None], correct)
             loss = loss + F.smooth_l1_loss(q_obs[:, 1:], known)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
-__all__ = ["ReplayBuffer"]
+__all__ = ["ReplayBatch", "ReplayBuffer"]
+
+
+class ReplayBatch(NamedTuple):
+    """A batch of ``B`` transitions, tensors on the buffer's device."""
+
+    obs: torch.Tensor  # float [B, obs_dim]
+    action: torch.Tensor  # long [B]
+    reward: torch.Tensor  # float [B]
+    next_obs: torch.Tensor  # float [B, obs_dim]
+    done: torch.Tensor  # float [B]: 1 where the episode ended with this transition
+    next_mask: torch.Tensor  # bool [B, num_actions]: actions allowed at next_obs
+    label: torch.Tensor  # long [B]: the clip's class
 
 
 class ReplayBuffer:
@@ -43,12 +57,13 @@ class ReplayBuffer:
         self.position = end % self.capacity
         self.size = min(self.size + n, self.capacity)
 
-    def sample(self, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
-        """A uniform batch ``(obs, action, reward, next_obs, done, next_mask, label)`` (with replacement)."""
+    def sample(self, batch_size: int, generator: torch.Generator) -> ReplayBatch:
+        """A uniform batch of ``batch_size`` transitions (with replacement)."""
         if self.size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         index = torch.randint(self.size, (batch_size,), generator=generator, device=generator.device)
         batch = self.rows[index.to(self.rows.device)]
         d = self.obs_dim
-        return (batch[:, :d], batch[:, 2 * d].long(), batch[:, 2 * d + 1], batch[:, d:2 * d], batch[:, 2 * d + 2],
-                batch[:, 2 * d + 4:].bool(), batch[:, 2 * d + 3].long())
+        return ReplayBatch(obs=batch[:, :d], action=batch[:, 2 * d].long(), reward=batch[:, 2 * d + 1],
+                           next_obs=batch[:, d:2 * d], done=batch[:, 2 * d + 2], next_mask=batch[:, 2 * d + 4:].bool(),
+                           label=batch[:, 2 * d + 3].long())

@@ -172,10 +172,11 @@ def test_replay_buffer_wraps_around():
         buffer.add(obs, torch.full((n,), 2), torch.ones(n), obs + 100, torch.ones(n, dtype=torch.bool),
                    torch.ones(n, 3, dtype=torch.bool), obs[:, 0].long() % 3)
     assert len(buffer) == 5
-    obs, action, reward, next_obs, done, next_mask, label = buffer.sample(64, torch.Generator().manual_seed(0))
-    assert set(obs[:, 0].tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}  # transition 0 was overwritten
-    assert torch.equal(next_obs, obs + 100) and (action == 2).all() and (done == 1).all() and next_mask.all()
-    assert torch.equal(label, obs[:, 0].long() % 3)
+    batch = buffer.sample(64, torch.Generator().manual_seed(0))
+    assert set(batch.obs[:, 0].tolist()) == {1.0, 2.0, 3.0, 4.0, 5.0}  # transition 0 was overwritten
+    assert torch.equal(batch.next_obs, batch.obs + 100) and (batch.action == 2).all() and (batch.reward == 1).all()
+    assert (batch.done == 1).all() and batch.next_mask.all() and batch.next_mask.dtype == torch.bool
+    assert torch.equal(batch.label, batch.obs[:, 0].long() % 3) and batch.action.dtype == torch.long
 
 
 def test_clear_errors_for_bad_names_configs_and_files(store, tmp_path):
