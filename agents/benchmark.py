@@ -36,15 +36,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from agents.baselines import EndPolicy, threshold_sweep
-from agents.evaluation import area_under_tradeoff, curve_accuracy_at, evaluate, pareto_front
+from agents.evaluation import area_under_tradeoff, curve_accuracy_at, pareto_front
 from agents.grid import Task, TaskResult, run_grid, store_digest, task_dir
 from agents.metrics import compute_metrics, harmonic_mean
 from agents.plots import plot_tradeoff
 from agents.registry import AGENTS, get_agent
 from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.stats import improvement_table, interval_table
-from agents.training import FAIR_BASELINES, env_spec
+from agents.training import FAIR_BASELINES, end_and_oracle
 from agents.validation import inner_speaker, inner_validation_store
 from emo_env.config import load_config, resolve_path
 from emo_env.data.atomic import atomic_path
@@ -151,11 +150,9 @@ def _task(config: dict[str, Any], fold: str, store: str | None, digest: str, nam
 
 def _oracle_and_end(config: dict[str, Any], store_file: str | None) -> tuple[pd.DataFrame, float]:
     """A fold's threshold sweep on its held-out split (the oracle) and its answer-at-the-end accuracy."""
-    store = open_store(store_file)
-    kwargs = {**env_kwargs_from_config(config, store, "threshold"), "obs_mode": "probs", "modality": None}
-    spec = env_spec(store, "probs")
-    candidates = get_agent("threshold")(spec, baseline_configs(config)["threshold"]).config.candidates
-    return threshold_sweep(spec, kwargs, candidates), evaluate(EndPolicy(spec), kwargs).metrics.accuracy
+    kwargs = env_kwargs_from_config(config, open_store(store_file), "threshold")
+    end, oracle = end_and_oracle(kwargs, baseline_configs(config)["threshold"])
+    return oracle, end.metrics.accuracy
 
 
 def _mean_over_folds(table: pd.DataFrame, key: str) -> pd.DataFrame:

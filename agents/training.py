@@ -22,7 +22,8 @@ from emo_env.envs.episodes import open_store
 from emo_env.envs.observations import observation_space
 from pretrained_encoders.checkpoint import CheckpointError, load_safe
 
-__all__ = ["FAIR_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines", "compare", "run_agent"]
+__all__ = ["FAIR_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines", "end_and_oracle", "compare",
+           "run_agent"]
 
 #: The rule baselines a learner must beat, each tuned on the training split for the mean return.
 FAIR_BASELINES = ("threshold", "time-threshold", "fixed")
@@ -81,9 +82,18 @@ def compute_baselines(env_kwargs: Mapping[str, Any],
         policy.learn({**kwargs, "split": "train"}, 0)
         fair[name] = evaluate(policy, kwargs)
         tuned[name] = {key: getattr(policy.config, key) for key in policy.tuned}
-    candidates = ThresholdPolicy(spec, (configs or {}).get("threshold")).config.candidates
-    oracle = threshold_sweep(spec, kwargs, candidates)
-    return Baselines(fair, tuned, evaluate(EndPolicy(spec), kwargs), oracle)
+    end, oracle = end_and_oracle(kwargs, (configs or {}).get("threshold"))
+    return Baselines(fair, tuned, end, oracle)
+
+
+def end_and_oracle(env_kwargs: Mapping[str, Any],
+                   threshold_config: Mapping[str, Any] | None = None) -> tuple[Evaluation, pd.DataFrame]:
+    """On the held-out split, with ``probs`` observations: answering at the end, and the oracle (the
+    threshold baseline swept over its candidates, ``threshold_config``'s or the defaults)."""
+    kwargs = {**env_kwargs, "obs_mode": "probs", "modality": None}
+    spec = env_spec(open_store(kwargs.get("store")), "probs")
+    candidates = ThresholdPolicy(spec, threshold_config).config.candidates
+    return evaluate(EndPolicy(spec), kwargs), threshold_sweep(spec, kwargs, candidates)
 
 
 def compare(metrics: Mapping[str, float], baselines: Baselines) -> dict[str, Any]:
