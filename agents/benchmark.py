@@ -29,9 +29,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,8 +46,8 @@ from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env
 from agents.stats import improvement_table, interval_table
 from agents.training import FAIR_BASELINES, end_and_oracle
 from agents.validation import inner_speaker, inner_validation_store
+from emo_env.artifacts import atomic_path
 from emo_env.config import load_config, resolve_path
-from emo_env.data.atomic import atomic_path
 from emo_env.envs.episodes import open_store
 from pretrained_encoders.folds import fold_stores
 

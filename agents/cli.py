@@ -9,16 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-from agents.registry import AGENTS, folder_name, get_agent
+from agents.registry import AGENTS, get_agent
 from agents.report import write_run_report
 from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.training import compute_baselines, run_agent
-from emo_env.config import load_config, resolve_path
+from emo_env.artifacts import POLICY_FILE, agent_dir
+from emo_env.config import load_config
 from emo_env.envs.episodes import open_store
 
 __all__ = ["main"]
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = config["agent"]["name"]
         get_agent(name)
         store = open_store(store_path(config, args.store))
-        out_dir = args.out or resolve_path(config, config["agent"]["out_dir"], f"agents/{folder_name(name)}")
+        out_dir = args.out or agent_dir(config, name)
         env_kwargs = env_kwargs_from_config(config, store, name)
         torch.set_num_threads(int(config["agent"]["threads"]))
         settings = {"store": str(store.path), "seed": int(config["seed"]), "device": str(config["device"]),
@@ -79,4 +81,4 @@ def _summary(report: dict[str, Any], out_dir: Path) -> None:
     print(f"fair baselines (tuned on the training split): best {c['best_fair_baseline']} return "
           f"{c['best_fair_return']:.3f}; answer at the end {100 * c['end_accuracy']:.1f} %; oracle threshold "
           f"(tuned on the test speaker) at this earliness {100 * c['oracle_accuracy_at_earliness']:.1f} %")
-    print(f"policy: {out_dir / 'policy.pt'}\nreport: {out_dir / 'report.md'}")
+    print(f"policy: {out_dir / POLICY_FILE}\nreport: {out_dir / 'report.md'}")

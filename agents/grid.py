@@ -16,16 +16,17 @@ import hashlib
 import json
 import multiprocessing
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 import torch
 
-from agents.registry import folder_name, get_agent
+from agents.registry import get_agent
 from agents.training import run_agent
-from emo_env.data.atomic import atomic_path
+from emo_env.artifacts import agent_folder, atomic_path
 from emo_env.envs.episodes import open_store
 
 __all__ = ["Task", "TaskResult", "store_digest", "run_task", "run_grid", "task_dir"]
@@ -65,7 +66,7 @@ class TaskResult:
 
 def task_dir(root: Path, *parts: object) -> Path:
     """``root/part/part/...`` with each part made safe as a folder name (``pkg.mod:Class`` -> ``pkg.mod_Class``)."""
-    return root.joinpath(*(folder_name(str(part)) for part in parts))
+    return root.joinpath(*(agent_folder(str(part)) for part in parts))
 
 
 def store_digest(path: str | Path | None) -> str:

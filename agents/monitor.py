@@ -8,12 +8,13 @@ to show, log, record and checkpoint, so agents carry none of that code.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pretrained_encoders.checkpoint import save_atomic
+from emo_env.artifacts import save_atomic
 
 if TYPE_CHECKING:
     from agents.policy import Policy

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from matplotlib import cm
 from matplotlib.figure import Figure
 
 from agents.evaluation import pareto_front
-from emo_env.data.atomic import atomic_path
+from emo_env.artifacts import atomic_path
 
 __all__ = ["plot_learning_curve", "plot_decision_times", "plot_tradeoff"]
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 
+from emo_env.artifacts import save_atomic
 from emo_env.device import resolve_device
 from emo_env.envs.observations import OBS_MODES
-from pretrained_encoders.checkpoint import save_atomic
 
 if TYPE_CHECKING:
     from agents.monitor import Monitor
@@ -93,7 +94,7 @@ class Policy:
         the registry holds the class under it, else its import path ``package.module:Class``."""
         from agents.registry import AGENTS  # the registry imports this module
 
-        return cls.name if AGENTS.get(cls.name) is cls else _import_path(cls)
+        return cls.name if cls.name in AGENTS and AGENTS[cls.name] is cls else _import_path(cls)
 
     def __init__(self, spec: PolicySpec, config: Mapping[str, Any] | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:

@@ -5,31 +5,55 @@ from __future__ import annotations
 import functools
 import importlib
 import os
-import re
 import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
 
-from agents.baselines import EndPolicy, FixedTimePolicy, RandomPolicy, ThresholdPolicy, TimeThresholdPolicy
-from agents.dqn import DQNAgent
 from agents.policy import POLICY_FORMAT, Policy, PolicySpec
-from agents.reinforce import ReinforceAgent
-from agents.sb3 import SB3_AGENTS
-from pretrained_encoders.checkpoint import CheckpointError, load_safe
+from emo_env.artifacts import CheckpointError, load_safe
 
-__all__ = ["AGENTS", "folder_name", "get_agent", "load_policy"]
+__all__ = ["AGENTS", "get_agent", "load_policy"]
 
-AGENTS: dict[str, type[Policy]] = {
-    cls.name: cls
-    for cls in (DQNAgent, ReinforceAgent, *SB3_AGENTS, ThresholdPolicy, TimeThresholdPolicy, FixedTimePolicy,
-                EndPolicy, RandomPolicy)
+#: name -> where the class lives; stable-baselines3 is imported only when one of its agents is used.
+_BUILTIN = {
+    "dqn": "agents.dqn:DQNAgent",
+    "reinforce": "agents.reinforce:ReinforceAgent",
+    "sb3-dqn": "agents.sb3:SB3DqnAgent",
+    "sb3-ppo": "agents.sb3:SB3PpoAgent",
+    "sb3-a2c": "agents.sb3:SB3A2CAgent",
+    "sb3-maskable-ppo": "agents.sb3:SB3MaskablePpoAgent",
+    "sb3-recurrent-ppo": "agents.sb3:SB3RecurrentPpoAgent",
+    "threshold": "agents.baselines:ThresholdPolicy",
+    "time-threshold": "agents.baselines:TimeThresholdPolicy",
+    "fixed": "agents.baselines:FixedTimePolicy",
+    "end": "agents.baselines:EndPolicy",
+    "random": "agents.baselines:RandomPolicy",
 }
 
 
-def folder_name(agent: str) -> str:
-    """``agent`` as a folder name: ``package.module:Class`` becomes ``package.module_Class``."""
-    return re.sub(r"[^\w.=-]", "_", agent)
+class _Registry(Mapping[str, type[Policy]]):
+    """The registered agents, name -> policy class, each imported on first use."""
+
+    def __getitem__(self, name: str) -> type[Policy]:
+        return _builtin(_BUILTIN[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_BUILTIN)
+
+    def __len__(self) -> int:
+        return len(_BUILTIN)
+
+
+AGENTS: Mapping[str, type[Policy]] = _Registry()
+
+
+@functools.cache
+def _builtin(path: str) -> type[Policy]:
+    module, _, name = path.partition(":")
+    cls: type[Policy] = getattr(importlib.import_module(module), name)
+    return cls
 
 
 def get_agent(name: str) -> type[Policy]:

@@ -10,8 +10,9 @@ and leaves *what* to the temporal model (so it needs ``obs_mode`` ``belief`` or 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch

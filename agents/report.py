@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from agents.plots import plot_decision_times, plot_learning_curve, plot_tradeoff
 from agents.training import Baselines, RunResult, compare
-from emo_env.data.atomic import atomic_path
+from emo_env.artifacts import atomic_path
 
 __all__ = ["run_report", "write_run_report"]
 

@@ -7,8 +7,9 @@ as transitions. :class:`EpisodeCollector` gathers whole episodes for Monte-Carlo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch

@@ -8,10 +8,9 @@ from typing import Any
 
 from agents.registry import AGENTS, get_agent
 from agents.training import FAIR_BASELINES
+from emo_env.artifacts import CheckpointError, encoder_outputs
 from emo_env.config import ConfigError
 from emo_env.data.store import StoreError
-from pretrained_encoders.checkpoint import CheckpointError
-from pretrained_encoders.folds import output_paths
 
 __all__ = ["USER_ERRORS", "ENV_KEYS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs"]
 
@@ -25,7 +24,7 @@ def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path 
     this config, else (synthetic corpus) the bundled store (``None``)."""
     if store is not None:
         return Path(store)
-    exported = output_paths(config, str(config["encoder"]["speaker"]))[1]
+    exported = encoder_outputs(config, str(config["encoder"]["speaker"]))[1]
     if exported.is_file():
         return exported
     if config["data"]["dataset"] == "synthetic":

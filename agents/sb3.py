@@ -10,8 +10,9 @@ state across the steps of each row (:meth:`Policy.reset` starts a row afresh).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -27,7 +28,8 @@ from agents.monitor import Monitor
 from agents.policy import Policy, masked_argmax, seeded
 from emo_env.envs.av_emotion import AVEmotionEnv
 
-__all__ = ["SB3Config", "SB3DQNConfig", "SB3PPOConfig", "SB3Agent", "SB3_AGENTS"]
+__all__ = ["SB3Config", "SB3DQNConfig", "SB3PPOConfig", "SB3Agent", "SB3DqnAgent", "SB3PpoAgent", "SB3A2CAgent",
+           "SB3MaskablePpoAgent", "SB3RecurrentPpoAgent"]
 
 
 @dataclass
@@ -190,10 +192,8 @@ def _sb3(name: str, algorithm: type[BaseAlgorithm], *, family: str = "actor-crit
     return type(f"SB3{name.split('-', 1)[1].title().replace('-', '')}Agent", (SB3Agent,), attrs)
 
 
-SB3_AGENTS: tuple[type[SB3Agent], ...] = (
-    _sb3("sb3-dqn", DQN, family="q", config=SB3DQNConfig, budget=100_000),
-    _sb3("sb3-ppo", PPO, config=SB3PPOConfig, budget=100_000),
-    _sb3("sb3-a2c", A2C),
-    _sb3("sb3-maskable-ppo", MaskablePPO, masked=True, config=SB3PPOConfig, budget=100_000),
-    _sb3("sb3-recurrent-ppo", RecurrentPPO, family="recurrent", policy_alias="MlpLstmPolicy"),
-)
+SB3DqnAgent = _sb3("sb3-dqn", DQN, family="q", config=SB3DQNConfig, budget=100_000)
+SB3PpoAgent = _sb3("sb3-ppo", PPO, config=SB3PPOConfig, budget=100_000)
+SB3A2CAgent = _sb3("sb3-a2c", A2C)
+SB3MaskablePpoAgent = _sb3("sb3-maskable-ppo", MaskablePPO, masked=True, config=SB3PPOConfig, budget=100_000)
+SB3RecurrentPpoAgent = _sb3("sb3-recurrent-ppo", RecurrentPPO, family="recurrent", policy_alias="MlpLstmPolicy")

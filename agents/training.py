@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -17,18 +18,16 @@ from agents.evaluation import Evaluation, curve_accuracy_at, evaluate, pareto_fr
 from agents.monitor import CHECKPOINT_FORMAT, TrainingMonitor
 from agents.policy import Policy, PolicySpec
 from agents.registry import get_agent
+from emo_env.artifacts import CHECKPOINT_FILE, POLICY_FILE, CheckpointError, load_safe
 from emo_env.data.store import FeatureStore
 from emo_env.envs.episodes import open_store
 from emo_env.envs.observations import observation_space
-from pretrained_encoders.checkpoint import CheckpointError, load_safe
 
 __all__ = ["FAIR_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines", "end_and_oracle", "compare",
            "run_agent"]
 
 #: The rule baselines a learner must beat, each tuned on the training split for the mean return.
 FAIR_BASELINES = ("threshold", "time-threshold", "fixed")
-CHECKPOINT_NAME = "checkpoint.pt"
-POLICY_NAME = "policy.pt"
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
     spec = env_spec(store, env_kwargs.get("obs_mode", "belief"), env_kwargs.get("modality"))
     total_steps = cls.default_total_steps if total_steps is None else int(total_steps)
     out_dir = Path(out_dir) if out_dir is not None else None
-    checkpoint = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    checkpoint = out_dir / CHECKPOINT_FILE if out_dir is not None else None
     saved = _load_checkpoint(checkpoint, cls.registry_key(), spec) if resume and checkpoint is not None else None
     policy = cls(spec, saved["config"] if saved else hyperparameters, seed=seed, device=device)
     if saved:
@@ -145,7 +144,7 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
     finally:
         monitor.close()
     if out_dir is not None:
-        policy.save(out_dir / POLICY_NAME)
+        policy.save(out_dir / POLICY_FILE)
     return RunResult(policy, evaluate(policy, env_kwargs), monitor, out_dir)
 
 

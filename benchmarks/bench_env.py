@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
 
+from emo_env.artifacts import bundled_store_path
 from emo_env.data.store import FeatureStore, load_store, write_store
 from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv
 
@@ -167,11 +168,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path, source = args.store, "given"
         if path is None:
-            import pretrained_encoders
-
-            locate = getattr(pretrained_encoders, "bundled_store_path", None)
-            path, source = (Path(locate()), "bundled") if locate is not None else (None, "")
-            if path is None or not path.is_file():
+            path, source = bundled_store_path(), "bundled"
+            if not path.is_file():
                 path, source = random_store(Path(tmp) / "random.emostore"), "random, default-corpus shape"
         store = load_store(path)
         print(f"store: {path.name} ({source}): {store.num_clips} clips, {int(store.offsets[-1])} steps, "

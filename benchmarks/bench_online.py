@@ -26,9 +26,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -42,7 +42,7 @@ from emo_env.data.media import AudioChunk, VideoFrame, read_media
 from emo_env.data.steps import Step
 from emo_env.data.synthetic import generate_corpus
 from emo_env.envs.observations import build_observation
-from emo_env.online import OnlineRecognizer
+from emo_online import OnlineRecognizer
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
 from pretrained_encoders.models import build_model

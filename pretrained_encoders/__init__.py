@@ -1,7 +1,8 @@
 """Audio, visual, fusion and temporal encoders: architectures, training, export, bundled weights.
 
-The bundled files (``bundled_encoders_path()``, ``bundled_store_path()``) come from the default run
-on the synthetic corpus (held-out speaker s8); ``python -m pretrained_encoders.bundle`` rebuilds them.
+The bundled encoders (``bundled_encoders_path()``) exported the bundled feature store
+(``emo_env.artifacts.bundled_store_path()``) in the default run on the synthetic corpus (held-out
+speaker s8); ``python -m pretrained_encoders.bundle`` rebuilds both.
 """
 
 from __future__ import annotations
@@ -10,21 +11,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["bundled_store_path", "bundled_encoders_path", "load_encoders", "Encoders"]
+from emo_env.artifacts import ENCODERS_FILE
 
-
-def _bundled(name: str) -> Path:
-    return Path(str(resources.files(__name__).joinpath("bundled", name)))
-
-
-def bundled_store_path() -> Path:
-    """Path of the bundled feature store of the default synthetic corpus (held-out speaker s8)."""
-    return _bundled("synthetic.emostore")
+__all__ = ["bundled_encoders_path", "load_encoders", "Encoders"]
 
 
 def bundled_encoders_path() -> Path:
-    """Path of the bundled ``encoders.pt`` that exported :func:`bundled_store_path`."""
-    return _bundled("encoders.pt")
+    """Path of the bundled ``encoders.pt`` that exported ``emo_env.artifacts.bundled_store_path()``."""
+    return Path(str(resources.files(__name__).joinpath("bundled", ENCODERS_FILE)))
 
 
 def __getattr__(name: str) -> Any:

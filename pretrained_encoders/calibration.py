@@ -9,8 +9,8 @@ need another correction than late ones, and one temperature (``b = 0``) cannot g
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 
+from emo_env.artifacts import CheckpointError, summary_dir
 from emo_env.config import ConfigError, load_config
 from emo_env.data.clips import DatasetError
 from emo_env.data.prepare import ensure_ingested
@@ -25,9 +26,8 @@ from emo_env.data.store import StoreError
 from emo_env.device import resolve_device
 
 from . import distributed
-from .checkpoint import CheckpointError
 from .data import IngestError, list_folds
-from .folds import run_fold, settings_from_config, summary_dir
+from .folds import run_fold, settings_from_config
 from .images import IMAGE_DATASETS, pretrain_visual_on_images
 from .pipeline import PretrainOutput
 from .summary import summarize_folds, write_summary

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from .checkpoint import CheckpointError, load_safe, save_atomic
+from emo_env.artifacts import CheckpointError, load_safe, save_atomic
+
 from .models import FusionNet, TemporalModel, build_model
 
 __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
@@ -43,7 +45,7 @@ class Encoders:
     def class_names(self) -> list[str]:
         return list(self.spec["class_names"])
 
-    def to(self, device: torch.device | str) -> "Encoders":
+    def to(self, device: torch.device | str) -> Encoders:
         for kind in KINDS:
             getattr(self, kind).to(device)
         return self

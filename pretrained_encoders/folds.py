@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
-from emo_env.config import ConfigError, resolve_path
+from emo_env.artifacts import encoder_outputs
+from emo_env.config import ConfigError
 from emo_env.data.prepare import ensure_ingested, ingest_params
 from emo_env.device import resolve_device
 
@@ -17,8 +19,7 @@ from .data import list_folds, load_corpus
 from .pipeline import PretrainOutput, pretrain
 from .settings import PretrainSettings
 
-__all__ = ["settings_from_config", "data_params", "output_paths", "summary_dir", "run_fold",
-           "fold_stores"]
+__all__ = ["settings_from_config", "data_params", "run_fold", "fold_stores"]
 
 _NOT_SETTINGS = ("speaker", "out_dir", "workers")
 
@@ -38,25 +39,12 @@ def data_params(config: dict[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(ingest_params(config))
 
 
-def summary_dir(config: dict[str, Any]) -> Path:
-    """Where ``--all-folds`` writes the cross-fold summary of the config's corpus and modality."""
-    tag = f"{config['data']['dataset']}_all-folds_{config['encoder']['modality']}"
-    return resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
-
-
-def output_paths(config: dict[str, Any], fold: str) -> tuple[Path, Path]:
-    """``(run_dir, store_path)`` of held-out ``fold`` for the config's corpus and modality."""
-    tag = f"{config['data']['dataset']}_{fold}_{config['encoder']['modality']}"
-    run_dir = resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
-    return run_dir, Path(config["workdir"]) / "stores" / f"{tag}.emostore"
-
-
 def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: torch.device, resume: bool = False,
              progress: bool = True, timings_s: dict[str, float] | None = None) -> PretrainOutput | None:
     """Load fold ``fold`` of ``ingest_dir`` and run :func:`pretrain` on it with the config's settings."""
     t0 = time.perf_counter()
     corpus = load_corpus(ingest_dir, fold, config["data"]["classes"])
-    run_dir, store_path = output_paths(config, fold)
+    run_dir, store_path = encoder_outputs(config, fold)
     return pretrain(corpus, settings_from_config(config), corpus_name=config["data"]["dataset"], fold=fold,
                     data_params=data_params(config), config=config, run_dir=run_dir, store_path=store_path,
                     device=device, resume=resume, progress=progress, workers=int(config["encoder"]["workers"]),
@@ -72,7 +60,7 @@ def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, d
     unknown = sorted(set(folds or ()) - set(known))
     if unknown:
         raise ValueError(f"folds {unknown} are not in {ingest_dir} (folds: {', '.join(known)})")
-    stores = {fold: output_paths(config, fold)[1] for fold in (folds or known)}
+    stores = {fold: encoder_outputs(config, fold)[1] for fold in (folds or known)}
     for fold, store in stores.items():
         if not store.is_file():
             print(f"building the store of fold {fold}: {store}")

@@ -12,22 +12,23 @@ published split), with the shared training loop (checkpoints, ``--resume``, Tens
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from emo_env.artifacts import atomic_path
 from emo_env.config import resolve_path
 from emo_env.data.clips import DatasetError
 from emo_env.data.corpora.affectnet import FaceImage, discover_images, load_face
 
 from . import distributed
 from .augment import jitter_faces
-from .checkpoint import atomic_path
 from .models import build_model
 from .models.visual import save_visual_weights
 from .pipeline import prepare_run_dir

@@ -7,10 +7,11 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,13 +19,13 @@ import torch.multiprocessing as mp
 from tqdm.auto import tqdm
 
 from emo_env import __version__
+from emo_env.artifacts import CheckpointError, atomic_path
 from emo_env.data.store import write_store
 
 from . import distributed
 from .baselines import audio_features, frame_and_clip_accuracy, linear_log_probs, visual_features
 from .calibration import ECE_BINS, apply_calibration, calibration_table, fit_calibration, plot_reliability, step_indices
 from .cascade import CascadeResult, train_cascade
-from .checkpoint import CheckpointError, atomic_path
 from .data import Corpus
 from .encoders import save_encoders, state_checksum
 from .models import MODALITIES

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .checkpoint import atomic_path
+from emo_env.artifacts import atomic_path
 
 __all__ = ["FRACTIONS", "prefix_steps", "accuracy_by_fraction", "confusion_matrix", "save_figure", "write_report"]
 

@@ -4,16 +4,17 @@ figures with a 95 % confidence interval over folds, pooled calibration, Markdown
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
 
+from emo_env.artifacts import atomic_path
 from emo_env.data.store import load_store
 
 from .calibration import calibration_table
-from .checkpoint import atomic_path
 from .models import MODALITIES
 from .report import save_figure
 

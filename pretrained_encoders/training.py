@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -20,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from emo_env.artifacts import CheckpointError, load_safe, save_atomic
+
 from . import distributed
-from .checkpoint import CheckpointError, load_safe, save_atomic
 
 __all__ = ["TrainSettings", "FitResult", "FrameTask", "SequenceTask", "fit", "stage_seed", "predict"]
 

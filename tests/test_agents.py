@@ -13,10 +13,10 @@ from agents.networks import ClassSymmetricQ
 from agents.policy import Policy
 from agents.replay import ReplayBuffer
 from agents.training import env_spec
+from emo_env.artifacts import CheckpointError
 from emo_env.config import default_config
 from emo_env.data.store import load_store
 from emo_env.envs.observations import observation_table
-from pretrained_encoders.checkpoint import CheckpointError
 
 # Hyperparameters small enough for a few hundred steps to include real updates.
 SMALL = {

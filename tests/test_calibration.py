@@ -9,8 +9,13 @@ import pytest
 import torch
 
 from pretrained_encoders.baselines import audio_features, frame_and_clip_accuracy, linear_log_probs, visual_features
-from pretrained_encoders.calibration import (apply_calibration, calibration_table, expected_calibration_error,
-                                             fit_calibration, step_indices)
+from pretrained_encoders.calibration import (
+    apply_calibration,
+    calibration_table,
+    expected_calibration_error,
+    fit_calibration,
+    step_indices,
+)
 
 
 def _beliefs(n: int, a: float, b: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -8,8 +8,8 @@ import importlib.util
 import pytest
 import torch
 
+from emo_env.artifacts import CheckpointError, load_safe, save_atomic
 from pretrained_encoders.augment import jitter_faces, warp_mels
-from pretrained_encoders.checkpoint import CheckpointError, load_safe, save_atomic
 from pretrained_encoders.encoders import load_encoders, save_encoders
 from pretrained_encoders.models import build_audio_encoder, build_model, build_visual_encoder
 from pretrained_encoders.models.audio import VGGishEncoder

@@ -12,6 +12,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import emo_env
+from emo_env.artifacts import bundled_store_path
 from emo_env.config import default_config
 from emo_env.data.store import load_store, write_store
 from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv, build_observation
@@ -244,9 +245,9 @@ def test_make_with_module_prefix_in_a_fresh_process(tiny_store):
 
 
 def test_missing_bundled_store_is_a_clear_error(tmp_path, monkeypatch):
-    import pretrained_encoders
+    from emo_env.envs import episodes
 
-    monkeypatch.setattr(pretrained_encoders, "bundled_store_path", lambda: tmp_path / "missing.emostore", raising=False)
+    monkeypatch.setattr(episodes, "bundled_store_path", lambda: tmp_path / "missing.emostore")
     with pytest.raises(FileNotFoundError, match="bundled store .*missing.emostore is missing.*pretrain_encoder.py.*store=PATH"):
         gym.make("AVEmotion-v0")
 
@@ -264,9 +265,7 @@ def test_make_without_arguments_uses_the_bundled_store_in_a_fresh_process():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok")
-    import pretrained_encoders
-
-    store = load_store(pretrained_encoders.bundled_store_path())  # shipped with the package: must be there
+    store = load_store(bundled_store_path())  # shipped with the package: must be there
     tables = [AVEmotionEnv(obs_mode=mode).episodes.observations for mode in OBS_MODES]
     labels = np.repeat(store.labels, store.lengths)
     for table in tables:

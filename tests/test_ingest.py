@@ -8,12 +8,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from media_files import burst, write_video
 
 import emo_env.data.ingest as ingest_module
 from emo_env.data.clips import Clip, DatasetError
 from emo_env.data.corpora import get_adapter
 from emo_env.data.ingest import INDEX_COLUMNS, IngestParams, ingest_dataset
-from media_files import burst, write_video
 
 CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
 ARRAYS = ("faces", "mels", "times", "face_found", "boxes")

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 import soundfile as sf
+from media_files import burst, write_video
 
 from emo_env.data.audio import LogMelExtractor
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
 from emo_env.data.steps import num_steps, step_time
-from media_files import burst, write_video
 
 
 def _decode(*args, **kwargs):

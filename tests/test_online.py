@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
 from media_files import burst, write_video
 
 from agents import PolicySpec
@@ -18,8 +17,8 @@ from emo_env.config import ConfigError
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import VideoFrame, read_media
 from emo_env.data.steps import num_steps
-from emo_env.online import Decision, OnlineRecognizer
-from emo_env.online.cli import video_duration
+from emo_online import Decision, OnlineRecognizer
+from emo_online.cli import video_duration
 from pretrained_encoders.encoders import Encoders
 from pretrained_encoders.models import build_model
 
@@ -255,12 +254,16 @@ def test_encoders_from_an_older_ingest_are_a_clear_error():
         OnlineRecognizer(encoders, policy, horizon_steps=HORIZON)
 
 
-def test_emo_env_does_not_import_agents_at_import_time():
+def test_imports_load_only_the_layers_they_need():
     import subprocess
     import sys
 
-    code = "import sys, emo_env, emo_env.online; sys.exit('agents' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    loaded = ("import sys, {}; print(' '.join(m for m in ('torch', 'agents', 'pretrained_encoders', "
+              "'stable_baselines3', 'sb3_contrib') if m in sys.modules))")
+    run = {package: subprocess.run([sys.executable, "-c", loaded.format(package)], capture_output=True, text=True)
+           for package in ("emo_env", "emo_online")}
+    assert run["emo_env"].stdout.split() == []  # the env needs neither torch nor the layers above it
+    assert run["emo_online"].stdout.split() == ["torch", "agents", "pretrained_encoders"]  # no stable-baselines3
 
 
 def test_the_default_recognizer_uses_a_threshold_tuned_on_the_training_split():

@@ -17,16 +17,16 @@ import torch
 from agents import Policy, PolicySpec, evaluate
 from agents.baselines import ThresholdPolicy
 from agents.cli import main as train_agent
+from emo_env.artifacts import CheckpointError
 from emo_env.config import load_config
 from emo_env.data.store import FeatureStore, load_store
 from emo_env.envs.observations import horizon_steps, observation_table
-from emo_env.online import OnlineRecognizer
-from emo_env.online.cli import main as online_cli
-from emo_env.online.cli import play_file
-from pretrained_encoders.checkpoint import CheckpointError
-from pretrained_encoders.folds import run_fold
+from emo_online import OnlineRecognizer
+from emo_online.cli import main as online_cli
+from emo_online.cli import play_file
 from pretrained_encoders.data import list_folds
 from pretrained_encoders.encoders import load_encoders, save_encoders
+from pretrained_encoders.folds import run_fold
 
 pytestmark = pytest.mark.slow
 

@@ -14,15 +14,15 @@ import pandas as pd
 import pytest
 import torch
 import torch.multiprocessing as mp
+from fake_ingest import CLASSES, write_fake_ingest
 
+from emo_env.artifacts import CheckpointError, encoder_outputs
 from emo_env.config import load_config
 from emo_env.data.store import load_store
-from fake_ingest import CLASSES, write_fake_ingest
 from pretrained_encoders import distributed, training
-from pretrained_encoders.checkpoint import CheckpointError
-from pretrained_encoders.folds import output_paths, run_fold
 from pretrained_encoders.data import load_corpus
 from pretrained_encoders.encoders import load_encoders
+from pretrained_encoders.folds import run_fold
 from pretrained_encoders.models import build_model
 
 TINY = ["encoder.embed_dim=16", "encoder.hidden_dim=16", "encoder.steps_per_clip=4", "encoder.batch_size=16",
@@ -52,7 +52,7 @@ def tiny_run(ingest_dir, tmp_path_factory):
 def test_tiny_run_writes_a_valid_store(tiny_run, ingest_dir):
     config, output = tiny_run
     store = load_store(output.store)
-    assert output.store == output_paths(config, "s3")[1] and output.store.name == "synthetic_s3_fusion.emostore"
+    assert output.store == encoder_outputs(config, "s3")[1] and output.store.name == "synthetic_s3_fusion.emostore"
     assert store.modality == "fusion" and store.num_classes == 6 and store.step_rate == 10.0
     assert sorted(store.features) == ["audio", "fusion", "hidden", "probs", "visual"]
     assert {k: v.shape[1] for k, v in store.features.items()} == {"audio": 16, "visual": 16, "fusion": 16, "hidden": 16, "probs": 6}
@@ -184,7 +184,7 @@ def test_resume_after_interruption_equals_uninterrupted(ingest_dir, tmp_path, mo
     with pytest.raises(Interrupt):
         run(config, ingest_dir)
     monkeypatch.setattr(training, "save_atomic", real_save)
-    checkpoints = output_paths(config, "s3")[0] / "checkpoints"
+    checkpoints = encoder_outputs(config, "s3")[0] / "checkpoints"
     first = (checkpoints / "oof1-audio.pt").stat().st_mtime_ns
     with pytest.raises(CheckpointError, match="different config"):
         run(tiny_config(tmp_path / "b", *epochs, "encoder.learning_rate=0.01"), ingest_dir, resume=True)

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fake_ingest import write_fake_ingest
 
 import pretrained_encoders
+from emo_env.artifacts import bundled_store_path
 from emo_env.config import default_config, load_config
 from emo_env.data.ingest import IngestParams
 from emo_env.data.prepare import ingest_params
 from emo_env.data.store import load_store
-from fake_ingest import write_fake_ingest
 from pretrained_encoders.bundle import build_bundle
 from pretrained_encoders.cli import main
 from pretrained_encoders.data import list_folds
@@ -72,9 +73,9 @@ def test_bundle_rebuild_reproduces_its_own_output(tiny_corpus, tiny_ingest, tmp_
 
 
 def test_shipped_bundle_is_the_documented_default_run():
-    store = load_store(pretrained_encoders.bundled_store_path())
+    store = load_store(bundled_store_path())
     encoders = load_encoders(pretrained_encoders.bundled_encoders_path())
-    size = pretrained_encoders.bundled_store_path().stat().st_size + pretrained_encoders.bundled_encoders_path().stat().st_size
+    size = bundled_store_path().stat().st_size + pretrained_encoders.bundled_encoders_path().stat().st_size
     assert size < 10_000_000
     run_config = load_config(Path(__file__).parents[1] / "configs" / "synthetic.yaml")
     assert run_config == default_config()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from emo_env.data.synthetic import EMOTIONS, SAMPLE_RATE, class_names, generate_corpus
-from emo_env.data.synthetic_face import AUS, FACE_PROFILES
+from emo_env.data.synthetic.face import AUS, FACE_PROFILES
 
 FPS = 30
 

@@ -14,10 +14,11 @@ import hashlib
 import json
 import multiprocessing
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,8 +26,9 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from emo_env.artifacts import atomic_path
+
 from ..config import ConfigError
-from .atomic import atomic_path
 from .audio import LogMelExtractor
 from .clips import Clip, DatasetError, Skip
 from .faces import FaceTracker

@@ -7,10 +7,10 @@ placed on the same clock: the chunks are contiguous and the first one starts at 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Callable, Iterator
 
 import av
 import numpy as np

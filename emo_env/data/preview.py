@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from .atomic import atomic_path
+from emo_env.artifacts import atomic_path
 
 __all__ = ["contact_sheet"]
 

@@ -7,12 +7,13 @@ out (``losgo``): one fold per group of speakers, named after the group. Fold ``f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 
-from .atomic import atomic_path
+from emo_env.artifacts import atomic_path
+
 from .clips import DatasetError
 
 __all__ = ["FOLD_SCHEMES", "make_folds", "write_folds"]

@@ -17,13 +17,15 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path
+from emo_env.artifacts import atomic_path
+
 from .ragged import RaggedClips
 
 __all__ = ["FORMAT_VERSION", "SPLITS", "StoreError", "FeatureStore", "write_store", "load_store"]

@@ -92,7 +92,7 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
     ```
 
     - ``store``: feature store path or loaded ``FeatureStore``; ``None`` = the bundled store of
-      the synthetic corpus (``pretrained_encoders.bundled_store_path()``).
+      the synthetic corpus (``emo_env.artifacts.bundled_store_path()``).
     - ``split``: ``"train"`` (clips of the seen speakers, beliefs exported out-of-fold),
       ``"eval"`` (the held-out speaker) or ``"all"``.
     - ``obs_mode``: ``"belief"``, ``"frame"`` or ``"probs"``; ``modality``: ``"audio"``,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emo_env.artifacts import bundled_store_path
 from emo_env.data.store import SPLITS, FeatureStore, load_store
 from emo_env.envs.observations import observation_space, observation_table, resolve_modality, step_fractions
 
@@ -28,9 +29,7 @@ def open_store(store: str | Path | FeatureStore | None) -> FeatureStore:
     if isinstance(store, FeatureStore):
         return store
     if store is None:
-        import pretrained_encoders  # imported here: it is only needed for the default
-
-        path = Path(pretrained_encoders.bundled_store_path())
+        path = bundled_store_path()
         if not path.is_file():
             raise FileNotFoundError(
                 f"AVEmotion-v0 was made without a feature store and the bundled store {path} is missing. "

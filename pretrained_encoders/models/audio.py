@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_safe
+from emo_env.artifacts import CheckpointError, load_safe
+
 from .cnn import CompactCNN
 
 __all__ = ["AUDIO_ARCHS", "CompactAudioEncoder", "VGGishEncoder", "build_audio_encoder"]

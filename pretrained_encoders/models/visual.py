@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import nn
 
-from ..checkpoint import CheckpointError, load_safe, save_atomic
+from emo_env.artifacts import CheckpointError, load_safe, save_atomic
+
 from .cnn import CompactCNN
 
 __all__ = ["VISUAL_ARCHS", "VISUAL_WEIGHTS_FORMAT", "CompactVisualEncoder", "MobileNetV2Encoder",

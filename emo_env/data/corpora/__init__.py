@@ -5,8 +5,8 @@ Add a corpus with one line in :data:`ADAPTERS`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from ..clips import DatasetError, Discovery
 from . import baum1s, cremad, enterface, generic_csv, iemocap, ravdess, rml, synthetic

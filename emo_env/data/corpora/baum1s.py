@@ -24,8 +24,8 @@ An annotation row with an unknown label is an error naming the file and row.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import pandas as pd
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Collection, Iterator, Mapping, Sequence
 
 from ..clips import Clip, DatasetError, Discovery, Skip
 

@@ -15,8 +15,8 @@ files outside a subject or an emotion folder. The clip id joins the folder and f
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..clips import Clip, Discovery, Skip
 from .common import VIDEO_EXTENSIONS, LabelMapper, check_root, finish, make_clip_id, walk_files

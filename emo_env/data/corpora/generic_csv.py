@@ -10,8 +10,8 @@ leave-one-speakers-group-out folds. The clip id joins the path's folders and ste
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 from ..clips import Clip, DatasetError, Discovery, Skip
 from .common import LabelMapper, finish, make_clip_id

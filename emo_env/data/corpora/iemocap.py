@@ -19,8 +19,8 @@ malformed lines, empty segments, and dialog videos without an evaluation file.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..clips import Clip, Discovery, Skip
 from .common import VIDEO_EXTENSIONS, LabelMapper, check_root, finish, walk_files

@@ -15,8 +15,8 @@ the file name without extension.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Collection, Mapping, Sequence
 
 from ..clips import Clip, DatasetError, Discovery, Skip
 from .common import VIDEO_EXTENSIONS, LabelMapper, check_root, finish, walk_files

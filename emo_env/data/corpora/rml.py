@@ -12,8 +12,8 @@ Skipped: files outside a speaker folder and names whose first two letters are no
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..clips import Clip, Discovery, Skip
 from .common import VIDEO_EXTENSIONS, LabelMapper, check_root, finish, make_clip_id, walk_files

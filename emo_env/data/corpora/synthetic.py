@@ -6,8 +6,8 @@ The root holds ``clips.csv`` (``path,label,speaker,duration``); the clip id is t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..clips import DatasetError, Discovery
 from .common import check_root

@@ -1,6 +1,6 @@
-"""``python -m emo_env.online``: play a video file (or a camera) through the online recognizer.
+"""``python -m emo_online``: play a video file (or a camera) through the online recognizer.
 
-    python -m emo_env.online VIDEO [--run PATH] [--out annotated.mp4] [--json] [--fast]
+    python -m emo_online VIDEO [--run PATH] [--out annotated.mp4] [--json] [--fast]
 
 A file is one utterance: its video and audio track are pushed in decoding order, at their own pace
 (``--fast``: as fast as possible), and the decision is printed with its time; ``--out`` writes the
@@ -16,19 +16,18 @@ import json
 import queue
 import sys
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
 
 import av
 import cv2
 import numpy as np
 import torch
 
-from emo_env.data.atomic import atomic_path
+from emo_env.artifacts import CheckpointError, atomic_path
 from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
 from emo_env.data.store import StoreError
-from pretrained_encoders.checkpoint import CheckpointError
 
 from .annotate import AnnotatedVideo
 from .recognizer import Decision, OnlineRecognizer
@@ -221,7 +220,7 @@ def _json_line(decision: Decision) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m emo_env.online", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m emo_online", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video", metavar="VIDEO", help="video file with an audio track, or a camera index (0, 1, ...)")
     parser.add_argument("--run", type=Path, help="agent run folder of train_agent.py (default: the bundled "

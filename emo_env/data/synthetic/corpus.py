@@ -3,9 +3,9 @@
 ``generate_corpus(out_dir)`` writes ``out_dir/<speaker>/<clip_id>.mp4`` (intra-only MPEG-4 part 2 video at
 ``fps`` with a 16 kHz mono 16-bit PCM track), ``out_dir/clips.csv`` (``path,label,speaker,duration``) and
 ``out_dir/face_boxes.csv`` (``clip_id,frame,x,y,w,h``: the ground-truth face box of every frame, framed
-as a frontal face detector frames a face). Faces are drawn by :mod:`synthetic_face` from facial action
-units, speech by :mod:`synthetic_voice` from a source-filter model; both follow the same expression
-time course (neutral start, onset, apex) from :mod:`synthetic_expr`, where the difficulty knobs live.
+as a frontal face detector frames a face). Faces are drawn by :mod:`.face` from facial action
+units, speech by :mod:`.voice` from a source-filter model; both follow the same expression
+time course (neutral start, onset, apex) from :mod:`.expression`, where the difficulty knobs live.
 
 Every clip draws its randomness from its own generator, seeded by (seed, speaker, emotion, clip), so
 the output does not depend on ``workers`` or on the corpus size.
@@ -15,21 +15,29 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import av
 import cv2
 import numpy as np
 
-from emo_env.data.synthetic_expr import (EMOTIONS, NEUTRAL, Difficulty, class_names, envelope, expression_timing,
-                                         smooth_noise)
-from emo_env.data.synthetic_face import AUS, FaceIdentity, FaceScene, FaceTrack
-from emo_env.data.synthetic_voice import SAMPLE_RATE, VoiceIdentity, synthesize
+from emo_env.data.synthetic.expression import (
+    EMOTIONS,
+    NEUTRAL,
+    Difficulty,
+    class_names,
+    envelope,
+    expression_timing,
+    smooth_noise,
+)
+from emo_env.data.synthetic.face import AUS, FaceIdentity, FaceScene, FaceTrack
+from emo_env.data.synthetic.voice import SAMPLE_RATE, VoiceIdentity, synthesize
 
 __all__ = ["generate_corpus", "Difficulty", "EMOTIONS", "NEUTRAL", "SAMPLE_RATE", "class_names", "clip_id"]
 

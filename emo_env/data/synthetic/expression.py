@@ -1,10 +1,10 @@
 """Emotion classes, difficulty knobs and the time course of an expression, shared by the
-synthetic face (:mod:`synthetic_face`) and voice (:mod:`synthetic_voice`)."""
+synthetic face (:mod:`.face`) and voice (:mod:`.voice`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -8,13 +8,13 @@ frame and scale with the frame height. Images are RGB uint8.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import cv2
 import numpy as np
 
-from emo_env.data.synthetic_expr import NEUTRAL, separate
+from emo_env.data.synthetic.expression import NEUTRAL, separate
 
 __all__ = ["AUS", "FACE_PROFILES", "FACE_GROUPS", "FaceIdentity", "FaceTrack", "FaceScene", "face_box"]
 
@@ -158,7 +158,7 @@ class FaceIdentity:
     style: dict[str, np.ndarray]
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, spread: float = 1.0, style_spread: float = 1.0) -> "FaceIdentity":
+    def sample(cls, rng: np.random.Generator, spread: float = 1.0, style_spread: float = 1.0) -> FaceIdentity:
         """Draw a random identity; ``spread`` scales geometry/colour variation, ``style_spread`` the
         personal expression style."""
 

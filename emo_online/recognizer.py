@@ -29,11 +29,16 @@ import av
 import numpy as np
 import torch
 
+from agents.baselines import ThresholdPolicy
+from agents.policy import PolicySpec
+from agents.registry import load_policy
+from emo_env.artifacts import bundled_store_path
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, VideoFrame
 from emo_env.data.steps import Step, num_steps
 from emo_env.data.store import load_store
 from emo_env.envs.observations import OBS_MODES, build_observation, horizon_steps
+from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
 
 from .loading import check_encoders, find_run, load_run_encoders
@@ -156,8 +161,6 @@ class OnlineRecognizer:
         """The recognizer of an agent run of ``train_agent.py`` (its folder or its ``policy.pt``): the
         run's policy, and the encoders that exported the feature store it was trained on (found from
         the store, or ``encoders``); ``options`` go to the constructor."""
-        from agents import load_policy  # imported here: emo_env does not depend on agents
-
         run = find_run(path)
         policy = load_policy(run.policy, device=device)
         return cls(load_run_encoders(run.store, encoders, device), policy, horizon_steps=horizon_steps(run.store),
@@ -169,11 +172,7 @@ class OnlineRecognizer:
         """The bundled encoders of the synthetic corpus with the threshold baseline as the policy (no
         trained policy is bundled): answer once the top class probability reaches ``threshold``, by
         default the one with the highest mean return on the bundled store's training split."""
-        import pretrained_encoders
-        from agents import PolicySpec
-        from agents.baselines import ThresholdPolicy
-
-        paths = pretrained_encoders.bundled_store_path(), pretrained_encoders.bundled_encoders_path()
+        paths = bundled_store_path(), bundled_encoders_path()
         missing = [str(path) for path in paths if not Path(path).is_file()]
         if missing:
             raise FileNotFoundError(f"the bundled encoders are missing ({', '.join(missing)}): rebuild them with "

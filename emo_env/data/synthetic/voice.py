@@ -9,13 +9,13 @@ of the face follows their envelope.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from emo_env.data.synthetic_expr import NEUTRAL, separate, smooth_noise
+from emo_env.data.synthetic.expression import NEUTRAL, separate, smooth_noise
 
 __all__ = ["PROSODY", "VOICE_PROFILES", "VOICE_GROUPS", "VoiceIdentity", "Utterance", "synthesize"]
 
@@ -77,7 +77,7 @@ class VoiceIdentity:
 
     @classmethod
     def sample(cls, rng: np.random.Generator, female: bool, spread: float = 1.0,
-               style_spread: float = 1.0) -> "VoiceIdentity":
+               style_spread: float = 1.0) -> VoiceIdentity:
         """Draw a voice; ``spread`` scales pitch/timbre/rate variation, ``style_spread`` the personal
         prosody style."""
 

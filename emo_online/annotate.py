@@ -4,9 +4,9 @@ latest step, a timeline, and the decision from the moment it is available; the a
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import av
 import cv2

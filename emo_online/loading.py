@@ -4,18 +4,24 @@ it was trained on, and the encoders that exported that store."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from emo_env.artifacts import (
+    ENCODERS_FILE,
+    POLICY_FILE,
+    REPORT_FILE,
+    CheckpointError,
+    bundled_store_path,
+    encoder_outputs,
+)
 from emo_env.data.store import FeatureStore, load_store
-from pretrained_encoders.checkpoint import CheckpointError
+from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders, state_checksum
 
 __all__ = ["RunFiles", "find_run", "check_encoders", "load_run_encoders"]
-
-POLICY_FILE = "policy.pt"
-REPORT_FILE = "report.json"
 
 
 @dataclass(frozen=True)
@@ -88,14 +94,10 @@ def _candidates(store: FeatureStore) -> Iterator[Path]:
     config: dict[str, Any] | None = store.metadata.get("config")
     fold = store.metadata.get("fold")
     if config is not None and fold is not None:
-        from pretrained_encoders.folds import output_paths
-
         try:
-            yield output_paths(config, str(fold))[0] / "encoders.pt"
+            yield encoder_outputs(config, str(fold))[0] / ENCODERS_FILE
         except (KeyError, TypeError):
             pass  # a config without the usual sections: the default layout below still applies
-    yield store.path.parent.parent / "encoders" / store.path.stem / "encoders.pt"
-    import pretrained_encoders
-
-    if store.path.resolve() == Path(pretrained_encoders.bundled_store_path()).resolve():
-        yield Path(pretrained_encoders.bundled_encoders_path())
+    yield store.path.parent.parent / "encoders" / store.path.stem / ENCODERS_FILE
+    if store.path.resolve() == bundled_store_path().resolve():
+        yield bundled_encoders_path()

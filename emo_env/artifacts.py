@@ -1,0 +1,125 @@
+"""The files every layer writes and reads: atomic writes, torch files loaded safely, where a run's
+outputs go, and the bundled feature store.
+
+Run-output layout under ``workdir`` (each folder can be moved by its config key):
+
+```
+{workdir}/raw/                          generated synthetic corpus       data.root
+{workdir}/ingest/                       frame samples and split CSVs     data.ingest_dir
+{workdir}/encoders/<tag>/encoders.pt    a fold's encoders and report     encoder.out_dir
+{workdir}/encoders/<dataset>_all-folds_<modality>/   the cross-fold summary
+{workdir}/stores/<tag>.emostore         a fold's feature store
+{workdir}/agents/<agent>/policy.pt      an agent run: policy, checkpoint, report.json
+{workdir}/benchmark/                    the agent benchmark              agent.benchmark.out_dir
+```
+
+with ``<tag> = <dataset>_<held-out fold>_<modality>``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from emo_env.config import resolve_path
+
+__all__ = ["CheckpointError", "atomic_path", "save_atomic", "load_safe", "bundled_store_path",
+           "ENCODERS_FILE", "POLICY_FILE", "CHECKPOINT_FILE", "REPORT_FILE", "encoder_outputs", "summary_dir",
+           "agent_folder", "agent_dir"]
+
+ENCODERS_FILE = "encoders.pt"
+POLICY_FILE = "policy.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+REPORT_FILE = "report.json"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint, policy or weights file is missing, truncated, corrupt or of an unexpected kind."""
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; when the block succeeds it replaces ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_atomic(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` to a temp file in the same folder, fsync, then rename it over ``path``."""
+    import torch  # imported here: the env and the data layer do not need torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    return Path(path)
+
+
+def load_safe(path: str | Path, kind: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU; a missing or damaged file is a one-line
+    :class:`CheckpointError` naming the file."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{kind} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
+        # torch's own message spans many lines and suggests weights_only=False, which would run the file's code
+        if "Unsupported global" in str(exc):
+            raise CheckpointError(f"{kind} {path} holds Python objects other than tensors and plain values: not an "
+                                  f"emo-env {kind}, and not unpickled") from exc
+        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__})") from exc
+
+
+def bundled_store_path() -> Path:
+    """The bundled feature store of the default synthetic corpus (held-out speaker s8), shipped with the
+    package; ``python -m pretrained_encoders.bundle`` rebuilds it with the encoders that exported it."""
+    return Path(str(resources.files("emo_env").joinpath("bundled", "synthetic.emostore")))
+
+
+def _tag(config: dict[str, Any], fold: str) -> str:
+    return f"{config['data']['dataset']}_{fold}_{config['encoder']['modality']}"
+
+
+def encoder_outputs(config: dict[str, Any], fold: str) -> tuple[Path, Path]:
+    """``(run_dir, store_path)`` of held-out ``fold`` for the config's corpus and modality: the encoders
+    (``run_dir / ENCODERS_FILE``) and report, and the exported feature store."""
+    tag = _tag(config, fold)
+    run_dir = resolve_path(config, config["encoder"]["out_dir"], "encoders") / tag
+    return run_dir, Path(config["workdir"]) / "stores" / f"{tag}.emostore"
+
+
+def summary_dir(config: dict[str, Any]) -> Path:
+    """Where ``pretrain_encoder.py --all-folds`` writes the cross-fold summary."""
+    return resolve_path(config, config["encoder"]["out_dir"], "encoders") / _tag(config, "all-folds")
+
+
+def agent_folder(agent: str) -> str:
+    """``agent`` as a folder name: ``package.module:Class`` becomes ``package.module_Class``."""
+    return re.sub(r"[^\w.=-]", "_", agent)
+
+
+def agent_dir(config: dict[str, Any], agent: str) -> Path:
+    """The output folder of a ``train_agent.py`` run of ``agent``."""
+    return resolve_path(config, config["agent"]["out_dir"], f"agents/{agent_folder(agent)}")
