@@ -19,10 +19,11 @@ import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
+import torch
 
 from agents.evaluation import evaluate
 from agents.policy import Policy, PolicySpec
@@ -37,7 +38,10 @@ THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 
 TIMES = tuple(round(0.05 * i, 2) for i in range(1, 21))
 
 
-def probs_and_time(obs: np.ndarray, spec: PolicySpec) -> tuple[np.ndarray, np.ndarray]:
+_Array = TypeVar("_Array", np.ndarray, torch.Tensor)
+
+
+def probs_and_time(obs: _Array, spec: PolicySpec) -> tuple[_Array, _Array]:
     """The class probabilities ``[B, K]`` and time observed ``[B]`` held in a belief/probs observation."""
     k = spec.num_classes
     return obs[:, -k - 1 : -1], obs[:, -1]
@@ -87,7 +91,7 @@ class _RulePolicy(Policy):
             return
         grid = itertools.product(*(getattr(self.config, self.tuned[name]) for name in unset))
         settings = {name: getattr(self.config, name) for name in self.tuned}
-        configs = [{**settings, **dict(zip(unset, map(float, values)))} for values in grid]
+        configs = [{**settings, **dict(zip(unset, map(float, values), strict=True))} for values in grid]
         self.tuning = sweep(type(self), self.spec, configs, env_kwargs, env_kwargs.get("split", "train"))
         best = self.tuning.loc[self.tuning["mean_return"].idxmax()]
         self.config = dataclasses.replace(self.config, **{name: float(best[name]) for name in unset})
@@ -107,8 +111,10 @@ class EndPolicy(_RulePolicy):
 
 @dataclass
 class FixedTimeConfig:
-    time: float | None = None  # answer once the time observed (steps / the store's longest clip) reaches this; None = tuned
-    candidates: list[float] = field(default_factory=lambda: list(TIMES))  # the times tried when tuning
+    time: float | None = None
+    """Answer once the time observed (steps / the store's longest clip) reaches this; None = tuned."""
+    candidates: list[float] = field(default_factory=lambda: list(TIMES))
+    """The times tried when tuning."""
 
 
 class FixedTimePolicy(_RulePolicy):
@@ -125,8 +131,10 @@ class FixedTimePolicy(_RulePolicy):
 
 @dataclass
 class ThresholdConfig:
-    threshold: float | None = None  # answer once the top class probability reaches this; None = tuned
-    candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))  # the thresholds tried when tuning
+    threshold: float | None = None
+    """Answer once the top class probability reaches this; None = tuned."""
+    candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))
+    """The thresholds tried when tuning."""
 
 
 class ThresholdPolicy(_RulePolicy):
@@ -142,10 +150,14 @@ class ThresholdPolicy(_RulePolicy):
 
 @dataclass
 class TimeThresholdConfig:
-    start: float | None = None  # top class probability needed at time 0; None = tuned
-    end: float | None = None  # ... at time 1 (the longest clip), linear in between; None = tuned
-    start_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))  # start values tried when tuning
-    end_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))  # end values tried when tuning
+    start: float | None = None
+    """Top class probability needed at time 0; None = tuned."""
+    end: float | None = None
+    """Top class probability needed at time 1 (the longest clip), linear in between; None = tuned."""
+    start_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))
+    """Start values tried when tuning."""
+    end_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))
+    """End values tried when tuning."""
 
 
 class TimeThresholdPolicy(_RulePolicy):

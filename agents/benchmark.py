@@ -83,22 +83,22 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
             raise ValueError(f"benchmark {what} must be distinct and not empty, got {list(values)}")
     started = time.perf_counter()
     bench = config["agent"]["benchmark"]
-    stores = {fold: None if path is None else str(path) for fold, path in stores.items()}
-    digests = {fold: store_digest(path) for fold, path in stores.items()}
+    store_paths: dict[str, str | None] = {fold: None if path is None else str(path) for fold, path in stores.items()}
+    digests = {fold: store_digest(path) for fold, path in store_paths.items()}
     quiet = workers > 1 or use_ray  # progress bars of parallel runs would interleave
 
     def task(fold: str, name: str, seed: int, root: str, cost: float | None = None) -> Task:
-        return _task(config, fold, stores[fold], digests[fold], name, seed, out_dir / root, resume, quiet, cost)
+        return _task(config, fold, store_paths[fold], digests[fold], name, seed, out_dir / root, resume, quiet, cost)
 
-    tasks = [task(fold, name, seed, "runs") for fold in stores for name in agents for seed in seeds]
+    tasks = [task(fold, name, seed, "runs") for fold in store_paths for name in agents for seed in seeds]
     sweep_agents = [name for name in bench["sweep_agents"] if name in agents] if sweep else []
     sweep_tasks = [task(fold, name, seeds[0], "sweep", float(cost))
-                   for fold in stores for name in sweep_agents for cost in bench["latency_costs"]]
+                   for fold in store_paths for name in sweep_agents for cost in bench["latency_costs"]]
     results = run_grid(tasks + sweep_tasks, workers=workers, use_ray=use_ray, ray_address=ray_address)
-    oracles, ends = zip(*(_oracle_and_end(config, store) for store in stores.values()))
+    oracles, ends = zip(*(_oracle_and_end(config, store) for store in store_paths.values()), strict=True)
     oracle = _mean_over_folds(pd.concat(oracles, ignore_index=True), "threshold")
-    end_accuracy = {fold: end for fold, end in zip(stores, ends)}
-    num_classes = {fold: open_store(store).num_classes for fold, store in stores.items()}
+    end_accuracy = {fold: end for fold, end in zip(store_paths, ends, strict=True)}
+    num_classes = {fold: open_store(store).num_classes for fold, store in store_paths.items()}
     runs, episodes = _runs(results[: len(tasks)], num_classes)
     sweep_table = _sweep_table(results[len(tasks):])
     reps, stats_seed = int(bench["bootstrap_reps"]), int(config["seed"])
@@ -109,7 +109,7 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
     improvement = improvement_table(runs, learners, fair, "mean_return", reps=reps, seed=stats_seed)
     folds = _fold_table(runs, end_accuracy)
     report = {
-        "agents": list(agents), "seeds": list(seeds), "folds": list(stores), "stores": stores,
+        "agents": list(agents), "seeds": list(seeds), "folds": list(store_paths), "stores": store_paths,
         "env": {key: value for key, value in env_kwargs_from_config(config, None, agents[0]).items() if key != "store"},
         "budgets": {name: int(runs.loc[runs["agent"] == name, "steps"].max()) for name in agents},
         "fair_baselines": fair, "bootstrap_reps": reps, "oracle_area": area_under_tradeoff(oracle),
@@ -160,7 +160,7 @@ def _mean_over_folds(table: pd.DataFrame, key: str) -> pd.DataFrame:
     """Per value of ``key`` (one row per fold): accuracy, earliness and mean return averaged over the folds,
     each fold weighing the same, as in the per-run statistics; sorted by earliness."""
     pooled = table.groupby(key, sort=True)[["accuracy", "earliness", "mean_return"]].mean().reset_index()
-    pooled["hm"] = [harmonic_mean(a, e) for a, e in zip(pooled["accuracy"], pooled["earliness"])]
+    pooled["hm"] = [harmonic_mean(a, e) for a, e in zip(pooled["accuracy"], pooled["earliness"], strict=True)]
     return pooled.sort_values(["earliness", "accuracy"]).reset_index(drop=True)
 
 
@@ -198,7 +198,7 @@ def _add_fold_measures(summary: pd.DataFrame, runs: pd.DataFrame, oracle: pd.Dat
     to answering at the end, the area under each swept learner's trade-off curve, training cost."""
     front = pareto_front(oracle)
     summary = summary.copy()
-    summary["hm"] = [harmonic_mean(a, e) for a, e in zip(summary["accuracy"], summary["earliness"])]
+    summary["hm"] = [harmonic_mean(a, e) for a, e in zip(summary["accuracy"], summary["earliness"], strict=True)]
     summary["oracle_accuracy_at_earliness"] = [curve_accuracy_at(front, e) for e in summary["earliness"]]
     summary["end_accuracy"] = end_accuracy
     summary["accuracy_gap_to_end"] = end_accuracy - summary["accuracy"]

@@ -41,7 +41,8 @@ def evaluate(policy: Policy, env_kwargs: Mapping[str, Any], split: str = "eval")
     active = np.ones(n, dtype=bool)
     returns = np.zeros(n)
     columns = {name: np.zeros(n, dtype=dtype) for name, dtype in
-               (("prediction", np.int64), ("decision_step", np.int64), ("time_s", np.float64), ("fraction", np.float64))}
+               (("prediction", np.int64), ("decision_step", np.int64), ("time_s", np.float64),
+                ("fraction", np.float64))}
     while active.any():
         actions = policy.act(obs, infos["action_mask"])
         obs, rewards, terminated, truncated, infos = env.step(actions)

@@ -133,7 +133,7 @@ def run_grid(tasks: Sequence[Task], *, workers: int = 1, ray_address: str | None
         futures = [pool.submit(run_task, task) for task in tasks]
         try:
             return [_announce(task, i, len(tasks), future.result())
-                    for i, (task, future) in enumerate(zip(tasks, futures))]
+                    for i, (task, future) in enumerate(zip(tasks, futures, strict=True))]
         except BaseException:
             pool.shutdown(cancel_futures=True)  # a failed task stops the grid, not only at its end
             raise
@@ -152,7 +152,8 @@ def _run_on_ray(tasks: Sequence[Task], address: str | None) -> list[TaskResult]:
     try:
         remote = ray.remote(num_cpus=1)(run_task)
         refs = [remote.remote(task) for task in tasks]
-        return [_announce(task, i, len(tasks), ray.get(ref)) for i, (task, ref) in enumerate(zip(tasks, refs))]
+        return [_announce(task, i, len(tasks), ray.get(ref))
+                for i, (task, ref) in enumerate(zip(tasks, refs, strict=True))]
     finally:
         if started:
             ray.shutdown()

@@ -63,7 +63,10 @@ class TrainingMonitor(Monitor):
         self.evaluations: list[dict[str, float]] = list(state.get("evaluations", []))
         self.episodes = int(state.get("episodes", 0))
         self.train_time_s = float(state.get("train_time_s", 0.0))
-        self._next_curve = self._next_checkpoint = self._next_eval = None
+        # the steps of the next curve point, checkpoint and evaluation; scheduled on the first on_step
+        self._next_curve: int | None = None
+        self._next_checkpoint: int | None = None
+        self._next_eval: int | None = None
         self._scalars: dict[str, Any] = {}
         self._writer = self._bar = None
         if log_dir is not None:
@@ -87,6 +90,7 @@ class TrainingMonitor(Monitor):
             self._next_eval = self._after(step, self.eval_every)
             if self._bar is not None:
                 self._bar.update(step - self._bar.n)
+        assert self._next_checkpoint is not None and self._next_eval is not None  # scheduled with _next_curve
         if finished and len(finished["return"]):
             self._record(finished)
         self._scalars.update(scalars)

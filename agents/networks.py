@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -55,5 +56,6 @@ class ClassSymmetricQ(nn.Module):
         z = self.trunk_activation(self.trunk(context))
         # The head's first layer on [z, p_k], with z's part computed once instead of once per class.
         first, activation, out = self.predict
+        first = cast(nn.Linear, first)  # mlp(width + 1, [width], 1): Linear, activation, Linear
         hidden = F.linear(z, first.weight[:, :-1], first.bias)[:, None, :] + probs[:, :, None] * first.weight[:, -1]
         return torch.cat([self.wait(z), out(activation(hidden)).squeeze(2)], dim=1)

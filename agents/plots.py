@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from matplotlib import cm
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from agents.evaluation import pareto_front
@@ -55,7 +56,7 @@ def plot_decision_times(episodes: pd.DataFrame, path: str | Path) -> Path:
         ax = fig.add_subplot(1, 2, i + 1)
         values = episodes[column].to_numpy()
         top = max(float(values.max()), 1.0) if column == "fraction" else float(values.max()) + 1e-6
-        bins = np.linspace(0.0, top, 21)
+        bins = np.linspace(0.0, top, 21).tolist()  # the same edges, as the Sequence[float] matplotlib's types ask
         ax.hist([values[correct], values[~correct]], bins=bins, stacked=True, color=["tab:green", "tab:red"],
                 label=["right", "wrong"])
         ax.set_xlabel(label)
@@ -74,7 +75,8 @@ def plot_tradeoff(path: str | Path, oracle: pd.DataFrame,
     extents); each learner's own trade-off curve (``curves``: name -> table with ``earliness``, ``accuracy``)."""
     fig = Figure(figsize=(10, 5.5))
     ax = fig.add_subplot()
-    colors = iter(cm.tab10.colors * 3)
+    tab10 = cast("tuple[Any, ...]", cast(ListedColormap, cm.tab10).colors)  # 10 RGB triples (typed ArrayLike)
+    colors = iter(tab10 * 3)
     ax.plot(oracle["earliness"], oracle["accuracy"], ".", color="0.6",
             label="threshold sweep on the test speaker")
     front = pareto_front(oracle)

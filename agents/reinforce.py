@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from agents.baselines import probs_and_time
 from agents.monitor import Monitor
@@ -29,16 +30,26 @@ __all__ = ["ReinforceConfig", "ReinforceAgent"]
 
 @dataclass
 class ReinforceConfig:
-    hidden: list[int] = field(default_factory=lambda: [64, 64])  # widths of the halting and baseline MLPs
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
+    """Widths of the halting and baseline MLPs."""
     activation: str = "tanh"
-    initial_halt_prob: float = 0.05  # per-step halting probability at the start (spreads early answers out)
+    """Hidden-layer activation: tanh or relu."""
+    initial_halt_prob: float = 0.05
+    """Per-step halting probability at the start (spreads early answers out)"""
     learning_rate: float = 3.0e-3
+    """Adam step size."""
     gamma: float = 1.0
+    """Discount of the return (1: the env's return, undiscounted)."""
     num_envs: int = 64
-    batch_episodes: int = 256  # finished episodes per update
+    """Episodes stepped together."""
+    batch_episodes: int = 256
+    """Finished episodes per update."""
     entropy_coef: float = 0.01
-    halt_penalty: float = 0.01  # EARLIEST's earliness term: weight of the mean -log pi(halt) over free steps
+    """Weight of the halting policy's entropy bonus."""
+    halt_penalty: float = 0.01
+    """EARLIEST's earliness term: weight of the mean -log pi(halt) over free steps."""
     max_grad_norm: float = 1.0
+    """Gradient norm clip."""
 
 
 class ReinforceAgent(Policy):
@@ -56,7 +67,7 @@ class ReinforceAgent(Policy):
             self.halt_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
             self.baseline_net = mlp(self.spec.obs_dim, cfg.hidden, 1, cfg.activation).to(self.device)
         with torch.no_grad():
-            self.halt_net[-1].bias.fill_(float(torch.logit(torch.tensor(cfg.initial_halt_prob))))
+            cast(nn.Linear, self.halt_net[-1]).bias.fill_(float(torch.logit(torch.tensor(cfg.initial_halt_prob))))
         params = [*self.halt_net.parameters(), *self.baseline_net.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=cfg.learning_rate)
         self.generator = torch.Generator(self.device).manual_seed(self.seed)
@@ -89,7 +100,7 @@ class ReinforceAgent(Policy):
                 step = stepper.step(self._actions(stepper.obs, halt))
                 collector.add(step, halt.float(), free.float())
                 self.num_steps += int(step.valid.sum())
-                scalars: dict[str, float | torch.Tensor] = {}
+                scalars: Mapping[str, float | torch.Tensor] = {}
                 if collector.num_finished >= cfg.batch_episodes:
                     scalars = self._update(*collector.pop())
                 monitor.on_step(self, step.finished, scalars)

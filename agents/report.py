@@ -75,7 +75,8 @@ def _markdown(r: Mapping[str, Any], class_names: list[str]) -> str:
         f"# Agent run: {r['agent']}",
         "",
         f"Store `{s.get('store')}`, observation `{r['obs_mode']}` ({r['obs_dim']} values), seed {s.get('seed')}, "
-        f"latency cost {s.get('latency_cost')}. Trained {r['steps']:,} env steps in {r['train_time_s']:.1f} s ({speed}).",
+        f"latency cost {s.get('latency_cost')}. Trained {r['steps']:,} env steps in {r['train_time_s']:.1f} s "
+        f"({speed}).",
         "",
         f"## Held-out evaluation ({m['episodes']} clips, each once)",
         "",
@@ -108,11 +109,13 @@ def _markdown(r: Mapping[str, Any], class_names: list[str]) -> str:
         "",
         "| | " + " | ".join(class_names) + " |",
         "|---|" + "---:|" * len(class_names),
-        *[f"| **{name}** | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(class_names, m["confusion"])],
+        *[f"| **{name}** | " + " | ".join(str(v) for v in row) + " |"
+          for name, row in zip(class_names, m["confusion"], strict=True)],
         "",
     ]
     if m["unanswered"]:
-        lines += [f"{m['unanswered']} episode(s) ended by waiting at the last step: scored wrong, not in the matrix.", ""]
+        lines += [f"{m['unanswered']} episode(s) ended by waiting at the last step: scored wrong, not in the "
+                  "matrix.", ""]
     lines += ["## Accuracy per speaker", "", "| speaker | accuracy |", "|---|---:|",
               *[f"| {speaker} | {_pct(acc)} |" for speaker, acc in m["per_speaker"].items()], "",
               "## Plots", "", *[f"![{name}]({file})" for name, file in r["plots"].items()], "",

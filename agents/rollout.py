@@ -102,7 +102,7 @@ class EpisodeCollector:
 
     def pop(self) -> tuple[torch.Tensor, ...]:
         """Finished episodes ``(obs, action, free, reward, valid)`` as ``[E, max_steps, ...]`` tensors."""
-        obs, action, free, reward, length = (torch.cat(parts) for parts in zip(*self._done))
+        obs, action, free, reward, length = (torch.cat(parts) for parts in zip(*self._done, strict=True))
         self._done, self.num_finished = [], 0
         valid = (torch.arange(obs.shape[1], device=obs.device)[None, :] < length[:, None]).float()
         return obs, action * valid, free * valid, reward * valid, valid

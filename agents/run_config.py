@@ -12,11 +12,10 @@ from emo_env.artifacts import CheckpointError, encoder_outputs
 from emo_env.config import ConfigError
 from emo_env.data.store import StoreError
 
-__all__ = ["USER_ERRORS", "ENV_KEYS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs"]
+__all__ = ["USER_ERRORS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs"]
 
 #: The errors a CLI reports in one line (bad config, store, checkpoint, file or value).
 USER_ERRORS = (ConfigError, StoreError, CheckpointError, FileNotFoundError, ValueError)
-ENV_KEYS = ("modality", "correct_reward", "wrong_reward", "latency_cost", "latency_power", "last_step_wait")
 
 
 def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path | None:
@@ -34,9 +33,10 @@ def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path 
 
 
 def env_kwargs_from_config(config: dict[str, Any], store: Any, agent: str) -> dict[str, Any]:
-    """AVEmotionEnv arguments of a run: the ``env`` section, with the agent section's ``obs_mode`` if set."""
+    """AVEmotionEnv arguments of a run: the ``env`` section (``EnvConfig`` settings), with the agent section's
+    ``obs_mode`` if set."""
     obs_mode = _section(config, agent).get("obs_mode") or config["env"]["obs_mode"]
-    return {"store": store, "obs_mode": obs_mode, **{key: config["env"][key] for key in ENV_KEYS}}
+    return {"store": store, **config["env"], "obs_mode": obs_mode}
 
 
 def agent_settings(config: dict[str, Any], agent: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, SupportsFloat, cast
 
 import gymnasium as gym
 import numpy as np
@@ -28,15 +28,25 @@ from agents.monitor import Monitor
 from agents.policy import Policy, masked_argmax, seeded
 from emo_env.envs.av_emotion import AVEmotionEnv
 
+if TYPE_CHECKING:
+    from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+    from stable_baselines3.common.distributions import Distribution as SB3Distribution
+    from stable_baselines3.common.policies import ActorCriticPolicy
+    from stable_baselines3.dqn.policies import DQNPolicy
+
 __all__ = ["SB3Config", "SB3DQNConfig", "SB3PPOConfig", "SB3Agent", "SB3DqnAgent", "SB3PpoAgent", "SB3A2CAgent",
            "SB3MaskablePpoAgent", "SB3RecurrentPpoAgent"]
 
 
 @dataclass
 class SB3Config:
-    num_envs: int = 8  # env copies in the DummyVecEnv
-    algo_kwargs: dict[str, Any] = field(default_factory=dict)  # algorithm constructor arguments
-    policy_kwargs: dict[str, Any] = field(default_factory=dict)  # e.g. {net_arch: [64, 64]}
+    num_envs: int = 8
+    """Env copies in the DummyVecEnv."""
+    algo_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Algorithm constructor arguments."""
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Policy constructor arguments, e.g. {net_arch: [64, 64]}."""
 
     def algorithm_kwargs(self) -> dict[str, Any]:
         """The algorithm's constructor arguments."""
@@ -46,13 +56,17 @@ class SB3Config:
 @dataclass
 class SB3DQNConfig(SB3Config):
     num_envs: int = 1
+    """Env copies in the DummyVecEnv (one for DQN's replay)."""
 
 
 @dataclass
 class SB3PPOConfig(SB3Config):
-    n_steps: int = 128  # rollout steps per env and update (SB3: 2,048, a handful of updates in the budget)
-    batch_size: int = 256  # minibatch size
-    gamma: float = 1.0  # undiscounted, like the other learners
+    n_steps: int = 128
+    """Rollout steps per env and update (SB3: 2,048, a handful of updates in the budget)."""
+    batch_size: int = 256
+    """Minibatch size."""
+    gamma: float = 1.0
+    """Discount (1: undiscounted, like the other learners)."""
 
     def algorithm_kwargs(self) -> dict[str, Any]:
         return {"n_steps": self.n_steps, "batch_size": self.batch_size, "gamma": self.gamma, **self.algo_kwargs}
@@ -66,7 +80,7 @@ class InfoActionMask(gym.Wrapper):
         self._mask = info["action_mask"]
         return obs, info
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         self._mask = info["action_mask"]
         return obs, reward, terminated, truncated, info
@@ -101,25 +115,29 @@ class SB3Agent(Policy):
         policy = self.sb3_policy.eval()
         obs_t = torch.as_tensor(obs, dtype=torch.float32, device=self.device)
         if self.family == "q":
-            scores = policy.q_net(obs_t)
+            scores = cast("DQNPolicy", policy).q_net(obs_t)
         elif self.family == "recurrent":
             self._ensure_rows(len(obs_t))
-            distribution, self._lstm = policy.get_distribution(obs_t, self._lstm, self._starts)
+            assert self._lstm is not None and self._starts is not None  # set by _ensure_rows
+            recurrent = cast("RecurrentActorCriticPolicy", policy)
+            distribution, lstm = recurrent.get_distribution(obs_t, self._lstm, self._starts)
+            self._lstm = cast("tuple[torch.Tensor, torch.Tensor]", lstm)  # (h, c)
             self._starts = torch.zeros_like(self._starts)
-            scores = distribution.distribution.logits
+            scores = _logits(distribution)
         else:
-            scores = policy.get_distribution(obs_t).distribution.logits
+            scores = _logits(cast("ActorCriticPolicy | MaskableActorCriticPolicy", policy).get_distribution(obs_t))
         return masked_argmax(scores, torch.as_tensor(mask, device=self.device)).cpu().numpy()
 
     def reset(self, episode_start: np.ndarray) -> None:
         if self.family == "recurrent":
             self._ensure_rows(len(episode_start))
+            assert self._starts is not None  # set by _ensure_rows
             self._starts = torch.maximum(self._starts, torch.as_tensor(episode_start, dtype=torch.float32,
                                                                         device=self.device))
 
     def _ensure_rows(self, rows: int) -> None:
         if self._lstm is None or self._lstm[0].shape[1] != rows:
-            layers, _, size = self.sb3_policy.lstm_hidden_state_shape
+            layers, _, size = cast("RecurrentActorCriticPolicy", self.sb3_policy).lstm_hidden_state_shape
             zeros = torch.zeros(layers, rows, size, device=self.device)
             self._lstm = (zeros, zeros.clone())
             self._starts = torch.ones(rows, device=self.device)
@@ -161,6 +179,12 @@ class SB3Agent(Policy):
     def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
         super().load_checkpoint_state(state)
         self._optimizer_state = state["optimizer"]
+
+
+def _logits(distribution: SB3Distribution) -> torch.Tensor:
+    """The action logits of an SB3 distribution over the Discrete actions: a torch ``Categorical`` (sb3-contrib's
+    ``MaskableCategorical`` is one)."""
+    return cast(torch.distributions.Categorical, distribution.distribution).logits
 
 
 class MonitorCallback(BaseCallback):

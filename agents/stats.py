@@ -9,7 +9,7 @@ within each fold.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ def score_matrix(runs: pd.DataFrame, agent: str, measure: str) -> np.ndarray:
     return table.sort_index().sort_index(axis=1).to_numpy(np.float64)
 
 
-def _estimates(scores: dict[str, np.ndarray | tuple[np.ndarray, ...]], func: Callable[..., np.ndarray], reps: int,
+def _estimates(scores: Mapping[str, np.ndarray | tuple[np.ndarray, ...]], func: Callable[..., np.ndarray], reps: int,
                seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     # rliable's stratified resampling draws from NumPy's global generator (its random_state only reaches
     # arch, which deprecates it): seed the global one for the call and put its state back afterwards.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
@@ -22,6 +22,9 @@ from emo_env.artifacts import CHECKPOINT_FILE, POLICY_FILE, CheckpointError, loa
 from emo_env.data.store import FeatureStore
 from emo_env.envs.episodes import open_store
 from emo_env.envs.observations import observation_space
+
+if TYPE_CHECKING:
+    from agents.baselines import _RulePolicy
 
 __all__ = ["FAIR_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines", "end_and_oracle", "compare",
            "run_agent"]
@@ -59,7 +62,9 @@ class RunResult:
 
     @property
     def steps_per_s(self) -> float:
-        return self.policy.num_steps / self.train_time_s if self.policy.num_steps and self.train_time_s > 0 else float("nan")
+        if self.policy.num_steps and self.train_time_s > 0:
+            return self.policy.num_steps / self.train_time_s
+        return float("nan")
 
 
 def env_spec(store: FeatureStore, obs_mode: str, modality: str | None = None) -> PolicySpec:
@@ -80,7 +85,7 @@ def compute_baselines(env_kwargs: Mapping[str, Any],
         policy = get_agent(name)(spec, (configs or {}).get(name))
         policy.learn({**kwargs, "split": "train"}, 0)
         fair[name] = evaluate(policy, kwargs)
-        tuned[name] = {key: getattr(policy.config, key) for key in policy.tuned}
+        tuned[name] = {key: getattr(policy.config, key) for key in cast("_RulePolicy", policy).tuned}  # rule baselines
     end, oracle = end_and_oracle(kwargs, (configs or {}).get("threshold"))
     return Baselines(fair, tuned, end, oracle)
 
@@ -158,6 +163,7 @@ def _load_checkpoint(path: Path, name: str, spec: PolicySpec) -> dict[str, Any] 
     found = (saved["agent"], saved["obs_mode"], saved["obs_dim"], saved["num_classes"])
     wanted = (name, spec.obs_mode, spec.obs_dim, spec.num_classes)
     if found != wanted:
-        raise CheckpointError(f"checkpoint {path} is for agent/obs_mode/obs_dim/classes {found}, this run needs {wanted}")
+        raise CheckpointError(f"checkpoint {path} is for agent/obs_mode/obs_dim/classes {found}, "
+                              f"this run needs {wanted}")
     return saved
 

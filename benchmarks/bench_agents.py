@@ -70,14 +70,15 @@ def main() -> None:
     print(f"store {store.path}, held-out clips {len(store.clip_indices('eval'))}, times in {unit}")
     print(f"{'agent':<10} {'steps':>9} {'train time':>11} {'steps/s':>10} {'accuracy':>9} {'earliness':>10} {'HM':>6}")
     for name, policy, mon, m in (("sb3-dqn", sb3, sb3_monitor, sb3_metrics), ("dqn", ours, monitor, metrics)):
-        print(f"{name:<10} {policy.num_steps:>9,} {mon.train_time_s:>11.1f} {policy.num_steps / mon.train_time_s:>10,.0f} "
-              f"{m.accuracy:>9.3f} {m.earliness:>10.3f} {m.hm:>6.3f}")
+        print(f"{name:<10} {policy.num_steps:>9,} {mon.train_time_s:>11.1f} "
+              f"{policy.num_steps / mon.train_time_s:>10,.0f} {m.accuracy:>9.3f} {m.earliness:>10.3f} {m.hm:>6.3f}")
     print(f"env steps per second: custom DQN / SB3 DQN = {speed / sb3_speed:.1f}x (goal >= 50x)")
     for measure, label, goal in (("hm", "HM", " (goal >= 20x)"), ("mean_return", "mean return", "")):
         target = getattr(sb3_metrics, measure)
         reached = next((e for e in monitor.evaluations if e[measure] >= target), None)
         if reached is None:
-            print(f"time to SB3 DQN's final {label} {target:.3f}: not reached by the custom DQN in {ours.num_steps:,} steps")
+            print(f"time to SB3 DQN's final {label} {target:.3f}: not reached by the custom DQN in "
+                  f"{ours.num_steps:,} steps")
         else:
             print(f"time to SB3 DQN's final {label} {target:.3f}: custom DQN {reached['time_s']:.2f} {unit} "
                   f"(step {reached['step']:,}) vs SB3 DQN {sb3_monitor.train_time_s:.1f} {unit} = "

@@ -72,7 +72,8 @@ class ReferenceEnv:
         mask = np.ones(self.k + 1, dtype=np.int8)
         mask[0] = self.t < self.length - 1
         return {"label": self.labels[self.clip], "step": self.t, "fraction": (self.t + 1) / self.length,
-                "action_mask": mask, "clip_id": self.store.clip_ids[self.clip], "speaker": self.store.speakers[self.clip]}
+                "action_mask": mask, "clip_id": self.store.clip_ids[self.clip],
+                "speaker": self.store.speakers[self.clip]}
 
 
 class LeanVectorLoop:
@@ -80,7 +81,8 @@ class LeanVectorLoop:
 
     def __init__(self, env: AVEmotionVectorEnv, num_envs: int, seed: int = 0) -> None:
         ep = env.episodes
-        self.obs, self.is_last, self.row_label, self.wait_reward = ep.observations, ep.is_last, ep.row_label, ep.wait_reward
+        self.obs, self.is_last = ep.observations, ep.is_last
+        self.row_label, self.wait_reward = ep.row_label, ep.wait_reward
         self.starts, self.rng = ep.offsets[ep.clips], np.random.default_rng(seed)
         self.row = self.starts[self.rng.integers(len(self.starts), size=num_envs)]
         self.ended = np.zeros(num_envs, dtype=bool)
@@ -184,7 +186,8 @@ def main() -> None:
                 ("AVEmotionEnv", best_rate(single_runner(AVEmotionEnv(store=store, obs_mode=args.obs_mode), actions),
                                            1, args.seconds, args.repeats)),
                 ("gym.make('AVEmotion-v0')", best_rate(single_runner(
-                    gym.make("AVEmotion-v0", store=store, obs_mode=args.obs_mode), actions), 1, args.seconds, args.repeats))]
+                    gym.make("AVEmotion-v0", store=store, obs_mode=args.obs_mode), actions),
+                    1, args.seconds, args.repeats))]
         for name, rate in rows:
             print(f"{name:28s} {rate:12,.0f}   {rate / reference:8.2f}x")
 

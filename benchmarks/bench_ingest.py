@@ -50,7 +50,7 @@ def stage_times(clips, params: IngestParams) -> dict[str, float]:
         times = [step_time(i, params.step_rate) for i in range(num_steps(duration, params.step_rate))]
         shown = np.searchsorted([f.time for f in frames], np.array(times) + 1e-6) - 1
         for index in np.unique(shown):
-            frames[index].image  # the conversions ingest does
+            _ = frames[index].image  # the conversions ingest does
         totals["decode"] += time.process_time() - start
 
         start = time.process_time()
@@ -118,7 +118,8 @@ def main() -> None:
         if corpus is None:
             corpus = Path(tmp) / "corpus"
             start = time.perf_counter()
-            generate_corpus(corpus, speakers=args.speakers, clips_per_emotion=args.clips_per_emotion, workers=args.workers)
+            generate_corpus(corpus, speakers=args.speakers, clips_per_emotion=args.clips_per_emotion,
+                            workers=args.workers)
             print(f"generated {corpus} in {time.perf_counter() - start:.1f} s")
         clips = get_adapter("synthetic")(corpus, config["data"]["classes"], {}).clips
 
@@ -139,11 +140,13 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     total = sum(stages.values())
     for name, seconds in [*stages.items(), ("total", total)]:
-        print(f"| {name} | {seconds:.2f} | {seconds / total:.0%} | {1000 * seconds / steps:.2f} | {steps / seconds:.0f} |")
+        print(f"| {name} | {seconds:.2f} | {seconds / total:.0%} | {1000 * seconds / steps:.2f} | "
+              f"{steps / seconds:.0f} |")
     print("\n| whole ingest (wall clock) | seconds | steps/s | vs 1 process |")
     print("|---|---:|---:|---:|")
     for workers, seconds in runs.items():
-        print(f"| {workers} process{'es' if workers > 1 else ''} | {seconds:.2f} | {steps / seconds:.0f} | {runs[1] / seconds:.2f}x |")
+        print(f"| {workers} process{'es' if workers > 1 else ''} | {seconds:.2f} | {steps / seconds:.0f} | "
+              f"{runs[1] / seconds:.2f}x |")
     print(f"\nidentical output with 1 and {args.workers} processes: {identical}")
     share = float(np.mean(ious >= 0.5))
     print(f"face boxes with IoU >= 0.5: {share:.2%} of steps (target {TARGET_IOU_SHARE:.0%}: "

@@ -128,7 +128,7 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams,
                    for s in steps]
     audio = [encoders.audio(m)[0] for m in mels]
     visual = [encoders.visual(f)[0] for f in faces]
-    fused = [encoders.fusion(a, v)[0] for a, v in zip(audio, visual)]
+    fused = [encoders.fusion(a, v)[0] for a, v in zip(audio, visual, strict=True)]
     k = len(encoders.class_names)
     hidden = encoders.temporal.lstm.hidden_size
     threshold = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")

@@ -219,7 +219,7 @@ def voice_table(voices: Voices) -> str:
             continue
         delta = np.mean(rows, axis=0)
         cells, ok = [], []
-        for value, direction in zip(delta, LITERATURE[label]):
+        for value, direction in zip(delta, LITERATURE[label], strict=True):
             cells.append(f"{value:+.2f} ({arrows[direction]})")
             if direction:
                 ok.append(np.sign(value) == direction)

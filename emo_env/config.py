@@ -38,7 +38,8 @@ class ConfigError(ValueError):
 def default_config() -> dict[str, Any]:
     """Return a fresh copy of every default setting."""
     text = resources.files("emo_env").joinpath("defaults.yaml").read_text()
-    return yaml.safe_load(text)
+    config: dict[str, Any] = yaml.safe_load(text)
+    return config
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:

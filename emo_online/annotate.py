@@ -40,8 +40,11 @@ def draw_frame(image: np.ndarray, t: float, record: StepRecord | None, decision:
         _text(frame, f"{100 * decision.confidence:.0f} % after {decision.time_s:.2f} s", (left, 62), _TEXT)
     elif record is not None:
         _text(frame, f"listening... {class_names[int(record.probs.argmax())]}", (left, 44), _DIM)
-    probs = None if decision is None and record is None else (
-        np.array(list(decision.probs.values())) if decision is not None else record.probs)
+    probs: np.ndarray | None = None
+    if decision is not None:
+        probs = np.array(list(decision.probs.values()))
+    elif record is not None:
+        probs = record.probs
     row = max(12, (height - 110) // max(1, len(class_names)))
     for k, name in enumerate(class_names):
         top = 76 + k * row

@@ -18,7 +18,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import cv2
@@ -190,7 +192,7 @@ def video_duration(path: str | Path) -> float:
         raise MediaError(path, f"cannot read ({exc})") from None
     if not ends:
         raise MediaError(path, "no video frame")
-    return float((max(ends) - first) * stream.time_base)
+    return float((max(ends) - first) * cast(Fraction, stream.time_base))
 
 
 def _frame_rate(path: str | Path) -> float:

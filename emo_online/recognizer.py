@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
 
-import av
 import numpy as np
 import torch
 
@@ -40,6 +40,7 @@ from emo_env.data.store import load_store
 from emo_env.envs.observations import OBS_MODES, build_observation, horizon_steps
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
+from pretrained_encoders.models import TemporalState
 
 from .loading import check_encoders, find_run, load_run_encoders
 
@@ -183,7 +184,8 @@ class OnlineRecognizer:
         k = len(encoders.class_names)
         policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": threshold}, device=device)
         policy.learn({"store": store, "obs_mode": "probs", "split": "train"}, 0)  # tunes an unset threshold
-        name = f"threshold {policy.config.threshold:g}" + ("" if threshold is not None else " (tuned on the training split)")
+        name = (f"threshold {policy.config.threshold:g}"
+                + ("" if threshold is not None else " (tuned on the training split)"))
         return cls(encoders, policy, horizon_steps=horizon_steps(store), policy_name=name,
                    feature_dtype=store.features["probs"].dtype, **options)
 
@@ -196,7 +198,7 @@ class OnlineRecognizer:
         self._total = num_steps(self.utterance_s if duration_s is None else duration_s, self.step_rate)
         self._audio_end = 0  # samples of the utterance pushed so far
         self._last_frame: VideoFrame | None = None
-        self._state: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._state: TemporalState | None = None
         self._finished = False
         self.decision: Decision | None = None
         self.history: list[StepRecord] = []
@@ -218,9 +220,11 @@ class OnlineRecognizer:
         """``T``: the steps this utterance is expected to have (the decision is forced at ``T - 1``)."""
         return self._total
 
-    def push_video(self, frame: np.ndarray | av.VideoFrame, t: float, duration: float | None = None) -> Decision | None:
-        """Add the frame shown from ``t`` seconds (uint8 RGB ``[H, W, 3]`` or a PyAV frame) for
-        ``duration`` seconds (default: the interval since the previous frame)."""
+    def push_video(self, frame: np.ndarray | Callable[[], np.ndarray], t: float,
+                   duration: float | None = None) -> Decision | None:
+        """Add the frame shown from ``t`` seconds (uint8 RGB ``[H, W, 3]``, or a function returning it, as
+        :class:`~emo_env.data.media.VideoFrame` takes) for ``duration`` seconds (default: the interval since
+        the previous frame)."""
         if isinstance(frame, np.ndarray) and (frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3):
             raise ValueError(f"a video frame must be uint8 RGB [H, W, 3], got {frame.dtype} {list(frame.shape)}")
         if self.done:
@@ -340,7 +344,7 @@ class OnlineRecognizer:
         k = action - 1
         self.decision = Decision(
             emotion=self.class_names[k], class_index=k,
-            probs={name: float(p) for name, p in zip(self.class_names, probs)},
+            probs={name: float(p) for name, p in zip(self.class_names, probs, strict=True)},
             step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s,
             compute_s=time.perf_counter() - began, forced=final)
         return self.decision

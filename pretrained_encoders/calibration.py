@@ -68,7 +68,8 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
                                               num_classes=probs_t.shape[1], n_bins=bins, norm="l1"))
 
 
-def _at_fraction(probs: np.ndarray, offsets: np.ndarray, labels: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def _at_fraction(probs: np.ndarray, offsets: np.ndarray, labels: np.ndarray,
+                 fraction: float) -> tuple[np.ndarray, np.ndarray]:
     lengths = np.diff(offsets)
     return np.asarray(probs)[offsets[:-1] + prefix_steps(lengths, fraction)], np.asarray(labels)
 
@@ -94,13 +95,14 @@ def plot_reliability(curves: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarr
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(CALIBRATION_FRACTIONS), figsize=(4 * len(CALIBRATION_FRACTIONS), 4), sharey=True)
-    for ax, fraction in zip(np.atleast_1d(axes), CALIBRATION_FRACTIONS):
+    for ax, fraction in zip(np.atleast_1d(axes), CALIBRATION_FRACTIONS, strict=True):
         ax.plot([0, 1], [0, 1], color="grey", lw=1, ls=":")
         for name, (probs, offsets, labels) in curves.items():
             at, y = _at_fraction(probs, offsets, labels, fraction)
             accuracy, confidence = calibration_curve(at.argmax(1) == y, at.max(1), n_bins=ECE_BINS)
             ax.plot(confidence, accuracy, marker="o", ms=3, label=name)
-        ax.set(title=f"{int(round(100 * fraction))} % observed", xlabel="confidence (top class)", xlim=(0, 1), ylim=(0, 1))
+        ax.set(title=f"{int(round(100 * fraction))} % observed", xlabel="confidence (top class)", xlim=(0, 1),
+               ylim=(0, 1))
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].set_ylabel("accuracy")
     np.atleast_1d(axes)[0].legend(loc="upper left", fontsize=8)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from torch import nn
 from . import distributed
 from .augment import jitter_faces, warp_mels
 from .data import Corpus
-from .models import FusedEncoder, build_model
+from .models import FusedEncoder, FusionNet, build_model
 from .settings import PretrainSettings
 from .training import FitResult, FrameTask, SequenceTask, fit, predict, stage_seed
 
@@ -104,12 +104,14 @@ def train_cascade(
 
     models: dict[str, nn.Module] = {"audio": new("audio", "audio"), "visual": new("visual", "visual")}
     fits = {
-        "audio": run("audio", models["audio"], frame_task([corpus.mels], aug_audio, steps), settings.num_epochs, ddp=True),
-        "visual": run("visual", models["visual"], frame_task([corpus.faces], aug_visual, steps), settings.num_epochs, ddp=True),
+        "audio": run("audio", models["audio"], frame_task([corpus.mels], aug_audio, steps), settings.num_epochs,
+                     ddp=True),
+        "visual": run("visual", models["visual"], frame_task([corpus.faces], aug_visual, steps), settings.num_epochs,
+                      ddp=True),
     }
     models["fusion"] = new("fusion", "fusion")
     if settings.finetune:
-        fused = FusedEncoder(models["audio"], models["visual"], models["fusion"])
+        fused = FusedEncoder(models["audio"], models["visual"], cast(FusionNet, models["fusion"]))
         fits["fusion"] = run("fusion", fused, frame_task([corpus.mels, corpus.faces], aug_both, steps),
                              settings.fusion_epochs, ddp=True)
     if not distributed.is_main():
@@ -123,7 +125,8 @@ def train_cascade(
         embeddings[modality][needed], heads[modality][needed] = predict(models[modality], [inputs[needed]], device)
     timings["embed"] = time.perf_counter() - t0
     if not settings.finetune:
-        fits["fusion"] = run("fusion", models["fusion"], frame_task([embeddings["audio"], embeddings["visual"]], None, steps),
+        fits["fusion"] = run("fusion", models["fusion"],
+                             frame_task([embeddings["audio"], embeddings["visual"]], None, steps),
                              settings.fusion_epochs)
     embeddings["fusion"][needed], heads["fusion"][needed] = predict(
         models["fusion"], [embeddings["audio"][needed], embeddings["visual"][needed]], device)

@@ -49,7 +49,8 @@ class Corpus(RaggedClips):
 def list_folds(ingest_dir: str | Path) -> list[str]:
     """Names of the folds (held-out speakers or groups) that have split CSVs in ``ingest_dir``."""
     ingest_dir = Path(ingest_dir)
-    return sorted(p.parent.name for p in ingest_dir.glob("*/training_data.csv") if (p.parent / "evaluation_data.csv").is_file())
+    return sorted(p.parent.name for p in ingest_dir.glob("*/training_data.csv")
+                  if (p.parent / "evaluation_data.csv").is_file())
 
 
 def load_corpus(ingest_dir: str | Path, fold: str, class_names: Sequence[str]) -> Corpus:
@@ -79,6 +80,7 @@ def load_corpus(ingest_dir: str | Path, fold: str, class_names: Sequence[str]) -
         if faces is None:
             faces = np.empty((offsets[-1], *arrays["faces"].shape[1:]), np.uint8)
             mels = np.empty((offsets[-1], *arrays["mels"].shape[1:]), np.float16)
+        assert mels is not None  # allocated with faces
         for name, target in (("faces", faces), ("mels", mels)):
             if arrays[name].shape[1:] != target.shape[1:]:
                 raise IngestError(f"{ingest_dir / row.file}: {name} shape {list(arrays[name].shape[1:])} differs from "

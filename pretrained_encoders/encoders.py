@@ -76,7 +76,8 @@ def load_encoders(path: str | Path, device: torch.device | str = "cpu") -> Encod
     """Rebuild every model from ``encoders.pt`` (``weights_only=True``), checking format and checksum."""
     data = load_safe(path, kind="encoders file")
     if not isinstance(data, dict) or data.get("format") != ENCODERS_FORMAT:
-        raise CheckpointError(f"{path} is not an encoders file (format {data.get('format') if isinstance(data, dict) else None!r})")
+        raise CheckpointError(f"{path} is not an encoders file "
+                              f"(format {data.get('format') if isinstance(data, dict) else None!r})")
     if data.get("version") != ENCODERS_VERSION:
         raise CheckpointError(f"{path}: encoders format version {data.get('version')} is not supported "
                               f"(this code reads version {ENCODERS_VERSION})")

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -76,7 +76,8 @@ def pretrain_visual_on_images(config: Mapping[str, Any], settings: PretrainSetti
     n_train = len(splits["training"].images)
     held_rows = np.arange(n_train, len(images))
 
-    run_dir = resolve_path(config, config["encoder"]["out_dir"], "encoders") / f"{data['dataset']}_visual"
+    run_dir = (resolve_path(cast("dict[str, Any]", config), config["encoder"]["out_dir"], "encoders")  # only reads it
+               / f"{data['dataset']}_visual")
     prepare_run_dir(run_dir, config, resume)
     spec = {"visual_arch": settings.visual_arch, "embed_dim": settings.embed_dim, "class_names": classes}
     torch.manual_seed(stage_seed(settings.seed, "images", "visual", "init"))
@@ -92,13 +93,15 @@ def pretrain_visual_on_images(config: Mapping[str, Any], settings: PretrainSetti
                  select_best=True, distributed_data_parallel=True, progress=progress)
     if not distributed.is_main():
         return None
-    weights = save_visual_weights(model, settings.visual_arch, settings.embed_dim, classes, run_dir / "visual_weights.pt")
+    weights = save_visual_weights(model, settings.visual_arch, settings.embed_dim, classes,
+                                  run_dir / "visual_weights.pt")
     predictions = predict(model, [faces[held_rows]], device)[1].argmax(1).numpy()
     truth = labels[held_rows].numpy()
     report = {
         "dataset": data["dataset"], "classes": classes, "visual_arch": settings.visual_arch,
         "images": {name: len(found.images) for name, found in splits.items()},
-        "skipped": {name: [{"path": s.path, "reason": s.reason} for s in found.skipped] for name, found in splits.items()},
+        "skipped": {name: [{"path": s.path, "reason": s.reason} for s in found.skipped]
+                    for name, found in splits.items()},
         "best_epoch": result.best_epoch, "validation_accuracy": result.best_accuracy,
         "validation_accuracy_per_class": {name: float((predictions[truth == k] == k).mean()) if (truth == k).any()
                                           else None for k, name in enumerate(classes)},

@@ -7,11 +7,11 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from .calibration import ECE_BINS, apply_calibration, calibration_table, fit_cal
 from .cascade import CascadeResult, train_cascade
 from .data import Corpus
 from .encoders import save_encoders, state_checksum
-from .models import MODALITIES
+from .models import MODALITIES, TemporalModel
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
 from .settings import PretrainSettings
 
@@ -45,7 +45,7 @@ class PretrainOutput:
     report_files: dict[str, Path]
 
 
-def speaker_folds(speakers: Sequence[str], k: int) -> list[list[str]]:
+def speaker_folds(speakers: Iterable[str], k: int) -> list[list[str]]:
     """Split the distinct ``speakers`` (sorted) round-robin into ``min(k, n)`` folds; ``k <= 1``: no folds."""
     distinct = sorted(set(speakers))
     if k <= 1:
@@ -107,7 +107,7 @@ def pretrain(
         trained = [_train(*job, progress=progress) for job in jobs]
     if not distributed.is_main():
         return None
-    results = {job[6]: (result, job[3]) for job, result in zip(jobs, trained)}
+    results = {job[6]: (result, job[3]) for job, result in zip(jobs, trained, strict=True)}
     timings = {**(timings_s or {}), "cascades": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
@@ -120,7 +120,7 @@ def pretrain(
     calibration = (fit_calibration(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows], steps[train_rows])
                    if folds else (0.0, 0.0))
     features["probs"] = apply_calibration(uncalibrated, calibration, steps)
-    temporal = full.models[f"temporal:{settings.modality}"]
+    temporal = cast(TemporalModel, full.models[f"temporal:{settings.modality}"])
     temporal.calibration.copy_(torch.tensor(calibration))
     encoders_path = run_dir / "encoders.pt"
     checksum = save_encoders(encoders_path, {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
@@ -158,7 +158,8 @@ def pretrain(
     plot_reliability({f"{split}, {state}": (beliefs[corpus.rows(clips)], _offsets(corpus, clips), corpus.labels[clips])
                       for state, beliefs in (("before", uncalibrated), ("after", features["probs"]))
                       for split, clips in (("train", train), ("eval", held_out))},
-                     run_dir / "reliability.png", f"{corpus_name}, held-out {fold}: exported beliefs before and after calibration")
+                     run_dir / "reliability.png",
+                     f"{corpus_name}, held-out {fold}: exported beliefs before and after calibration")
     report_files = write_report(run_dir, report) | {"reliability.png": run_dir / "reliability.png"}
     return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
 
@@ -248,8 +249,8 @@ def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tuple[CascadeResult | None, np.ndarray]],
-            beliefs: Mapping[str, np.ndarray], calibration_ab: tuple[float, float], folds: list[list[str]], corpus_name: str,
-            fold: str) -> dict[str, Any]:
+            beliefs: Mapping[str, np.ndarray], calibration_ab: tuple[float, float], folds: list[list[str]],
+            corpus_name: str, fold: str) -> dict[str, Any]:
     """Everything measured on the held-out speaker, and the training split's beliefs and inner-fold curves."""
     full, full_export = results["full"]
     assert full is not None

@@ -72,7 +72,8 @@ def _markdown(r: Mapping[str, Any]) -> str:
         "Temporal model of each modality (trained on the training speakers), argmax of its class",
         "probabilities at the last step observed.",
         "",
-        "| fraction | " + " | ".join(modalities) + " | exported beliefs, train split (out-of-fold) | exported beliefs, held-out |",
+        "| fraction | " + " | ".join(modalities)
+        + " | exported beliefs, train split (out-of-fold) | exported beliefs, held-out |",
         "| ---: | " + " | ".join("---:" for _ in modalities) + " | ---: | ---: |",
     ]
     for i, f in enumerate(curves["fractions"]):
@@ -90,7 +91,8 @@ def _markdown(r: Mapping[str, Any]) -> str:
         "",
         "| | " + " | ".join(r["class_names"]) + " |",
         "| --- | " + " | ".join("---:" for _ in r["class_names"]) + " |",
-        *[f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(r["class_names"], r["confusion_matrix"])],
+        *[f"| {name} | " + " | ".join(str(v) for v in row) + " |"
+          for name, row in zip(r["class_names"], r["confusion_matrix"], strict=True)],
         "",
         "## Time (s)",
         "",
@@ -133,18 +135,21 @@ def _encoders_section(r: Mapping[str, Any]) -> list[str]:
 def _calibration_section(r: Mapping[str, Any]) -> list[str]:
     c = r["calibration"]
     lines = [f"## Calibration of the exported beliefs: {c['method']}, a = {c['a']:.3f}, b = {c['b']:.3f}", "",
-             f"Mean top probability, accuracy and ECE ({c['ece_bins']} bins) at each fraction of the clip observed.", "",
+             f"Mean top probability, accuracy and ECE ({c['ece_bins']} bins) at each fraction of the clip "
+             "observed.", "",
              "| split | fraction | confidence before | confidence after | accuracy | ECE before | ECE after |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for split in ("train", "eval"):
-        for before, after in zip(c[split]["uncalibrated"], c[split]["calibrated"]):
+        for before, after in zip(c[split]["uncalibrated"], c[split]["calibrated"], strict=True):
             lines.append(f"| {split} | {int(round(100 * before['fraction']))} % | {before['confidence']:.3f} | "
-                         f"{after['confidence']:.3f} | {_pct(after['accuracy'])} | {before['ece']:.3f} | {after['ece']:.3f} |")
+                         f"{after['confidence']:.3f} | {_pct(after['accuracy'])} | {before['ece']:.3f} | "
+                         f"{after['ece']:.3f} |")
     return lines + [""]
 
 
 def _epochs_section(r: Mapping[str, Any]) -> list[str]:
-    lines = ["## Epochs", "", "Every stage trains for a fixed number of epochs and keeps the last (out-of-fold cascades,",
+    lines = ["## Epochs", "",
+             "Every stage trains for a fixed number of epochs and keeps the last (out-of-fold cascades,",
              "fitted on fewer clips, train proportionally more epochs). Nothing is selected on the held-out speaker.",
              "Inner-fold curve: the out-of-fold cascades' mean validation accuracy (%) after each epoch, on",
              "training speakers.", "", "| stage | epochs (full cascade) | inner-fold curve |", "| --- | ---: | --- |"]

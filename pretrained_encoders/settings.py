@@ -15,27 +15,49 @@ class PretrainSettings:
     """Architectures, dimensions, optimisation and augmentation of every stage of the cascade."""
 
     seed: int = 0
+    """Seed of every stage (the config's top-level seed)."""
     modality: str = "fusion"
+    """Audio, visual or fusion: what the temporal model and the store's default observation use."""
     audio_arch: str = "compact"
+    """Audio encoder: compact or vggish."""
     visual_arch: str = "compact"
+    """Visual encoder: compact or mobilenetv2 (needs torchvision)."""
     audio_weights: str | None = None
+    """Local file of pretrained audio weights (never downloaded)."""
     visual_weights: str | None = None
+    """Local file of pretrained visual weights (never downloaded)."""
     embed_dim: int = 64
+    """Audio, visual and fused embedding size."""
     hidden_dim: int = 64
+    """Temporal LSTM state size (and the fusion MLP's hidden layer)."""
     num_epochs: int = 6
+    """Epochs of the audio and visual encoders."""
     fusion_epochs: int = 4
+    """Epochs of the fusion network."""
     temporal_epochs: int = 4
+    """Epochs of the temporal model (more overfits: the inner-fold curve peaks at 3-5)."""
     batch_size: int = 64
+    """Minibatch size of every stage."""
     learning_rate: float = 1e-3
+    """Adam step size."""
     decay_step: int = 10
+    """StepLR: the learning rate is multiplied by decay_rate every decay_step epochs."""
     decay_rate: float = 0.1
+    """StepLR factor."""
     steps_per_clip: int | None = 10
+    """Frame samples drawn per training clip per encoder epoch (None = every step)."""
     oof_folds: int = 7
+    """Training-split beliefs cross-fitted over K speaker folds (0 or 1 = in-sample)."""
     finetune: bool = False
+    """Train the fusion net end to end with the encoders (default: encoders frozen)."""
     augment: bool = True
+    """Augment faces and log-mels while training the encoders."""
     brightness_jitter: float = 0.3
+    """Faces: brightness x U(1 - b, 1 + b)."""
     saturation_jitter: float = 0.3
+    """Faces: saturation x U(1 - s, 1 + s)."""
     freq_warp: float = 0.1
+    """Log-mel: mel axis resampled by U(1 - w, 1 + w)."""
 
     def __post_init__(self) -> None:
         checks = {
@@ -59,7 +81,8 @@ class PretrainSettings:
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
-            raise ValueError(f"invalid encoder setting(s): {', '.join(f'encoder.{b}={getattr(self, b)!r}' for b in bad)}")
+            settings = ", ".join(f"encoder.{name}={getattr(self, name)!r}" for name in bad)
+            raise ValueError(f"invalid encoder setting(s): {settings}")
 
     def stage(self, epochs: int, scale: float = 1.0) -> TrainSettings:
         """Optimisation settings of a stage trained for ``epochs`` epochs of the full training split.

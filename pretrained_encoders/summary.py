@@ -54,11 +54,13 @@ def summarize_folds(reports: Sequence[Mapping[str, Any]], stores: Sequence[Path]
     """The cross-fold summary of per-fold encoder ``reports`` and their feature ``stores``."""
     clips = [r["clips"]["eval"] for r in reports]
     fractions = reports[0]["accuracy_vs_fraction"]["fractions"]
-    curves = {m: [fold_interval([r["accuracy_vs_fraction"][m][i] for r in reports], clips) for i in range(len(fractions))]
+    curves = {m: [fold_interval([r["accuracy_vs_fraction"][m][i] for r in reports], clips)
+                  for i in range(len(fractions))]
               for m in MODALITIES}
     encoders = {m: {k: fold_interval([r["encoders_vs_linear"][m][k] for r in reports], clips)
                     for k in reports[0]["encoders_vs_linear"][m]} for m in MODALITIES}
-    per_fold = [{"fold": r["fold"], "clips": r["clips"]["eval"], "calibration": [r["calibration"]["a"], r["calibration"]["b"]],
+    per_fold = [{"fold": r["fold"], "clips": r["clips"]["eval"],
+                 "calibration": [r["calibration"]["a"], r["calibration"]["b"]],
                  "clip_accuracy": r["clip_accuracy"],
                  "fusion_at_20": r["accuracy_vs_fraction"][r["modality"]][fractions.index(0.2)],
                  "encoders_vs_linear": r["encoders_vs_linear"],
@@ -91,7 +93,8 @@ def _markdown(s: Mapping[str, Any]) -> str:
         c = s["accuracy_vs_fraction"][m]
         lines.append(f"| {m} | {_ci(c[end])} | {_ci(c[at20])} | {_ci(c[f.index(0.5)])} |")
     lines += ["", "## Encoders against linear baselines (clip accuracy of the summed frame log-probabilities)", "",
-              "| modality | encoder | linear baseline | encoder, frame | linear, frame |", "| --- | ---: | ---: | ---: | ---: |"]
+              "| modality | encoder | linear baseline | encoder, frame | linear, frame |",
+              "| --- | ---: | ---: | ---: | ---: |"]
     for m in ("audio", "visual"):
         e = s["encoders_vs_linear"][m]
         lines.append(f"| {m} | {_ci(e['clip_mean'])} | {_ci(e['linear_clip_mean'])} | {_ci(e['frame'])} | "
@@ -109,9 +112,11 @@ def _markdown(s: Mapping[str, Any]) -> str:
     for row in s["per_fold"]:
         acc, enc, cal = row["clip_accuracy"], row["encoders_vs_linear"], row["calibrated"]
         ece = " / ".join(f"{r['ece']:.2f}" for r in cal["eval"])
-        gap = " / ".join(f"{t['confidence'] - e['confidence']:+.2f}" for t, e in zip(cal["train"], cal["eval"]))
+        gap = " / ".join(f"{t['confidence'] - e['confidence']:+.2f}"
+                         for t, e in zip(cal["train"], cal["eval"], strict=True))
         lines.append(f"| {row['fold']} | {_pct(acc['audio'])} | {_pct(acc['visual'])} | {_pct(acc['fusion'])} | "
-                     f"{_pct(row['fusion_at_20'])} | {_pct(enc['audio']['clip_mean'])} / {_pct(enc['audio']['linear_clip_mean'])} | "
+                     f"{_pct(row['fusion_at_20'])} | "
+                     f"{_pct(enc['audio']['clip_mean'])} / {_pct(enc['audio']['linear_clip_mean'])} | "
                      f"{_pct(enc['visual']['clip_mean'])} / {_pct(enc['visual']['linear_clip_mean'])} | "
                      f"{row['calibration'][0]:.2f}, {row['calibration'][1]:.2f} | {ece} | {gap} |")
     return "\n".join(lines + ["", "![accuracy vs fraction observed](summary.png)", ""])

@@ -54,7 +54,8 @@ class FitResult:
 
 class Task(Protocol):
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]: ...
-    def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> tuple[torch.Tensor, int, int]: ...
+    def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...],
+             targets: torch.Tensor) -> tuple[torch.Tensor, int, int]: ...
     def evaluate(self, model: nn.Module) -> tuple[float, float] | None: ...
 
 
@@ -69,7 +70,8 @@ def _to(inputs: Sequence[torch.Tensor], device: torch.device) -> tuple[torch.Ten
 
 
 @torch.no_grad()
-def predict(model: nn.Module, inputs: Sequence[torch.Tensor], device: torch.device, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(model: nn.Module, inputs: Sequence[torch.Tensor], device: torch.device,
+            chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
     """Eval-mode ``model(*inputs)`` in chunks; returns CPU ``(embedding, logits)``."""
     model.eval()
     n = len(inputs[0])
@@ -104,7 +106,8 @@ class FrameTask:
 
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]:
         if self.steps_per_clip is None:
-            rows = torch.cat([torch.arange(a, a + n) for a, n in zip(self.starts.tolist(), self.lengths.tolist())])
+            rows = torch.cat([torch.arange(a, a + n)
+                              for a, n in zip(self.starts.tolist(), self.lengths.tolist(), strict=True)])
         else:
             draw = torch.rand(len(self.starts), self.steps_per_clip, generator=generator)
             rows = (self.starts[:, None] + (draw * self.lengths[:, None]).long()).flatten()
@@ -118,7 +121,8 @@ class FrameTask:
                 inputs = self.augment(inputs, generator)
             yield _to(inputs, self.device), self.labels[mine].to(self.device)
 
-    def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...],
+             targets: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         logits = model(*inputs)[1]
         return F.cross_entropy(logits, targets), int((logits.argmax(1) == targets).sum()), len(targets)
 
@@ -156,7 +160,8 @@ class SequenceTask:
         for clips in order.split(self.batch_size):
             yield self._batch(clips[rank::world])
 
-    def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor) -> tuple[torch.Tensor, int, int]:
+    def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...],
+             targets: torch.Tensor) -> tuple[torch.Tensor, int, int]:
         logits = model(*inputs)[1]
         valid = targets >= 0
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
@@ -243,8 +248,9 @@ def fit(
                     writer.add_scalar(f"{stage}/{key}", value, epoch)
             writer.flush()
         if checkpoint is not None:
-            save_atomic({"stage": stage, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "best_model": best_state, "best_epoch": result.best_epoch,
+            save_atomic({"stage": stage, "epoch": epoch, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                         "best_model": best_state, "best_epoch": result.best_epoch,
                          "best_accuracy": result.best_accuracy, "history": result.history}, checkpoint)
     if writer is not None:
         writer.close()

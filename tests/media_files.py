@@ -42,7 +42,8 @@ def write_video(path: Path, *, seconds: float = 1.0, fps: int = 30, size: tuple[
     return path
 
 
-def burst(seconds: float, at: float, sample_rate: int = 16000, width: float = 0.004, freq: float = 1000.0) -> np.ndarray:
+def burst(seconds: float, at: float, sample_rate: int = 16000, width: float = 0.004,
+          freq: float = 1000.0) -> np.ndarray:
     """Silence with a short tone burst centred at ``at`` seconds."""
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     return (0.8 * np.sin(2 * np.pi * freq * t) * (np.abs(t - at) <= width / 2)).astype(np.float32)

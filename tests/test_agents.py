@@ -91,7 +91,7 @@ def test_evaluation_visits_every_held_out_clip_exactly_once(store):
     eval_clips = store.clip_indices("eval")
     assert sorted(episodes["clip_id"]) == sorted(store.clip_ids[c] for c in eval_clips)
     assert episodes["clip_id"].is_unique
-    lengths = dict(zip(store.clip_ids, store.lengths))
+    lengths = dict(zip(store.clip_ids, store.lengths, strict=True))
     assert (episodes["steps"] == episodes["clip_id"].map(lengths)).all()
     assert ((episodes["decision_step"] >= 0) & (episodes["decision_step"] < episodes["steps"])).all()
     assert np.allclose(episodes["fraction"], (episodes["decision_step"] + 1) / episodes["steps"])
@@ -240,6 +240,7 @@ def test_dqn_calibration_jitter_retempers_only_the_probabilities(store):
     def gap(x: torch.Tensor) -> torch.Tensor:
         return x[:, 0].log() - x[:, 1].log()
 
-    torch.testing.assert_close(gap(new_probs) / gap(probs), gap(new_next[:, :k]) / gap(next_obs[:, :k]), rtol=1e-3, atol=1e-3)
+    torch.testing.assert_close(gap(new_probs) / gap(probs), gap(new_next[:, :k]) / gap(next_obs[:, :k]),
+                               rtol=1e-3, atol=1e-3)
     ratio = gap(new_probs) / gap(probs)
     assert ratio.min() < 0.8 and ratio.max() > 1.25 and (ratio > 0.49).all() and (ratio < 2.02).all()

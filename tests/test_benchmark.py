@@ -42,7 +42,8 @@ def test_a_fair_baseline_is_tuned_on_the_training_split_only(tiny_store, monkeyp
     kwargs = {"store": store, "obs_mode": "probs"}
     splits = []
     evaluate = agents.baselines.evaluate
-    monkeypatch.setattr(agents.baselines, "evaluate", lambda p, kw, split: splits.append(split) or evaluate(p, kw, split))
+    monkeypatch.setattr(agents.baselines, "evaluate",
+                        lambda p, kw, split: splits.append(split) or evaluate(p, kw, split))
     policy = ThresholdPolicy(spec, {"candidates": [0.3, 0.5, 0.7, 0.9]})
     with pytest.raises(ValueError, match="threshold unset"):
         policy.act(np.zeros((1, 7), np.float32), np.ones((1, 7), np.int8))
@@ -84,7 +85,8 @@ def test_statistics_come_from_rliable_over_seeds_within_folds():
     assert score_matrix(runs, "good", "mean_return").shape == (5, 4)  # [seeds, folds], as rliable expects
     table = interval_table(runs, ["good", "bad"], ["mean_return"], reps=200).set_index("agent")
     assert table.loc["good", "mean_return"] == pytest.approx(runs[runs.agent == "good"]["mean_return"].mean())
-    assert table.loc["good", "mean_return_low"] < table.loc["good", "mean_return"] < table.loc["good", "mean_return_high"]
+    assert (table.loc["good", "mean_return_low"] < table.loc["good", "mean_return"]
+            < table.loc["good", "mean_return_high"])
     assert table.loc["bad", "mean_return_high"] < table.loc["good", "mean_return_low"]
     improvement = improvement_table(runs, ["good"], ["bad"], "mean_return", reps=200).iloc[0]
     assert improvement["probability_of_improvement"] == 1.0
@@ -106,7 +108,7 @@ def _tasks(stores, tmp_path):
 
 def _same_results(a, b):
     assert len(a) == len(b)
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert (x.task.fold, x.task.agent, x.task.seed) == (y.task.fold, y.task.agent, y.task.seed)
         pd.testing.assert_frame_equal(x.episodes, y.episodes)
         assert x.config == y.config
@@ -150,7 +152,7 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     assert summary.loc["end", "earliness"] == 1.0
     assert summary.loc["threshold", "mean_return_low"] == summary.loc["threshold", "mean_return_high"]  # deterministic
     improvement = pd.read_csv(tmp_path / "improvement.csv")
-    assert set(zip(improvement["agent"], improvement["baseline"])) == {
+    assert set(zip(improvement["agent"], improvement["baseline"], strict=True)) == {
         ("dqn", "threshold"), ("dqn", "fixed"), ("end", "threshold"), ("end", "fixed")}
     folds = pd.read_csv(tmp_path / "folds.csv")
     assert len(folds) == 4 * 2 and (folds.loc[folds["agent"] == "end", "earliness_spread"] == 0).all()

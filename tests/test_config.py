@@ -1,10 +1,16 @@
 """Run configuration: defaults, files, params.json, overrides, and the errors for bad input."""
 
+import dataclasses
+import inspect
 import json
 
 import pytest
 
 from emo_env.config import ConfigError, default_config, load_config
+from emo_env.data.ingest import IngestParams
+from emo_env.data.synthetic import Difficulty, generate_corpus
+from emo_env.envs import EnvConfig
+from pretrained_encoders.settings import PretrainSettings
 
 
 def test_defaults_are_complete_and_fresh():
@@ -29,7 +35,8 @@ def test_paper_params_json(tmp_path):
     path.write_text(json.dumps({"num_epochs": 50, "batch_size": 32, "learning_rate": 1e-5, "decay_step": 10,
                                 "decay_rate": 0.1, "modality": "audio", "speaker": "s3"}))
     encoder = load_config(path)["encoder"]
-    assert (encoder["num_epochs"], encoder["learning_rate"], encoder["modality"], encoder["speaker"]) == (50, 1e-5, "audio", "s3")
+    assert (encoder["num_epochs"], encoder["learning_rate"], encoder["modality"], encoder["speaker"]) \
+        == (50, 1e-5, "audio", "s3")
 
 
 @pytest.mark.parametrize(
@@ -72,3 +79,35 @@ def test_numbers_written_the_yaml_1_1_way_are_numbers_and_other_strings_are_erro
     nulls = load_config(None, ["agent.threshold.threshold=9e-1", "agent.total_steps=1e5", "data.root=1e5x"])
     assert nulls["agent"]["threshold"]["threshold"] == 0.9 and nulls["agent"]["total_steps"] == 100_000
     assert nulls["data"]["root"] == "1e5x"  # a null default may hold a string
+
+
+def _defaults_of(cls):
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(cls)}
+
+
+def _same(section, owner):
+    """``section``'s values for the keys ``owner`` holds, and the owner's (lists and tuples compare alike)."""
+    pick = {key: list(value) if isinstance(value, tuple) else value for key, value in owner.items() if key in section}
+    return {key: section[key] for key in pick}, pick
+
+
+def test_every_default_of_defaults_yaml_is_its_owners():
+    """Each section of defaults.yaml holds the defaults of the dataclass (or function) that owns them, and
+    only the keys listed here besides: the run-level keys that only a run config has."""
+    config = default_config()
+    owners = {
+        "data": (_defaults_of(IngestParams), {"dataset", "root", "ingest_dir", "classes", "label_map", "options",
+                                              "folds", "groups", "workers"}),
+        "synthetic": ({**_defaults_of(Difficulty), **{name: p.default for name, p in
+                                                      inspect.signature(generate_corpus).parameters.items()
+                                                      if p.default is not inspect.Parameter.empty}}, set()),
+        "encoder": (_defaults_of(PretrainSettings), {"speaker", "out_dir", "workers"}),
+        "env": (_defaults_of(EnvConfig), set()),
+    }
+    for name, (owner, run_level) in owners.items():
+        section = config[name]
+        assert set(section) - set(owner) == run_level, name
+        assert _same(section, owner)[0] == _same(section, owner)[1], name
+    assert set(_defaults_of(EnvConfig)) - set(config["env"]) == {"split", "clip_order"}  # chosen by each run
+    assert set(_defaults_of(PretrainSettings)) - set(config["encoder"]) == {"seed"}  # the top-level seed

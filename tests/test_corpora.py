@@ -308,7 +308,8 @@ def test_discovery_and_ingest_end_to_end(corpus, trees, tmp_path):
         with np.load(tmp_path / "ingest" / row.file) as arrays:
             assert arrays["faces"].shape == (row.steps, 64, 64, 3) and arrays["face_found"].mean() > 0.5
     report = pd.read_csv(tmp_path / "ingest" / "ingest_report.csv")
-    reported = {_relative(path, tree.root): reason for path, reason in zip(report["path"], report["reason"])}
+    reported = {_relative(path, tree.root): reason
+                for path, reason in zip(report["path"], report["reason"], strict=True)}
     broken = {_relative(str(c.video), tree.root): tree.broken[c.clip_id] for c in discovery.clips
               if c.clip_id in tree.broken}
     assert set(reported) == set(skipped) | set(broken)
@@ -489,7 +490,7 @@ def test_pretrain_encoder_on_affectnet_then_fine_tune_on_an_rml_tree(affectnet, 
     store = load_store(tmp_path / "stores" / "rml_s2_fusion.emostore")
     assert store.class_names == SIX
     assert sorted(store.clip_ids) == sorted(set(tree.clips) - set(tree.broken))
-    held_out = [speaker for speaker, split in zip(store.speakers, store.split) if split == 1]
+    held_out = [speaker for speaker, split in zip(store.speakers, store.split, strict=True) if split == 1]
     assert set(held_out) == {"s2"} and len(held_out) == 5
     report = pd.read_csv(tmp_path / "ingest" / "ingest_report.csv")
     assert {Path(path).name for path in report["path"]} == {"xx1.avi", "fe2.avi", "di9.avi"}

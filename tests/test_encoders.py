@@ -108,7 +108,8 @@ def test_vggish_shapes_and_local_audioset_weights(tmp_path):
     assert embedding.shape == (2, 16) and logits.shape == (2, 6)
     torch.save({"features.0.weight": torch.zeros(3)}, tmp_path / "wrong.pth")
     with pytest.raises(CheckpointError, match="wrong.pth"):
-        build_audio_encoder("vggish", embed_dim=16, num_classes=6, frames=96, mel_bands=64, weights=tmp_path / "wrong.pth")
+        build_audio_encoder("vggish", embed_dim=16, num_classes=6, frames=96, mel_bands=64,
+                            weights=tmp_path / "wrong.pth")
 
 
 def test_unknown_architecture_is_a_clear_error():
@@ -129,7 +130,8 @@ def test_visual_weights_from_image_pretraining_load_all_but_the_head(tmp_path):
     for name, tensor in source.state_dict().items():
         if ".head." not in name:
             assert torch.equal(model.state_dict()[name], tensor), name
-    assert model.cnn.head.weight.shape == (6, 8) and not torch.equal(model.cnn.features[0].weight, fresh.cnn.features[0].weight)
+    assert model.cnn.head.weight.shape == (6, 8)
+    assert not torch.equal(model.cnn.features[0].weight, fresh.cnn.features[0].weight)
     with pytest.raises(CheckpointError, match="a compact encoder with embed_dim 8; this run builds a compact encoder "
                                               "with embed_dim 16"):
         build_visual_encoder("compact", embed_dim=16, num_classes=6, weights=path)

@@ -64,8 +64,9 @@ def test_observations_are_the_store_features_of_the_step(tiny_store, obs_mode):
     for t, (obs, _, _, info) in enumerate(steps[:length]):
         row = store.offsets[clip] + t
         horizon = int(store.lengths.max())
-        expected = build_observation(obs_mode, fraction=min((t + 1) / horizon, 1.0), hidden=store.features["hidden"][row],
-                                     probs=store.features["probs"][row], embedding=store.features["audio"][row])
+        expected = build_observation(obs_mode, fraction=min((t + 1) / horizon, 1.0),
+                                     hidden=store.features["hidden"][row], probs=store.features["probs"][row],
+                                     embedding=store.features["audio"][row])
         assert obs.dtype == np.float32 and obs in env.observation_space
         np.testing.assert_array_equal(obs, expected)
         assert info["step"] == t and info["fraction"] == pytest.approx((t + 1) / length)
@@ -110,7 +111,7 @@ def test_default_wait_cost_is_a_fraction_of_a_correct_answer(tiny_store):
     store = load_store(tiny_store)
     env = make(tiny_store)
     worst = -env.episodes.wait_reward[: int(store.lengths.max())].sum()
-    assert 0 < worst <= 0.2 * env.episodes.rules.correct_reward
+    assert 0 < worst <= 0.2 * env.unwrapped.config.correct_reward
 
 
 def test_last_step_wait_rule_and_action_mask(tiny_store):
@@ -169,7 +170,7 @@ def test_seeded_reset_fixes_the_episode_sequence(tiny_store):
     env = make(tiny_store)
     assert sequence(env, 7) == sequence(make(tiny_store), 7) == sequence(env, 7)
     assert sequence(env, 7) != sequence(env, 8)
-    train = {c for c, s in zip(store.clip_ids, store.split) if s == 0}
+    train = {c for c, s in zip(store.clip_ids, store.split, strict=True) if s == 0}
     assert set(sequence(env, 0, 400)) == train  # uniform draws reach every train clip
     assert {c.split("_")[0] for c in sequence(make(tiny_store, split="eval"), 0)} == {"s3"}
 
@@ -177,7 +178,7 @@ def test_seeded_reset_fixes_the_episode_sequence(tiny_store):
 def test_sequential_order_visits_every_clip_exactly_once(tiny_store):
     store = load_store(tiny_store)
     env = make(tiny_store, split="eval", clip_order="sequential")
-    eval_clips = [c for c, s in zip(store.clip_ids, store.split) if s == 1]
+    eval_clips = [c for c, s in zip(store.clip_ids, store.split, strict=True) if s == 1]
     seen = [env.reset(seed=5)[1]["clip_id"]] + [env.reset()[1]["clip_id"] for _ in range(len(eval_clips) - 1)]
     assert seen == eval_clips
     assert env.reset()[1]["clip_id"] == eval_clips[0]  # the next sweep
@@ -208,9 +209,9 @@ def test_observations_see_features_not_labels(tiny_store, tmp_path):
         for path in (tiny_store, shuffled):
             env = make(path, obs_mode=obs_mode)
             runs.append([run_episode(env, lambda obs, info: int(obs[0] * 1e4) % 7, seed=s) for s in range(30)])
-        for real, fake in zip(*runs):  # same features, other labels: identical observations
+        for real, fake in zip(*runs, strict=True):  # same features, other labels: identical observations
             assert [s[3]["clip_id"] for s in real] == [s[3]["clip_id"] for s in fake]
-            for (obs_a, *_), (obs_b, *_) in zip(real, fake):
+            for (obs_a, *_), (obs_b, *_) in zip(real, fake, strict=True):
                 np.testing.assert_array_equal(obs_a, obs_b)
         table = make(tiny_store, obs_mode=obs_mode).episodes.observations
         labels = np.repeat(store.labels, store.lengths)
@@ -222,8 +223,9 @@ def test_observations_see_features_not_labels(tiny_store, tmp_path):
 
 def test_registration_spec(tiny_store):
     spec = gym.spec("AVEmotion-v0")
-    assert list(spec.kwargs) == ["store", "split", "obs_mode", "modality", "clip_order", "correct_reward", "wrong_reward",
-                                 "latency_cost", "latency_power", "last_step_wait", "render_mode", "ingest_dir"]
+    assert list(spec.kwargs) == ["store", "split", "obs_mode", "modality", "clip_order", "correct_reward",
+                                 "wrong_reward", "latency_cost", "latency_power", "last_step_wait", "render_mode",
+                                 "ingest_dir"]
     assert spec.kwargs["store"] is None and spec.kwargs["split"] == "train" and spec.kwargs["clip_order"] == "random"
     config = default_config()["env"]
     assert {key: spec.kwargs[key] for key in config} == config  # the run config's defaults are the env's
@@ -248,7 +250,8 @@ def test_missing_bundled_store_is_a_clear_error(tmp_path, monkeypatch):
     from emo_env.envs import episodes
 
     monkeypatch.setattr(episodes, "bundled_store_path", lambda: tmp_path / "missing.emostore")
-    with pytest.raises(FileNotFoundError, match="bundled store .*missing.emostore is missing.*pretrain_encoder.py.*store=PATH"):
+    with pytest.raises(FileNotFoundError,
+                       match="bundled store .*missing.emostore is missing.*pretrain_encoder.py.*store=PATH"):
         gym.make("AVEmotion-v0")
 
 

@@ -16,7 +16,7 @@ def assert_same(a, b, where):
     """Equal values, recursively through dicts, tuples and arrays (dtypes included)."""
     if isinstance(a, (tuple, list)):
         assert type(a) is type(b) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             assert_same(x, y, f"{where}[{i}]")
     elif isinstance(a, dict):
         assert isinstance(b, dict) and a.keys() == b.keys(), where

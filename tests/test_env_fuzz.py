@@ -21,7 +21,7 @@ def test_single_env_rollouts_end_with_exactly_one_decision(tiny_store, obs_mode,
     for episode in range(1500):
         obs, info = env.reset(seed=episode if episode % 500 == 0 else None)
         length = int(store.lengths[store.clip_ids.index(info["clip_id"])])
-        for t in range(length):
+        for t in range(length):  # noqa: B007 (t is read after the loop: the step that ended the episode)
             assert np.isfinite(obs).all() and obs in env.observation_space and not END_KEYS & set(info)
             action = 0 if rng.random() < wait_probability else int(rng.integers(1, 7))  # waits at the last step too
             obs, reward, terminated, truncated, info = env.step(action)

@@ -101,7 +101,8 @@ def test_rewards_infos_and_autoreset(tiny_store):
     obs, rewards, terminated, truncated, infos = envs.step(actions)
     np.testing.assert_allclose(rewards, [-0.01, 1.0, -2.0, -0.01])
     assert terminated.tolist() == [False, True, True, False] and not truncated.any()
-    assert infos["_is_correct"].tolist() == terminated.tolist() and infos["is_correct"].tolist() == [False, True, False, False]
+    assert infos["_is_correct"].tolist() == terminated.tolist()
+    assert infos["is_correct"].tolist() == [False, True, False, False]
     assert infos["prediction"][1:3].tolist() == [labels[1], (labels[2] + 1) % 6]
     assert infos["decision_step"][1:3].tolist() == [0, 0] and np.allclose(infos["decision_time_s"][1:3], 0.1)
     assert infos["step"].tolist() == [1, 0, 0, 1] and infos["_step"].all()
@@ -148,8 +149,8 @@ def test_seeded_reset_is_deterministic(tiny_store):
 
     envs = AVEmotionVectorEnv(6, store=tiny_store)
     first, again = rollout(envs, 11), rollout(AVEmotionVectorEnv(6, store=tiny_store), 11)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert not all(np.array_equal(a, b) for a, b in zip(first, rollout(envs, 12)))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, rollout(envs, 12), strict=True))
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(

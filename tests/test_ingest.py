@@ -41,7 +41,7 @@ def test_output_follows_the_contract(tiny_corpus, tiny_ingest):
     assert list(index.columns) == INDEX_COLUMNS
     assert sorted(index["clip_id"]) == sorted(p.split("/")[-1][:-4] for p in listed["path"])
     assert pd.read_csv(tiny_ingest / "ingest_report.csv").columns.tolist() == ["path", "reason"]
-    durations = dict(zip(listed["path"].str.split("/").str[-1].str[:-4], listed["duration"]))
+    durations = dict(zip(listed["path"].str.split("/").str[-1].str[:-4], listed["duration"], strict=True))
     for row in index.itertuples():
         arrays = _arrays(tiny_ingest / row.file)
         steps = row.steps
@@ -115,12 +115,14 @@ def test_changed_sources_params_or_damaged_outputs_are_recomputed(tiny_corpus, t
     assert (result.reused, result.computed) == (2, 1)
     assert not list((tmp_path / "clips").glob(".*"))
     result = ingest_dataset(clips[:1], tmp_path, IngestParams(face_size=32), workers=1, progress=False)
-    assert result.computed == 1 and _arrays(tmp_path / "clips" / f"{clips[0].clip_id}.npz")["faces"].shape[1:] == (32, 32, 3)
+    assert result.computed == 1
+    assert _arrays(tmp_path / "clips" / f"{clips[0].clip_id}.npz")["faces"].shape[1:] == (32, 32, 3)
     edited = dataclasses.replace(clips[0], video=tmp_path / "edited.mp4")
     shutil.copy(clips[2].video, edited.video)  # the file under this clip's name now holds other media
     result = ingest_dataset([edited], tmp_path, workers=1, progress=False)
     assert result.computed == 1
-    assert np.array_equal(_arrays(tmp_path / result.index["file"][0])["faces"], _arrays(tiny_ingest / f"clips/{clips[2].clip_id}.npz")["faces"])
+    assert np.array_equal(_arrays(tmp_path / result.index["file"][0])["faces"],
+                          _arrays(tiny_ingest / f"clips/{clips[2].clip_id}.npz")["faces"])
 
 
 @pytest.mark.slow
@@ -151,7 +153,7 @@ def test_bad_inputs_are_skipped_with_a_reason(tiny_corpus, tmp_path):
     assert result.index["clip_id"].tolist() == [good.clip_id]
     report = pd.read_csv(tmp_path / "out" / "ingest_report.csv")
     assert report["path"].tolist() == [str(path) for path, _ in cases.values()]
-    for reason, (_, expected) in zip(report["reason"], cases.values()):
+    for reason, (_, expected) in zip(report["reason"], cases.values(), strict=True):
         assert expected in reason and "\n" not in reason
     assert sorted(os.listdir(tmp_path / "out" / "clips")) == [f"{good.clip_id}.npz"]
     summary = result.summary()

@@ -37,7 +37,8 @@ def test_csv_adapter_reads_rows_maps_labels_and_skips_missing_files(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("path,label,speeker\ns1/a.mp4,happy,s1\n", r"clips.csv row 1: bad header path,label,speeker: missing column\(s\) speaker; unknown column\(s\) speeker"),
+    ("path,label,speeker\ns1/a.mp4,happy,s1\n",
+     r"clips.csv row 1: bad header path,label,speeker: missing column\(s\) speaker; unknown column\(s\) speeker"),
     ("path,label,speaker\ns1/a.mp4,happy,s1\ns2/c.mp4,angry,s2\n", r"clips.csv row 3: unknown CSV label 'angry'"),
     ("path,label,speaker\ns1/a.mp4,happy,\n", r"clips.csv row 2: empty 'speaker'"),
     ("path,label,speaker\ns1/a.mp4,happy,s1,extra\n", r"clips.csv row 2: more fields than the header"),

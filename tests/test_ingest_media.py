@@ -5,7 +5,6 @@ import pytest
 import soundfile as sf
 from media_files import burst, write_video
 
-from emo_env.data.audio import LogMelExtractor
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
 from emo_env.data.steps import num_steps, step_time
@@ -62,7 +61,7 @@ def test_step_grid():
 def test_window_is_centred_on_the_step_time():
     """A burst at a step time lands in the two middle frames of that step's window, and moves by one
     step (10 frames) in the neighbouring steps' windows."""
-    mels = LogMelExtractor()
+    mels = IngestParams().log_mel()
     assert mels.frames == 96
     mels.push(burst(2.0, at=step_time(7, 10.0)))
     mels.finish()
@@ -77,7 +76,7 @@ def test_window_is_centred_on_the_step_time():
 def test_windows_zero_pad_edges_and_streaming_matches_whole():
     rng = np.random.default_rng(1)
     audio = rng.normal(0, 0.1, 32000).astype(np.float32)
-    whole = LogMelExtractor()
+    whole = IngestParams().log_mel()
     whole.push(audio)
     whole.finish()
     times = [step_time(i, 10.0) for i in range(20)]
@@ -87,7 +86,7 @@ def test_windows_zero_pad_edges_and_streaming_matches_whole():
     assert np.allclose(expected[-1][-40:], floor)  # after its end
     assert expected[10].min() > floor + 0.5
 
-    live, got = LogMelExtractor(), []
+    live, got = IngestParams().log_mel(), []
     pending = list(times)
     for start in range(0, audio.size, 700):  # chunks as from a microphone
         live.push(audio[start:start + 700])
@@ -96,7 +95,7 @@ def test_windows_zero_pad_edges_and_streaming_matches_whole():
     assert len(got) == 15  # step 14 (1.45 s) needs audio up to 1.94 s; step 15 waits for the end
     live.finish()
     got += [live.window_at(t) for t in pending]
-    for a, b in zip(got, expected):
+    for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="asked after"):
         live.window_at(0.05)
@@ -110,12 +109,12 @@ def test_windows_sharing_frames_equal_windows_computed_alone():
     times = [0.05, 0.15, 0.15, 0.25, 0.55, 0.603, 0.653, 1.65, 2.95]  # next step, same, skips, off the grid, far
 
     def alone(t):
-        mels = LogMelExtractor()
+        mels = IngestParams().log_mel()
         mels.push(audio)
         mels.finish()
         return mels.window_at(t)
 
-    shared = LogMelExtractor()
+    shared = IngestParams().log_mel()
     shared.push(audio)
     shared.finish()
     for t in times:

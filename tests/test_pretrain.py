@@ -55,7 +55,8 @@ def test_tiny_run_writes_a_valid_store(tiny_run, ingest_dir):
     assert output.store == encoder_outputs(config, "s3")[1] and output.store.name == "synthetic_s3_fusion.emostore"
     assert store.modality == "fusion" and store.num_classes == 6 and store.step_rate == 10.0
     assert sorted(store.features) == ["audio", "fusion", "hidden", "probs", "visual"]
-    assert {k: v.shape[1] for k, v in store.features.items()} == {"audio": 16, "visual": 16, "fusion": 16, "hidden": 16, "probs": 6}
+    assert {k: v.shape[1] for k, v in store.features.items()} == {"audio": 16, "visual": 16, "fusion": 16,
+                                                                   "hidden": 16, "probs": 6}
     assert all(v.dtype == np.float16 for v in store.features.values())
     assert set(np.array(store.speakers)[store.split == 1]) == {"s3"}
     assert set(np.array(store.speakers)[store.split == 0]) == {"s1", "s2"}
@@ -107,7 +108,8 @@ def test_report_files_logs_and_checkpoints(tiny_run):
         assert (run_dir / name).stat().st_size > 0
     assert (run_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| fusion |" in (run_dir / "report.md").read_text()
-    assert {p.name for p in (run_dir / "checkpoints").iterdir()} >= {"full-audio.pt", "oof1-visual.pt", "full-temporal-fusion.pt"}
+    assert {p.name for p in (run_dir / "checkpoints").iterdir()} >= {"full-audio.pt", "oof1-visual.pt",
+                                                                      "full-temporal-fusion.pt"}
     assert list((run_dir / "tensorboard" / "full-audio").glob("events.out.tfevents.*"))
     assert not list(run_dir.rglob("*.tmp"))
 
@@ -143,7 +145,8 @@ def test_the_held_out_speaker_changes_only_the_report(ingest_dir, tmp_path):
     weight, epoch, temperature and exported belief is bit-identical; with its clips changed as well, the
     training split's beliefs and every weight still are."""
     reference = run(tiny_config(tmp_path / "a"), ingest_dir)
-    relabelled = run(tiny_config(tmp_path / "b"), _altered_copy(ingest_dir, tmp_path / "i1", labels=True, content=False))
+    relabelled = run(tiny_config(tmp_path / "b"),
+                     _altered_copy(ingest_dir, tmp_path / "i1", labels=True, content=False))
     changed = run(tiny_config(tmp_path / "c"), _altered_copy(ingest_dir, tmp_path / "i2", labels=True, content=True))
     a, b, c = (load_store(o.store) for o in (reference, relabelled, changed))
     train = np.flatnonzero(a.split == 0)
@@ -214,7 +217,8 @@ class CountingTask(training.FrameTask):
 
 
 def _ddp_worker(rank: int, port: int, ingest_dir: str, workdir: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank))
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
+                      LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
     assert distributed.init_from_env(torch.device("cpu"))
     try:

@@ -40,7 +40,8 @@ def test_cli_runs_end_to_end_on_a_tiny_corpus(tiny_corpus, tiny_ingest, tmp_path
     out = capsys.readouterr().out
     assert "clip accuracy at the end of the clip" in out and "report.md" in out
     encoders = load_encoders(tmp_path / "encoders" / f"synthetic_{speaker}_visual" / "encoders.pt")
-    assert encoders.spec["data"]["step_rate"] == 10.0 and encoders.spec["mel_frames"] == store.metadata["encoders_spec"]["mel_frames"]
+    assert encoders.spec["data"]["step_rate"] == 10.0
+    assert encoders.spec["mel_frames"] == store.metadata["encoders_spec"]["mel_frames"]
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -89,7 +90,8 @@ def test_shipped_bundle_is_the_documented_default_run():
     # the exported held-out beliefs are the bundled temporal model run on the exported fusion embeddings
     for clip in store.clip_indices("eval")[:5]:
         with torch.no_grad():
-            hidden, logits = encoders.temporal(torch.from_numpy(store.clip_feature("fusion", clip).astype(np.float32))[None])
+            hidden, logits = encoders.temporal(
+                torch.from_numpy(store.clip_feature("fusion", clip).astype(np.float32))[None])
         np.testing.assert_allclose(store.clip_feature("probs", clip).astype(np.float32),
                                    torch.softmax(logits[0], -1).numpy(), atol=0.02)
 

@@ -10,7 +10,7 @@ from emo_env.data.splits import make_folds, write_folds
 
 def _index(groups=("", "", "", "")):
     rows = [[f"{s}_{i}", "happy", s, g, 5, f"clips/{s}_{i}.npz", "h"]
-            for s, g in zip(("s1", "s2", "s3", "s4"), groups) for i in range(2)]
+            for s, g in zip(("s1", "s2", "s3", "s4"), groups, strict=True) for i in range(2)]
     return pd.DataFrame(rows, columns=INDEX_COLUMNS)
 
 

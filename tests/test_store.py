@@ -22,8 +22,8 @@ def store_args(seed: int = 0) -> dict:
     return dict(
         class_names=CLASSES, step_rate=10.0, modality="fusion", clip_ids=["s1_a", "s1_b", "s2_a", "s2_b"],
         speakers=["s1", "s1", "s2", "s2"], labels=[0, 2, 1, 0], split=[0, 0, 1, 1], lengths=lengths,
-        features={"audio": rng.normal(size=(total, 4)).astype(np.float16), "hidden": rng.normal(size=(total, 6)).astype(np.float32),
-                  "probs": probs.astype(np.float16)},
+        features={"audio": rng.normal(size=(total, 4)).astype(np.float16),
+                  "hidden": rng.normal(size=(total, 6)).astype(np.float32), "probs": probs.astype(np.float16)},
         metadata={"seed": seed, "config": {"encoder": {"embed_dim": 4}}},
     )
 
@@ -62,7 +62,8 @@ def test_write_is_deterministic_and_leaves_no_temp_files(tmp_path):
     (lambda d: d[:20], "truncated"),
     (lambda d: d[:5], "file too short"),
     (lambda d: b"NOTASTOR" + d[8:], "bad magic"),
-    (lambda d: d[:8] + struct.pack("<I", FORMAT_VERSION + 1) + d[12:], f"version {FORMAT_VERSION + 1} is not supported"),
+    (lambda d: d[:8] + struct.pack("<I", FORMAT_VERSION + 1) + d[12:],
+     f"version {FORMAT_VERSION + 1} is not supported"),
     (lambda d: d[:20] + b"\xff\xfe" + d[22:], "corrupt header"),
 ])
 def test_damaged_files_are_clear_errors(store_path, damage, message):

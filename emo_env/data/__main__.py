@@ -41,7 +41,8 @@ def _generate(args: argparse.Namespace) -> None:
 
 def _ingest(args: argparse.Namespace) -> None:
     config = _config(args)
-    for key, value in (("dataset", args.dataset), ("root", args.root), ("ingest_dir", args.out), ("workers", args.workers)):
+    for key, value in (("dataset", args.dataset), ("root", args.root), ("ingest_dir", args.out),
+                       ("workers", args.workers)):
         if value is not None:
             config["data"][key] = value
     print(ingest_from_config(config, progress=not args.quiet).summary())

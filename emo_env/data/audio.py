@@ -28,15 +28,15 @@ class LogMelExtractor:
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int,
         *,
-        window_s: float = 0.96,
-        bands: int = 64,
-        f_min: float = 125.0,
-        f_max: float = 7500.0,
-        win_ms: float = 25.0,
-        hop_ms: float = 10.0,
-        log_offset: float = 0.01,
+        window_s: float,
+        bands: int,
+        f_min: float,
+        f_max: float,
+        win_ms: float,
+        hop_ms: float,
+        log_offset: float,
     ) -> None:
         self.sample_rate = sample_rate
         self.log_offset = log_offset

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import cv2
+import cv2.data  # the Haar cascade files (an explicit import: OpenCV's stubs do not list the subpackage)
 import numpy as np
 
 from .media import VideoFrame
@@ -56,10 +57,12 @@ def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24,
     """
     height, width = image.shape[:2]
     if scale != 1.0:
-        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
+                           interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # (histogram equalization loses pale faces on bright backgrounds)
     low, high = max(24, round(min_size)), round(max_size)
-    boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(low, low), maxSize=(high, high))
+    boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(low, low),
+                                               maxSize=(high, high))
     return np.asarray(boxes, np.float32).reshape(-1, 4) / scale
 
 
@@ -149,6 +152,7 @@ class FaceTracker:
         if searching:
             self._box = boxes[np.argmax(boxes[:, 2] * boxes[:, 3])]
         else:
+            assert self._box is not None  # not searching: there is a track
             nearest = np.argmin(np.linalg.norm(_centres(boxes) - _centres(self._box[None]), axis=1))
             self._box = self.smoothing * boxes[nearest] + (1 - self.smoothing) * self._box
         self._misses = 0
@@ -157,6 +161,7 @@ class FaceTracker:
 
     def _follow(self, image: np.ndarray) -> bool:
         """Move the box to where the last detection's appearance matches best in the track's neighbourhood."""
+        assert self._box is not None and self._template is not None  # _observe follows a detected track only
         x0, y0, x1, y1 = self._neighbourhood(image)
         scale = self.template_size / self._box[2]
         region = self._grey(image, np.array([x0, y0, x1 - x0, y1 - y0], np.float32), scale)
@@ -184,6 +189,7 @@ class FaceTracker:
 
     def _neighbourhood(self, image: np.ndarray) -> tuple[int, int, int, int]:
         """The track's box grown by ``margin`` on each side, clipped to the image: x0, y0, x1, y1."""
+        assert self._box is not None  # asked only while there is a track
         x, y, w, h = self._box
         height, width = image.shape[:2]
         return (max(0, round(x - self.margin * w)), max(0, round(y - self.margin * h)),
@@ -195,6 +201,7 @@ class FaceTracker:
 
     def _search_near_track(self, image: np.ndarray) -> np.ndarray:
         """Detect in the track's neighbourhood, for faces within ``size_change`` times its size."""
+        assert self._box is not None  # searched near a track only
         x0, y0, x1, y1 = self._neighbourhood(image)
         if x1 - x0 < 8 or y1 - y0 < 8:
             return np.zeros((0, 4), np.float32)

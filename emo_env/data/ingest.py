@@ -47,16 +47,27 @@ class IngestParams:
     """How clips become steps (the names match the ``data`` section of the config)."""
 
     step_rate: float = 10.0
+    """Decision steps per second."""
     face_size: int = 64
+    """Face crop side in pixels."""
     sample_rate: int = 16000
+    """Audio sample rate, Hz."""
     mel_window_s: float = 0.96
+    """Log-mel window centred on each step, seconds (VGGish: 0.96)."""
     mel_bands: int = 64
+    """Mel bands."""
     mel_fmin: float = 125.0
+    """Lowest mel frequency, Hz."""
     mel_fmax: float = 7500.0
+    """Highest mel frequency, Hz."""
     mel_win_ms: float = 25.0
+    """STFT window, ms."""
     mel_hop_ms: float = 10.0
+    """STFT hop, ms."""
     mel_log_offset: float = 0.01
+    """Log(mel + offset)."""
     face_detect_every: int = 3
+    """Run the face detector at every n-th step, follow the face's look in between (1: every step)."""
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], where: str = "data") -> IngestParams:
@@ -75,9 +86,9 @@ class IngestParams:
             raise ConfigError(f"data.mel_fmin < data.mel_fmax <= data.sample_rate / 2 does not hold: "
                               f"{self.mel_fmin}, {self.mel_fmax}, {self.sample_rate}")
 
-    def sampler(self) -> StepSampler:
-        """A fresh :class:`StepSampler` for one clip or stream."""
-        mels = LogMelExtractor(
+    def log_mel(self) -> LogMelExtractor:
+        """A fresh :class:`LogMelExtractor` with these parameters."""
+        return LogMelExtractor(
             self.sample_rate,
             window_s=self.mel_window_s,
             bands=self.mel_bands,
@@ -87,7 +98,11 @@ class IngestParams:
             hop_ms=self.mel_hop_ms,
             log_offset=self.mel_log_offset,
         )
-        return StepSampler(FaceTracker(self.face_size, detect_every=self.face_detect_every), mels, self.step_rate)
+
+    def sampler(self) -> StepSampler:
+        """A fresh :class:`StepSampler` for one clip or stream."""
+        tracker = FaceTracker(self.face_size, detect_every=self.face_detect_every)
+        return StepSampler(tracker, self.log_mel(), self.step_rate)
 
 
 @dataclass
@@ -178,7 +193,7 @@ def ingest_dataset(
             jobs.append((clip, params, target, hashes[clip.clip_id]))
     bar = tqdm(total=len(clips), initial=len(outcome), desc="ingest", unit="clip", disable=not progress)
     with bar:
-        for (clip, *_), result in zip(jobs, _run(jobs, workers)):
+        for (clip, *_), result in zip(jobs, _run(jobs, workers), strict=True):
             outcome[clip.clip_id] = result
             bar.update()
     rows = [
@@ -187,7 +202,7 @@ def ingest_dataset(
         for clip in clips if not isinstance(outcome[clip.clip_id], Skip)
     ]
     index = pd.DataFrame(rows, columns=INDEX_COLUMNS)
-    skips = [*skipped, *(outcome[clip.clip_id] for clip in clips if isinstance(outcome[clip.clip_id], Skip))]
+    skips = [*skipped, *(result for result in (outcome[clip.clip_id] for clip in clips) if isinstance(result, Skip))]
     _write_csv(out_dir / "index.csv", index)
     _write_csv(out_dir / "ingest_report.csv", pd.DataFrame([[s.path, s.reason] for s in skips], columns=REPORT_COLUMNS))
     return IngestResult(out_dir, index, skips, reused=reused, computed=len(index) - reused)
@@ -279,7 +294,8 @@ def _ingest_one(job: tuple[Clip, IngestParams, Path, str]) -> int | Skip:
     except Exception as exc:  # one broken clip must never stop the corpus
         return Skip(str(clip.video), f"failed: {type(exc).__name__}: {exc}".replace("\n", " "))
     with atomic_path(target) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, source_hash=np.array(source_hash), **arrays)
+        # numpy's stub types **kwds so that they could fill allow_pickle: bool, which a dict of arrays cannot
+        np.savez_compressed(f, source_hash=np.array(source_hash), **arrays)  # type: ignore[arg-type]
     return len(arrays["times"])
 
 

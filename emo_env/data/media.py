@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property, partial
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -81,7 +83,8 @@ def read_media(
             astream = container.streams.audio[0] if container.streams.audio and separate is None else None
             if astream is None and separate is None:
                 raise MediaError(video, "no audio track (and no separate audio file)")
-            origin = offset + (float(vstream.start_time * vstream.time_base) if vstream.start_time else 0.0)
+            origin = offset + (float(vstream.start_time * cast(Fraction, vstream.time_base)) if vstream.start_time
+                               else 0.0)
             if offset > 0:
                 container.seek(int(origin / av.time_base))
             if separate is not None:
@@ -171,7 +174,7 @@ def _rgb(reformatter: VideoReformatter, frame: av.VideoFrame) -> np.ndarray:
 
 def _frame_duration(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> float:
     if frame.duration:
-        return float(frame.duration * frame.time_base)
+        return float(frame.duration * cast(Fraction, frame.time_base))
     rate = stream.average_rate or stream.guessed_rate
     return float(1 / rate) if rate else 0.0
 

@@ -21,7 +21,8 @@ __all__ = ["FOLD_SCHEMES", "make_folds", "write_folds"]
 FOLD_SCHEMES = ("loso", "losgo")
 
 
-def make_folds(index: pd.DataFrame, scheme: str = "loso", groups: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame]:
+def make_folds(index: pd.DataFrame, scheme: str = "loso",
+               groups: Mapping[str, str] | None = None) -> dict[str, pd.DataFrame]:
     """Return ``{fold name: boolean mask of index rows held out for evaluation}``; the rest trains.
 
     For ``losgo``, ``groups`` maps every speaker to its group; when empty, the index's
@@ -48,7 +49,8 @@ def make_folds(index: pd.DataFrame, scheme: str = "loso", groups: Mapping[str, s
     if unsafe:
         raise DatasetError(f"fold name(s) {unsafe} cannot be folder names; rename the speaker(s) or group(s)")
     if len(names) < 2:
-        raise DatasetError(f"{scheme} folds need at least two {'speakers' if scheme == 'loso' else 'groups'}, got {names}")
+        raise DatasetError(f"{scheme} folds need at least two {'speakers' if scheme == 'loso' else 'groups'}, "
+                           f"got {names}")
     return {name: held_out == name for name in names}
 
 

@@ -20,7 +20,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -28,12 +28,15 @@ from emo_env.artifacts import atomic_path
 
 from .ragged import RaggedClips
 
-__all__ = ["FORMAT_VERSION", "SPLITS", "StoreError", "FeatureStore", "write_store", "load_store"]
+__all__ = ["FORMAT_VERSION", "SPLITS", "Modality", "MODALITIES", "StoreError", "FeatureStore", "write_store",
+           "load_store"]
 
 MAGIC = b"EMOSTORE"
 FORMAT_VERSION = 1
 ALIGN = 64
 SPLITS = ("train", "eval")
+Modality = Literal["audio", "visual", "fusion"]
+MODALITIES: tuple[Modality, ...] = get_args(Modality)
 _PREFIX = struct.Struct("<8sIQ")
 _HEADER_KEYS = ("class_names", "step_rate", "modality", "clip_ids", "speakers", "metadata", "arrays")
 
@@ -103,7 +106,8 @@ def write_store(
     _check(len(set(clip_ids)) == n, path, "clip ids must be unique")
     _check(bool(((arrays["labels"] >= 0) & (arrays["labels"] < len(class_names))).all()), path,
            f"labels must lie in [0, {len(class_names)})")
-    _check(bool(((arrays["split"] >= 0) & (arrays["split"] < len(SPLITS))).all()), path, "split values must be 0 (train) or 1 (eval)")
+    _check(bool(((arrays["split"] >= 0) & (arrays["split"] < len(SPLITS))).all()), path,
+           "split values must be 0 (train) or 1 (eval)")
     for name, value in features.items():
         value = np.ascontiguousarray(value)
         _check(name not in arrays, path, f"feature name {name!r} is reserved")
@@ -115,7 +119,7 @@ def write_store(
                 clip = int(np.searchsorted(offsets, bad[0], side="right") - 1)
                 raise StoreError(f"{path}: feature {name!r} has NaN/inf values (first in clip {clip_ids[clip]!r})")
         arrays[name] = value
-    header = {
+    header: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "class_names": list(class_names),
         "step_rate": float(step_rate),
@@ -162,7 +166,8 @@ def load_store(path: str | Path, verify: bool = True) -> FeatureStore:
         if magic != MAGIC:
             raise StoreError(f"{path} is not a feature store (bad magic bytes {magic!r})")
         if version != FORMAT_VERSION:
-            raise StoreError(f"{path}: store format version {version} is not supported (this code reads version {FORMAT_VERSION})")
+            raise StoreError(f"{path}: store format version {version} is not supported (this code reads version "
+                             f"{FORMAT_VERSION})")
         if _PREFIX.size + header_len > size:
             raise StoreError(f"{path} is truncated: header runs past the end of the file")
         try:
@@ -199,7 +204,8 @@ def load_store(path: str | Path, verify: bool = True) -> FeatureStore:
         raise StoreError(f"{path}: offsets, labels and split do not match the {num_clips} clip ids")
     for name, array in arrays.items():
         if name not in ("offsets", "labels", "split") and (array.ndim != 2 or array.shape[0] != arrays["offsets"][-1]):
-            raise StoreError(f"{path}: feature {name!r} has shape {list(array.shape)}, expected [{arrays['offsets'][-1]}, dim]")
+            raise StoreError(f"{path}: feature {name!r} has shape {list(array.shape)}, "
+                             f"expected [{arrays['offsets'][-1]}, dim]")
     return FeatureStore(
         path=path,
         class_names=header["class_names"],

@@ -10,7 +10,8 @@ import numpy as np
 from gymnasium import spaces
 
 from emo_env.data.store import FeatureStore
-from emo_env.envs.episodes import Episodes, Rules, open_store
+from emo_env.envs.env_config import EnvConfig
+from emo_env.envs.episodes import Episodes, open_store
 
 __all__ = ["AVEmotionEnv"]
 
@@ -116,25 +117,12 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
-    def __init__(
-        self,
-        store: str | Path | FeatureStore | None = None,
-        split: str = "train",
-        obs_mode: str = "belief",
-        modality: str | None = None,
-        clip_order: str = "random",
-        correct_reward: float = 1.0,
-        wrong_reward: float = -1.0,
-        latency_cost: float = 0.005,
-        latency_power: float = 0.0,
-        last_step_wait: str = "wrong",
-        render_mode: str | None = None,
-        ingest_dir: str | Path | None = None,
-    ) -> None:
+    def __init__(self, store: str | Path | FeatureStore | None = None, *, render_mode: str | None = None,
+                 ingest_dir: str | Path | None = None, **settings: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        rules = Rules(correct_reward, wrong_reward, latency_cost, latency_power, last_step_wait)
-        self.episodes = Episodes(open_store(store), split, obs_mode, modality, clip_order, rules)
+        self.config = config = EnvConfig.from_kwargs(**settings)
+        self.episodes = Episodes(open_store(store), config)
         self.store = self.episodes.store
         self.observation_space = self.episodes.observation_space
         self.action_space = spaces.Discrete(self.episodes.num_actions)
@@ -150,12 +138,13 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
         self._wait_reward = self.episodes.wait_reward.tolist()
         self._time_s = self.episodes.time_s.tolist()
         self._mask_wait, self._mask_last = self.episodes.masks
-        self._correct_reward, self._wrong_reward = rules.correct_reward, rules.wrong_reward
+        self._correct_reward, self._wrong_reward = config.correct_reward, config.wrong_reward
         self._cursor = 0
         self._row = -1  # no episode before the first reset
         self._prediction: int | None = None
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(self, *, seed: int | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         if seed is not None:
             self._cursor = 0
@@ -179,13 +168,14 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
 
     def step(self, action: int | np.integer) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._row < 0 or self._prediction is not None:
-            raise RuntimeError("call reset() before step(): " + ("no episode has started" if self._row < 0 else "the episode has ended"))
+            reason = "no episode has started" if self._row < 0 else "the episode has ended"
+            raise RuntimeError(f"call reset() before step(): {reason}")
         action = self.episodes.check_action(action)
         row = self._row
         if action == 0 and row != self._last:
             self._row = row + 1
             return self.episodes.observations[row + 1].copy(), self._wait_reward[row], False, False, self._info()
-        if action == 0 and self.episodes.rules.last_step_wait == "error":
+        if action == 0 and self.config.last_step_wait == "error":
             raise ValueError(f"action 0 (wait) is illegal at the last step of clip {self._clip_id!r}: "
                              "info['action_mask'] allows only predictions there")
         self._prediction = prediction = action - 1
@@ -217,5 +207,5 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
         except ValueError:
             raise ValueError(f"reset option clip_id={clip_id!r}: no such clip in {self.store.path}") from None
         if clip not in self.episodes.clips:
-            raise ValueError(f"reset option clip_id={clip_id!r} is not in split {self.episodes.split!r}")
+            raise ValueError(f"reset option clip_id={clip_id!r} is not in split {self.config.split!r}")
         return clip

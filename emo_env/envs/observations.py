@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from emo_env.data.store import FeatureStore, StoreError
+from emo_env.data.store import MODALITIES, FeatureStore, StoreError
+from emo_env.envs.env_config import OBS_MODES
 
-__all__ = ["OBS_MODES", "EMBEDDINGS", "build_observation", "split_beliefs", "resolve_modality", "step_fractions",
+__all__ = ["OBS_MODES", "build_observation", "split_beliefs", "resolve_modality", "step_fractions",
            "horizon_steps", "elapsed_fractions",
            "observation_table", "observation_space"]
 
-OBS_MODES = ("belief", "frame", "probs")
-EMBEDDINGS = ("audio", "visual", "fusion")
 # Known value ranges of the bounded parts: an LSTM hidden state is o * tanh(c); probabilities.
 _BOUNDS = {"hidden": (-1.0, 1.0), "probs": (0.0, 1.0)}
 
@@ -68,8 +67,8 @@ def resolve_modality(store: FeatureStore, obs_mode: str, modality: str | None) -
     """
     if obs_mode not in OBS_MODES:
         raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
-    if modality is not None and modality not in EMBEDDINGS:
-        raise ValueError(f"modality must be one of {EMBEDDINGS} or None, got {modality!r}")
+    if modality is not None and modality not in MODALITIES:
+        raise ValueError(f"modality must be one of {MODALITIES} or None, got {modality!r}")
     chosen = store.modality if modality is None else modality
     if obs_mode != "frame" and chosen != store.modality:
         raise ValueError(f"obs_mode {obs_mode!r} uses the temporal model of the store's modality "
@@ -86,7 +85,8 @@ def step_fractions(lengths: np.ndarray) -> np.ndarray:
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     steps = np.arange(int(lengths.sum())) - starts
-    return (steps + 1) / np.repeat(lengths, lengths)
+    fractions: np.ndarray = (steps + 1) / np.repeat(lengths, lengths)
+    return fractions
 
 
 def horizon_steps(store: FeatureStore) -> int:
@@ -96,7 +96,8 @@ def horizon_steps(store: FeatureStore) -> int:
 
 def elapsed_fractions(lengths: np.ndarray, horizon: int) -> np.ndarray:
     """Time observed ``min((t + 1) / horizon, 1)`` at every step of clips of the given lengths, concatenated."""
-    return np.minimum(step_fractions(lengths) * np.repeat(lengths, lengths) / horizon, 1.0)
+    elapsed: np.ndarray = np.minimum(step_fractions(lengths) * np.repeat(lengths, lengths) / horizon, 1.0)
+    return elapsed
 
 
 def observation_table(store: FeatureStore, obs_mode: str, modality: str | None = None) -> np.ndarray:

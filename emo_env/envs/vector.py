@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -12,7 +12,8 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
 from emo_env.data.store import FeatureStore
-from emo_env.envs.episodes import Episodes, Rules, open_store
+from emo_env.envs.env_config import EnvConfig
+from emo_env.envs.episodes import Episodes, open_store
 
 __all__ = ["AVEmotionVectorEnv"]
 
@@ -41,30 +42,15 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
-    def __init__(
-        self,
-        num_envs: int,
-        store: str | Path | FeatureStore | None = None,
-        split: str = "train",
-        obs_mode: str = "belief",
-        modality: str | None = None,
-        clip_order: str = "random",
-        correct_reward: float = 1.0,
-        wrong_reward: float = -1.0,
-        latency_cost: float = 0.005,
-        latency_power: float = 0.0,
-        last_step_wait: str = "wrong",
-        render_mode: str | None = None,
-        ingest_dir: str | Path | None = None,
-        device: Any = None,
-    ) -> None:
+    def __init__(self, num_envs: int, store: str | Path | FeatureStore | None = None, *, render_mode: str | None = None,
+                 ingest_dir: str | Path | None = None, device: Any = None, **settings: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         if render_mode is not None:
             raise ValueError(f"AVEmotionVectorEnv does not render (render_mode={render_mode!r}); "
                              "render a single AVEmotionEnv instead")
-        rules = Rules(correct_reward, wrong_reward, latency_cost, latency_power, last_step_wait)
-        self.episodes = Episodes(open_store(store), split, obs_mode, modality, clip_order, rules)
+        self.config = EnvConfig.from_kwargs(**settings)
+        self.episodes = Episodes(open_store(store), self.config)
         self.store = self.episodes.store
         self.num_envs = int(num_envs)
         self.single_observation_space = self.episodes.observation_space
@@ -95,13 +81,14 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
         self._start(np.arange(self.num_envs))
         self._ended[:] = False
         self._started = True
-        return self._to_device((np.take(self.episodes.observations, self._row, axis=0), self._step_infos()))
+        first = self._to_device((np.take(self.episodes.observations, self._row, axis=0), self._step_infos()))
+        return cast(tuple[Any, dict[str, Any]], first)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
         actions = self._check_actions(actions)
-        ep, rules = self.episodes, self.episodes.rules
+        ep, rules = self.episodes, self.config
         row, restart = self._row, self._ended
         last = np.take(ep.is_last, row)
         advance = actions == 0
@@ -131,7 +118,8 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
             infos[key][ended] = values
             infos[f"_{key}"] = decide.copy()
         obs = np.take(ep.observations, self._row, axis=0)
-        return self._to_device((obs, rewards, decide.copy(), np.zeros(self.num_envs, dtype=bool), infos))
+        outputs = self._to_device((obs, rewards, decide.copy(), np.zeros(self.num_envs, dtype=bool), infos))
+        return cast(tuple[Any, Any, Any, Any, dict[str, Any]], outputs)
 
     def _start(self, slots: np.ndarray) -> None:
         clips, self._cursor = self.episodes.draw(self.np_random, len(slots), self._cursor)
@@ -152,14 +140,15 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
     def _check_actions(self, actions: Any) -> np.ndarray:
         if self._torch is not None and isinstance(actions, self._torch.Tensor):
             actions = actions.detach().cpu().numpy()
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or actions.dtype.kind not in "iu":
+        array = np.asarray(actions)
+        if array.shape != (self.num_envs,) or array.dtype.kind not in "iu":
             raise ValueError(f"actions must be an integer array of shape ({self.num_envs},), "
-                             f"got {actions.dtype} of shape {actions.shape}")
-        if actions.min() < 0 or actions.max() >= self.episodes.num_actions:
-            i = int(np.argmax((actions < 0) | (actions >= self.episodes.num_actions)))
-            raise ValueError(f"env {i}: " + self.episodes.range_message(actions[i]))
-        return actions.astype(np.int64, copy=False)
+                             f"got {array.dtype} of shape {array.shape}")
+        if array.min() < 0 or array.max() >= self.episodes.num_actions:
+            i = int(np.argmax((array < 0) | (array >= self.episodes.num_actions)))
+            raise ValueError(f"env {i}: " + self.episodes.range_message(array[i]))
+        checked: np.ndarray = array.astype(np.int64, copy=False)
+        return checked
 
     def _to_device(self, value: Any) -> Any:
         """Numeric arrays as torch tensors on ``self.device`` (identity without a device)."""

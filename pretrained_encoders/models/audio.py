@@ -49,7 +49,8 @@ class VGGishEncoder(nn.Module):
         self.features = nn.Sequential(*layers)
         flat = 512 * (frames // 16) * (mel_bands // 16)
         self.embeddings = nn.Sequential(
-            nn.Linear(flat, 4096), nn.ReLU(True), nn.Linear(4096, 4096), nn.ReLU(True), nn.Linear(4096, 128), nn.ReLU(True)
+            nn.Linear(flat, 4096), nn.ReLU(True), nn.Linear(4096, 4096), nn.ReLU(True), nn.Linear(4096, 128),
+            nn.ReLU(True)
         )
         self.embed = nn.Sequential(nn.Linear(128, embed_dim), nn.ReLU(inplace=True))
         self.head = nn.Linear(embed_dim, num_classes)

@@ -35,6 +35,8 @@ class TemporalModel(nn.Module):
     and gives the same numbers as ``forward``.
     """
 
+    calibration: torch.Tensor  # buffer
+
     def __init__(self, input_dim: int, hidden_dim: int, num_classes: int):
         super().__init__()
         self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
@@ -46,7 +48,8 @@ class TemporalModel(nn.Module):
         temperature = step_temperatures(self.calibration, torch.arange(x.shape[1], device=x.device))
         return hidden, self.head(hidden) / temperature[:, None]
 
-    def step(self, x: torch.Tensor, state: TemporalState | None = None) -> tuple[torch.Tensor, torch.Tensor, TemporalState]:
+    def step(self, x: torch.Tensor,
+             state: TemporalState | None = None) -> tuple[torch.Tensor, torch.Tensor, TemporalState]:
         """One step: ``x [B, D]`` and the previous state (None at the start of a clip) ->
         ``(probs [B, K], hidden [B, H], state)``."""
         steps = 0 if state is None else state.steps

@@ -24,6 +24,9 @@ _STD = (0.229, 0.224, 0.225)
 class _FaceInput(nn.Module):
     """uint8 ``[B, S, S, 3]`` RGB -> float ``[B, 3, S, S]`` normalised with the ImageNet statistics."""
 
+    mean: torch.Tensor  # buffers
+    std: torch.Tensor
+
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
@@ -64,7 +67,8 @@ class MobileNetV2Encoder(nn.Module):
             try:
                 backbone.load_state_dict(state)
             except (RuntimeError, TypeError, AttributeError) as exc:
-                raise CheckpointError(f"MobileNetV2 weights {weights} do not fit torchvision's mobilenet_v2: {exc}") from exc
+                raise CheckpointError(f"MobileNetV2 weights {weights} do not fit torchvision's mobilenet_v2: "
+                                      f"{exc}") from exc
         self.input = _FaceInput()
         self.features = backbone.features
         self.embed = nn.Sequential(nn.Linear(backbone.last_channel, embed_dim), nn.ReLU(inplace=True))
@@ -79,7 +83,8 @@ class MobileNetV2Encoder(nn.Module):
 VISUAL_ARCHS = ("compact", "mobilenetv2")
 
 
-def build_visual_encoder(arch: str, *, embed_dim: int, num_classes: int, weights: str | Path | None = None) -> nn.Module:
+def build_visual_encoder(arch: str, *, embed_dim: int, num_classes: int,
+                         weights: str | Path | None = None) -> nn.Module:
     """Build the visual encoder ``arch`` (``compact`` or ``mobilenetv2``).
 
     ``weights`` is a local file: either a visual encoder pretrained on a face image set by
@@ -98,12 +103,15 @@ def build_visual_encoder(arch: str, *, embed_dim: int, num_classes: int, weights
     else:
         model = MobileNetV2Encoder(embed_dim, num_classes, None if ours else weights)
     if ours:
+        assert state is not None and weights is not None  # ours: a weights file was loaded
         _load_pretrained(model, state, arch, embed_dim, weights)
     return model
 
 
-def save_visual_weights(model: nn.Module, arch: str, embed_dim: int, class_names: Sequence[str], path: str | Path) -> Path:
-    """Write ``model`` (a visual encoder of ``arch``) as a weights file :func:`build_visual_encoder` loads, atomically."""
+def save_visual_weights(model: nn.Module, arch: str, embed_dim: int, class_names: Sequence[str],
+                        path: str | Path) -> Path:
+    """Write ``model`` (a visual encoder of ``arch``) as a weights file :func:`build_visual_encoder` loads,
+    atomically."""
     return save_atomic({"format": VISUAL_WEIGHTS_FORMAT, "visual_arch": arch, "embed_dim": int(embed_dim),
                         "class_names": list(class_names), "state": model.state_dict()}, path)
 

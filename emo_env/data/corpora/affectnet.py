@@ -71,7 +71,7 @@ def discover_images(root: str | Path, classes: Sequence[str], label_map: Mapping
     boxes = table[list(COLUMNS[1:5])].apply(pd.to_numeric, errors="coerce").to_numpy()
     found = ImageDiscovery()
     for number, (name, code, box, raw) in enumerate(zip(table["subDirectory_filePath"], codes, boxes,
-                                                        table["expression"]), start=2):
+                                                        table["expression"], strict=True), start=2):
         where = f"{csv_path}:{number}"
         if not (np.isfinite(code) and code == int(code) and 0 <= code < len(EXPRESSIONS)):
             raise DatasetError(f"{where}: unknown AffectNet expression {raw!r} (known: 0..{len(EXPRESSIONS) - 1})")
@@ -86,7 +86,8 @@ def discover_images(root: str | Path, classes: Sequence[str], label_map: Mapping
         if not path.is_file():
             found.skipped.append(Skip(where, f"image {path} not found"))
             continue
-        found.images.append(FaceImage(path=path, box=tuple(int(v) for v in box), label=label))
+        x, y, w, h = (int(v) for v in box)  # the four face_* columns
+        found.images.append(FaceImage(path=path, box=(x, y, w, h), label=label))
     if not found.images:
         detail = "; ".join(f"{skip.path}: {skip.reason}" for skip in found.skipped[:5])
         raise DatasetError(f"AffectNet: no usable image listed in {csv_path} "

@@ -140,6 +140,6 @@ def _subject(video: Path, root: Path) -> str | None:
 
 def _groups(speakers: set[str], groups: int) -> dict[str, str]:
     """Cut the speakers, in natural order (S2 before S10), into ``groups`` contiguous, near-equal groups g1, g2, ..."""
-    speakers = sorted(speakers, key=lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)])
-    count = min(groups, len(speakers))
-    return {speaker: f"g{i * count // len(speakers) + 1}" for i, speaker in enumerate(speakers)}
+    ordered = sorted(speakers, key=lambda name: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)])
+    count = min(groups, len(ordered))
+    return {speaker: f"g{i * count // len(ordered) + 1}" for i, speaker in enumerate(ordered)}

@@ -50,7 +50,9 @@ def discover(root: str | Path, classes: Sequence[str], label_map: Mapping[str, s
         if stem not in audios:
             skipped.append(Skip(str(video), "no WAV of the same name"))
             continue
-        actor, _, emotion, _ = _NAME.fullmatch(stem).groups()
+        name_match = _NAME.fullmatch(stem)
+        assert name_match is not None  # only files with matching names were collected
+        actor, _, emotion, _ = name_match.groups()
         label = mapper.resolve(emotion, str(video))
         if isinstance(label, Skip):
             skipped.append(label)

@@ -27,7 +27,8 @@ def discover(root: str | Path, classes: Sequence[str], label_map: Mapping[str, s
     root = Path(root).expanduser()
     table = root / "clips.csv" if root.is_dir() else root
     if not table.is_file():
-        raise DatasetError(f"CSV index {table} does not exist (data.root must be a CSV file or a folder with clips.csv)")
+        raise DatasetError(f"CSV index {table} does not exist (data.root must be a CSV file or a folder with "
+                           "clips.csv)")
     return read_clip_table(table, "CSV", classes, label_map)
 
 
@@ -52,7 +53,7 @@ def read_clip_table(
             where = f"{table} row {reader.line_num}"
             values = {key: (value or "").strip() for key, value in row.items() if key is not None}
             if None in row:
-                raise DatasetError(f"{where}: more fields than the header's {len(reader.fieldnames)}")
+                raise DatasetError(f"{where}: more fields than the header's {len(reader.fieldnames or [])}")
             for key in REQUIRED:
                 if not values[key]:
                     raise DatasetError(f"{where}: empty {key!r}")
@@ -75,4 +76,5 @@ def _check_header(table: Path, header: Sequence[str], extra_columns: Sequence[st
     if missing or unknown:
         problems = [f"missing column(s) {', '.join(missing)}"] * bool(missing)
         problems += [f"unknown column(s) {', '.join(unknown)}"] * bool(unknown)
-        raise DatasetError(f"{table} row 1: bad header {','.join(header) or '(empty)'}: {'; '.join(problems)} ({expected})")
+        raise DatasetError(f"{table} row 1: bad header {','.join(header) or '(empty)'}: {'; '.join(problems)} "
+                           f"({expected})")

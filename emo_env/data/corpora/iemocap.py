@@ -71,7 +71,9 @@ def discover(root: str | Path, classes: Sequence[str], label_map: Mapping[str, s
             elif video is None:
                 skipped.append(Skip(where, f"dialog video {evaluation.stem}.avi not found"))
             else:
-                session, gender = _UTTERANCE.fullmatch(utterance).groups()
+                utterance_match = _UTTERANCE.fullmatch(utterance)
+                assert utterance_match is not None  # _parse checked the utterance name
+                session, gender = utterance_match.groups()
                 clips.append(Clip(clip_id=utterance, video=video, label=label, speaker=session + gender,
                                   audio=audios.get(evaluation.stem), group=session, start=start, end=end))
     for stem in sorted(videos.keys() - {path.stem for path in evaluations}):

@@ -45,7 +45,9 @@ def discover(root: str | Path, classes: Sequence[str], label_map: Mapping[str, s
         if isinstance(label, Skip):
             skipped.append(label)
             continue
-        speaker = f"s{int(_SPEAKER.fullmatch(folders[depth]).group(1))}"
+        speaker_match = _SPEAKER.fullmatch(folders[depth])
+        assert speaker_match is not None  # folders[depth] is the first folder that matches
+        speaker = f"s{int(speaker_match.group(1))}"
         clip_id = make_clip_id(speaker, *folders[depth + 1:], path.stem)
         clips.append(Clip(clip_id=clip_id, video=path, label=label, speaker=speaker))
     return finish("RML", root, clips, skipped, classes)

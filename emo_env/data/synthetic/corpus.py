@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import av
 import cv2
@@ -38,6 +38,9 @@ from emo_env.data.synthetic.expression import (
 )
 from emo_env.data.synthetic.face import AUS, FaceIdentity, FaceScene, FaceTrack
 from emo_env.data.synthetic.voice import SAMPLE_RATE, VoiceIdentity, synthesize
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["generate_corpus", "Difficulty", "EMOTIONS", "NEUTRAL", "SAMPLE_RATE", "class_names", "clip_id"]
 
@@ -99,9 +102,10 @@ def generate_corpus(out_dir: str | Path, *, seed: int = 0, speakers: int = 8, cl
             for k in range(1, clips_per_emotion + 1)]
     results = list(_run(jobs, workers))
     _write_csv(out_dir / "clips.csv", ["path", "label", "speaker", "duration"],
-               ([r["path"], job.emotion, f"s{job.speaker}", f"{r['duration']:.6g}"] for job, r in zip(jobs, results)))
+               ([r["path"], job.emotion, f"s{job.speaker}", f"{r['duration']:.6g}"]
+                for job, r in zip(jobs, results, strict=True)))
     _write_csv(out_dir / "face_boxes.csv", ["clip_id", "frame", "x", "y", "w", "h"],
-               ([job.clip_id, i, *(f"{v:.2f}" for v in box)] for job, r in zip(jobs, results)
+               ([job.clip_id, i, *(f"{v:.2f}" for v in box)] for job, r in zip(jobs, results, strict=True)
                 for i, box in enumerate(r["boxes"])))
     return out_dir
 
@@ -194,7 +198,7 @@ def _write_video(path: Path, frames: Iterable[tuple[np.ndarray, np.ndarray]], au
             sent = 0
             for i, (image, box) in enumerate(frames):
                 boxes.append(box)
-                yuv = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+                yuv = cast("npt.NDArray[np.uint8]", cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420))
                 container.mux(video.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")))
                 upto = min(len(pcm), int(round((i + 1) * SAMPLE_RATE / fps)))
                 if upto - sent >= SAMPLE_RATE // 2 or upto == len(pcm) > sent:  # half-second audio chunks

@@ -22,43 +22,40 @@ def class_names(neutral: bool) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Difficulty:
-    """The knobs that set how hard the synthetic corpus is (defaults in brackets).
-
-    expression_intensity [1.0]: scale of every facial action unit and prosody change at the apex.
-    intensity_jitter [0.3]: a clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``.
-    face_separation [0.8]: how far apart the face-confusable emotions are (fear vs surprise,
-        anger vs disgust): 0 identical faces, 1 fully distinct prototypes.
-    voice_separation [0.6]: the same for the voice-confusable emotions (happy vs surprise vs anger,
-        sad vs disgust).
-    identity_spread [1.0]: between-speaker spread of appearance (face geometry, skin, hair) and voice
-        (pitch, formants, speaking rate).
-    style_spread [0.6]: between-speaker spread of the personal way each emotion is expressed (each
-        speaker's deviation from the prototype face and prosody); held-out speakers get harder.
-    onset_s [(0.3, 1.0)]: expression onset, seconds after the clip starts, drawn uniformly. In
-        seconds, not as a fraction of the clip: a live listener cannot know how long an utterance
-        will last, so the evidence must not arrive on the clip's own clock.
-    rise_s [(0.3, 0.8)]: onset-to-apex time in seconds, drawn uniformly. A clip too short to reach
-        its apex by 90 % of its length has both shortened in proportion.
-    expression_noise [0.08]: slow random wobble added to each action unit and prosody parameter.
-    image_noise [5.0]: sensor noise standard deviation in grey levels (0-255).
-    lighting_variation [0.12]: relative amplitude of the slow drift of brightness.
-    head_motion [1.0]: scale of head translation, roll and zoom over the clip.
-    audio_snr_db [22.0]: speech to background noise ratio in dB (a clip varies +-5 dB around it).
-    """
+    """The knobs that set how hard the synthetic corpus is."""
 
     expression_intensity: float = 1.0
+    """Scale of every facial action unit and prosody change at the apex."""
     intensity_jitter: float = 0.3
+    """A clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``."""
     face_separation: float = 0.8
+    """How far apart the face-confusable emotions are (fear vs surprise, anger vs disgust): 0 identical
+    faces, 1 fully distinct prototypes."""
     voice_separation: float = 0.6
+    """The same for the voice-confusable emotions (happy vs surprise vs anger, sad vs disgust)."""
     identity_spread: float = 1.0
+    """Between-speaker spread of appearance (face geometry, skin, hair) and voice (pitch, formants,
+    speaking rate)."""
     style_spread: float = 0.6
+    """Between-speaker spread of the personal way each emotion is expressed (each speaker's deviation
+    from the prototype face and prosody); held-out speakers get harder."""
     onset_s: tuple[float, float] = (0.3, 1.0)
+    """Expression onset, seconds after the clip starts, drawn uniformly. In seconds, not as a fraction
+    of the clip: a live listener cannot know how long an utterance will last, so the evidence must not
+    arrive on the clip's own clock."""
     rise_s: tuple[float, float] = (0.3, 0.8)
+    """Onset-to-apex time in seconds, drawn uniformly. A clip too short to reach its apex by 90 % of its
+    length has both shortened in proportion."""
     expression_noise: float = 0.08
+    """Slow random wobble added to each action unit and prosody parameter."""
     image_noise: float = 5.0
+    """Sensor noise standard deviation in grey levels (0-255)."""
     lighting_variation: float = 0.12
+    """Relative amplitude of the slow drift of brightness."""
     head_motion: float = 1.0
+    """Scale of head translation, roll and zoom over the clip."""
     audio_snr_db: float = 22.0
+    """Speech to background noise ratio in dB (a clip varies +-5 dB around it)."""
 
     def __post_init__(self) -> None:
         for name in ("onset_s", "rise_s"):

@@ -89,7 +89,7 @@ def _bezier(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray) -> np.ndarray:
     return (1 - _T) ** 2 * p0 + 2 * _T * (1 - _T) * p1 + _T ** 2 * p2
 
 
-def _xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _xy(x: np.ndarray | float, y: np.ndarray | float) -> np.ndarray:
     """Stack broadcast x and y coordinates into points ``[..., 2]``."""
     return np.stack(np.broadcast_arrays(x, y), -1)
 
@@ -259,17 +259,17 @@ class FaceScene:
         """Head-centred coordinates (240-pixel units) -> fixed-point sprite pixels."""
         return (np.asarray(xy) * self._fixed_scale + self._fixed_offset).astype(np.int32)
 
-    def _shade(self, depth: np.ndarray) -> np.ndarray:
+    def _shade(self, depth: np.ndarray | float) -> np.ndarray:
         """Palette index of skin darkened by ``depth`` (0..0.65), for wrinkles and folds."""
         return np.clip((np.asarray(depth) * 20 + 0.5).astype(int), 0, self._color["brow"] - 1)
 
-    def _stroke(self, points: np.ndarray, color: np.ndarray | int | str, thick: float = 0.0,
+    def _stroke(self, points: np.ndarray, color: np.ndarray | int | str, thick: np.ndarray | float = 0.0,
                 show: np.ndarray | bool = True) -> _Stroke:
         """A stroke from points in head coordinates; each argument is per frame (leading axis ``T``)
         or the same for every frame."""
         color = self._color[color] if isinstance(color, str) else color
-        thick = np.asarray(thick)
-        width = np.where(thick > 0, np.maximum(1, np.round(thick * self.k)), 0).astype(int)
+        thickness = np.asarray(thick)
+        width = np.where(thickness > 0, np.maximum(1, np.round(thickness * self.k)), 0).astype(int)
         return _Stroke(self._pts(points), np.asarray(color), width, np.asarray(show))
 
     # ---- static layers ------------------------------------------------------------------------
@@ -277,7 +277,7 @@ class FaceScene:
         h, w = self.height, self.width
         top, bottom = _muted(rng), _muted(rng)
         ramp = np.linspace(0.0, 1.0, h)[:, None, None]
-        bg = ((top * (1 - ramp) + bottom * ramp) * np.ones((1, w, 1))).astype(np.float32)
+        bg: np.ndarray = ((top * (1 - ramp) + bottom * ramp) * np.ones((1, w, 1))).astype(np.float32)
         for _ in range(rng.integers(2, 6)):  # furniture, frames, doors: soft-edged blocks
             x0, y0 = rng.uniform(-0.2, 1.0) * w, rng.uniform(-0.2, 1.0) * h
             x1, y1 = x0 + rng.uniform(0.1, 0.6) * w, y0 + rng.uniform(0.1, 0.6) * h
@@ -482,7 +482,10 @@ class FaceScene:
         inner_top = my - 0.3 * opening - lift
         inner_bottom = my + 0.7 * opening
         bottom = inner_bottom + idt.lip_lower * b * thin - chin
-        col = (lambda v: v[:, None])
+
+        def col(v: np.ndarray) -> np.ndarray:
+            return v[:, None]
+
         xs = _U * col(corner_x)
         upper_outer = _xy(xs, col(top) + col(corner_y - top) * np.abs(_U) ** 1.6 + 0.012 * b * _BOW)
         lower_outer = _xy(xs, col(bottom) + col(corner_y - bottom) * _U ** 2)
@@ -525,7 +528,8 @@ class FaceScene:
             cv2.circle(patch, glint, r_glint, _GLINT, -1, aa, sh)
             mask = np.zeros(roi.shape[:2], np.uint8)
             cv2.fillPoly(mask, [e.opening[i]], 255, aa, sh)
-            cv2.copyTo(patch, cv2.compare(mask, 127, cv2.CMP_GT), roi)
+            # OpenCV's stubs have no overload of cv2.compare for a scalar src2 (here and in frames())
+            cv2.copyTo(patch, cv2.compare(mask, 127, cv2.CMP_GT), roi)  # type: ignore[call-overload]
 
     def _placements(self, track: FaceTrack) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per frame: the affine map of the sprite into the frame region it covers ``[T, 2, 3]``, that
@@ -559,7 +563,8 @@ class FaceScene:
                 warped = cv2.warpAffine(sprite, maps[i], (int(x1 - x0), int(y1 - y0)), flags=cv2.INTER_LINEAR,
                                         borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 0))
                 region = frame[y0:y1, x0:x1]
-                cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB), cv2.compare(warped[..., 3], 127, cv2.CMP_GT),
+                cv2.copyTo(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB),
+                           cv2.compare(warped[..., 3], 127, cv2.CMP_GT),  # type: ignore[call-overload]  # scalar src2
                            region)
                 region[:] = cv2.GaussianBlur(region, (3, 3), 0)  # camera optics (the rest is blurred already)
             sx, sy = self.noise_shifts[i % len(self.noise_shifts)]

@@ -158,7 +158,7 @@ def _timeline(voice: VoiceIdentity, rate_log2: Callable[[float], float], duratio
               rng: np.random.Generator) -> list[_Syllable]:
     """Consonant-vowel syllables at the speaker's rate (scaled by ``rate_log2`` at each syllable's
     start), with occasional pauses."""
-    out = []
+    out: list[_Syllable] = []
     pos = rng.uniform(0.08, 0.25)
     end_speech = duration - rng.uniform(0.08, 0.2)
     while True:
