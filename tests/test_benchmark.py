@@ -13,7 +13,7 @@ from fast_agents import set_args
 import agents.baselines
 import agents.grid
 from agents.baselines import ThresholdPolicy, TimeThresholdPolicy, sweep
-from agents.benchmark import main as benchmark_main
+from agents.benchmark.cli import main as benchmark_main
 from agents.evaluation import area_under_tradeoff
 from agents.grid import Task, run_grid
 from agents.stats import improvement_table, interval_table, score_matrix
@@ -137,7 +137,7 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
             "--seeds", "0,1", "--workers", "1", "--no-progress",
             *set_args("agent.total_steps=300", "agent.benchmark.sweep_agents=[dqn]",
                       "agent.benchmark.latency_costs=[0.001,0.05]", "agent.benchmark.bootstrap_reps=100")]
-    monkeypatch.setattr("agents.benchmark.fold_stores", lambda config, folds, **kw: two_folds)
+    monkeypatch.setattr("agents.benchmark.cli.fold_stores", lambda config, folds, **kw: two_folds)
     assert benchmark_main([a for a in args if a not in ("--store", str(two_folds["a"]))] + ["--folds", "all"]) == 0
     summary = pd.read_csv(tmp_path / "benchmark.csv").set_index("agent")
     assert summary.index.tolist() == ["dqn", "threshold", "fixed", "end"]

@@ -1,33 +1,9 @@
-"""Benchmark: every agent trained on every fold and seed, on the same stores, splits and rewards, with
-its held-out results averaged over the folds.
-
-    python -m agents.benchmark [--config configs/synthetic.yaml] [--agents dqn,reinforce,threshold,...]
-        [--seeds 0,1,2,3,4] [--folds all | --folds s1,s3 | --store PATH] [--workers N] [--ray [ADDRESS]]
-        [--validation] [--set key=value ...] [--out DIR] [--no-sweep] [--resume] [--no-progress]
-
-``--folds`` uses the per-fold stores that ``pretrain_encoder.py --all-folds`` writes, building any
-that are missing; without it the benchmark runs on one store (as ``train_agent.py`` picks it).
-``--validation`` runs it instead on each store's inner-validation copy (a training speaker held out,
-the test speaker left out: :mod:`agents.validation`), the place to compare designs and settings.
-Agents are registered names or ``package.module:Class``. The rule baselines tune their parameters
-on each fold's training split for the mean return, the learners' objective (the *fair*
-baselines); the threshold sweep on the held-out split is the *oracle*, tuned on the test speaker.
-
-Written to the output folder: ``benchmark.md`` and ``benchmark.json`` (the report), ``benchmark.csv``
-(per agent: mean and IQM over runs with 95 % stratified-bootstrap intervals, from rliable),
-``improvement.csv`` (probability of improvement of each agent over each fair baseline and the
-difference of mean returns, with intervals), ``folds.csv`` (per agent and fold, with the earliness
-spread across seeds), ``runs.csv`` (one row per run), ``episodes.csv`` (every held-out clip of
-every run), ``oracle.csv``, ``sweep.csv`` (each ``sweep_agents`` learner over ``latency_costs``,
-first seed, averaged over folds) and ``benchmark.png``. Runs of one fold weigh the same in every
-figure (the folds of a LOSO corpus hold similar numbers of clips).
-"""
+"""The benchmark run: the grid of (fold, agent, seed) runs, the statistics over them and the report files
+(see :mod:`agents.benchmark`)."""
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,17 +17,15 @@ from agents.evaluation import area_under_tradeoff, curve_accuracy_at, pareto_fro
 from agents.grid import Task, TaskResult, run_grid, store_digest, task_dir
 from agents.metrics import compute_metrics, harmonic_mean
 from agents.plots import plot_tradeoff
-from agents.registry import AGENTS, get_agent
-from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
+from agents.registry import get_agent
+from agents.run_config import agent_settings, baseline_configs, env_kwargs_from_config
 from agents.stats import improvement_table, interval_table
 from agents.training import FAIR_BASELINES, end_and_oracle
 from agents.validation import inner_speaker, inner_validation_store
 from emo_env.artifacts import atomic_path
-from emo_env.config import load_config, resolve_path
 from emo_env.envs.episodes import open_store
-from pretrained_encoders.folds import fold_stores
 
-__all__ = ["MEASURES", "Benchmark", "run_benchmark", "main"]
+__all__ = ["MEASURES", "Benchmark", "run_benchmark", "inner_validation_stores"]
 
 #: Per-run measures given with intervals; the mean return is the primary one.
 MEASURES = ("mean_return", "accuracy", "earliness", "decision_time_s")
@@ -123,7 +97,7 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
     return result
 
 
-def _inner_validation_stores(stores: Mapping[str, str | Path | None], folder: Path) -> dict[str, str | Path | None]:
+def inner_validation_stores(stores: Mapping[str, str | Path | None], folder: Path) -> dict[str, str | Path | None]:
     """Each store's inner-validation copy, named ``<fold>-inner-<speaker>``."""
     inner: dict[str, str | Path | None] = {}
     for fold, path in stores.items():
@@ -324,67 +298,3 @@ def _markdown(result: Benchmark) -> str:
                     f"| {row.mean_return:.3f} |" for row in result.sweep.itertuples()], ""]
     lines += ["![accuracy vs earliness](benchmark.png)", ""]
     return "\n".join(lines)
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m agents.benchmark", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, help="YAML run config (default: the built-in defaults)")
-    parser.add_argument("--agents", help="comma-separated agents (default: agent.benchmark.agents): registered "
-                                         f"names ({', '.join(AGENTS)}) or package.module:Class")
-    parser.add_argument("--seeds", help="comma-separated seeds (default: agent.benchmark.seeds)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--folds", help="'all' or comma-separated held-out folds: the per-fold stores of "
-                                       "pretrain_encoder.py --all-folds (missing ones are built)")
-    where.add_argument("--store", type=Path, help="one feature store (default: as train_agent.py)")
-    parser.add_argument("--workers", type=int, help="local processes running the grid (default: "
-                                                    "agent.benchmark.workers)")
-    parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
-                        help="run the grid as Ray tasks: on the cluster at ADDRESS, or a local Ray instance "
-                             "(needs pip install 'emo-env[ray]')")
-    parser.add_argument("--validation", action="store_true",
-                        help="hold out a training speaker of each store instead of its test speaker (for tuning)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key (repeatable)")
-    parser.add_argument("--out", type=Path, help="output folder (default: agent.benchmark.out_dir)")
-    parser.add_argument("--no-sweep", action="store_true", help="skip the latency_cost sweep")
-    parser.add_argument("--resume", action="store_true", help="reuse finished runs, continue unfinished ones")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    overrides = list(args.overrides) + (["agent.progress=false"] if args.no_progress else [])
-    try:
-        config = load_config(args.config, overrides)
-        bench = config["agent"]["benchmark"]
-        agents = args.agents.split(",") if args.agents else list(bench["agents"])
-        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [int(s) for s in bench["seeds"]]
-        for name in agents:
-            get_agent(name)
-        if args.folds:
-            folds = None if args.folds == "all" else args.folds.split(",")
-            stores: dict[str, str | Path | None] = dict(fold_stores(config, folds, device=str(config["device"]),
-                                                                    progress=not args.no_progress))
-        else:
-            store = open_store(store_path(config, args.store))
-            held_out = sorted({store.speakers[i] for i in store.clip_indices("eval")})
-            stores = {",".join(held_out): store.path}
-        out_dir = args.out or resolve_path(config, bench["out_dir"], "benchmark")
-        if args.validation:
-            stores = _inner_validation_stores(stores, out_dir / "validation")
-        result = run_benchmark(config, agents=agents, seeds=seeds, stores=stores, out_dir=out_dir,
-                               sweep=not args.no_sweep, workers=args.workers or int(bench["workers"]),
-                               use_ray=args.ray is not None, ray_address=args.ray or None, resume=args.resume)
-    except (*USER_ERRORS, ImportError) as exc:
-        print(f"agents.benchmark: error: {exc}", file=sys.stderr)
-        return 2
-    columns = ["agent", "mean_return", "mean_return_low", "mean_return_high", "accuracy", "earliness"]
-    print(result.summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"wrote {out_dir / 'benchmark.md'} ({result.report['wall_time_s'] / 60:.1f} min)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
