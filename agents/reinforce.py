@@ -35,7 +35,7 @@ class ReinforceConfig:
     activation: str = "tanh"
     """Hidden-layer activation: tanh or relu."""
     initial_halt_prob: float = 0.05
-    """Per-step halting probability at the start (spreads early answers out)"""
+    """Per-step halting probability at the start (spreads early answers out)."""
     learning_rate: float = 3.0e-3
     """Adam step size."""
     gamma: float = 1.0
