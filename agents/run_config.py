@@ -11,6 +11,7 @@ from agents.training import FAIR_BASELINES
 from emo_env.artifacts import CheckpointError, encoder_outputs
 from emo_env.config import ConfigError
 from emo_env.data.store import StoreError
+from emo_env.envs import EnvConfig
 
 __all__ = ["USER_ERRORS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs"]
 
@@ -35,6 +36,10 @@ def store_path(config: dict[str, Any], store: str | Path | None = None) -> Path 
 def env_kwargs_from_config(config: dict[str, Any], store: Any, agent: str) -> dict[str, Any]:
     """AVEmotionEnv arguments of a run: the ``env`` section (``EnvConfig`` settings), with the agent section's
     ``obs_mode`` if set."""
+    try:
+        EnvConfig.from_kwargs(**config["env"])  # the section as given, even where the agent's obs_mode replaces it
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config section env: {exc}") from None
     obs_mode = _section(config, agent).get("obs_mode") or config["env"]["obs_mode"]
     return {"store": store, **config["env"], "obs_mode": obs_mode}
 

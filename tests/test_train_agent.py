@@ -71,6 +71,10 @@ def test_train_agent_reports_bad_input(tiny_store, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert train(tiny_store, tmp_path / "c", "--set", "agent.dqn.widht=3") == 2
     assert "unknown config key 'agent.dqn.widht'" in capsys.readouterr().err
+    # checked even where the agent's own obs_mode (probs for dqn) replaces the env section's
+    assert train(tiny_store, tmp_path / "e", "--set", "env.obs_mode=pixels") == 2
+    assert "config section env: obs_mode must be one of" in capsys.readouterr().err
+    assert not (tmp_path / "e").exists()
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     assert train(tiny_store, tmp_path / "d", "--resume") == 2
