@@ -15,12 +15,14 @@ from typing import Any
 
 import torch
 
+from agents.policy import Policy
 from agents.registry import AGENTS, get_agent
 from agents.report import write_run_report
 from agents.run_config import USER_ERRORS, agent_settings, baseline_configs, env_kwargs_from_config, store_path
 from agents.training import compute_baselines, run_agent
 from emo_env.artifacts import POLICY_FILE, agent_dir
-from emo_env.config import load_config
+from emo_env.config import describe_settings, load_config
+from emo_env.envs import EnvConfig
 from emo_env.envs.episodes import open_store
 
 __all__ = ["main"]
@@ -40,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config's device)")
     parser.add_argument("--out", type=Path, help="output folder (overrides agent.out_dir)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--describe", action="store_true",
+                        help="print the run's env settings and the agent's hyperparameters (value and meaning of "
+                             "each, after --config/--set), then exit without training")
     return parser
 
 
@@ -55,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, overrides)
         name = config["agent"]["name"]
-        get_agent(name)
+        cls = get_agent(name)
+        if args.describe:
+            print(_describe(config, name, cls))
+            return 0
         store = open_store(store_path(config, args.store))
         out_dir = args.out or agent_dir(config, name)
         env_kwargs = env_kwargs_from_config(config, store, name)
@@ -72,6 +80,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     _summary(report, out_dir)
     return 0
+
+
+def _describe(config: dict[str, Any], name: str, cls: type[Policy]) -> str:
+    settings = agent_settings(config, name)["hyperparameters"]
+    env = env_kwargs_from_config(config, None, name)
+    return (f"env settings (emo_env.envs.EnvConfig; obs_mode is agent.{cls.registry_key()}.obs_mode where set):\n"
+            f"{describe_settings(EnvConfig, 'env', {k: v for k, v in env.items() if k != 'store'})}\n"
+            f"agent {name} ({cls.Config.__module__}.{cls.Config.__qualname__}):\n"
+            f"{describe_settings(cls.Config, f'agent.{cls.registry_key()}', settings) or '  (no hyperparameters)'}")
 
 
 def _summary(report: dict[str, Any], out_dir: Path) -> None:

@@ -7,17 +7,22 @@ is a :class:`ConfigError` naming the file and the key.
 
 from __future__ import annotations
 
+import ast
 import copy
+import dataclasses
+import inspect
+import itertools
 import json
 import re
-from collections.abc import Iterable
+import textwrap
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "default_config", "load_config", "resolve_path"]
+__all__ = ["ConfigError", "default_config", "load_config", "resolve_path", "field_docs", "describe_settings"]
 
 # params.json of the paper's public code: key -> dotted key here.
 PARAMS_JSON_KEYS = {
@@ -64,6 +69,35 @@ def resolve_path(config: dict[str, Any], value: str | Path | None, default_under
     if value is None:
         return Path(config["workdir"]) / default_under_workdir
     return Path(value)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of dataclass ``cls`` (and of its dataclass bases), by name."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0]
+        except (OSError, TypeError):  # defined where no source is kept (e.g. an interactive session)
+            continue
+        assert isinstance(body, ast.ClassDef)
+        for node, following in itertools.pairwise(body.body):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                    and isinstance(following.value.value, str)):
+                docs[node.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def describe_settings(cls: type, prefix: str, values: Mapping[str, Any]) -> str:
+    """One line per setting of ``values`` (a config section owned by dataclass ``cls``): the dotted key to
+    ``--set``, its value, and the field's doc."""
+    docs = field_docs(cls)
+    rows = [(f"{prefix}.{name}", json.dumps(value)) for name, value in values.items()]
+    width = min(40, max((len(f"{key} = {value}") for key, value in rows), default=0))
+    return "\n".join(f"  {f'{key} = {value}':<{width}}  {docs.get(key.rsplit('.', 1)[1], '')}".rstrip()
+                     for key, value in rows)
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ On a face image set (``configs/affectnet.yaml``) it pretrains the visual encoder
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
@@ -19,8 +20,9 @@ from pathlib import Path
 import torch
 
 from emo_env.artifacts import CheckpointError, summary_dir
-from emo_env.config import ConfigError, load_config
+from emo_env.config import ConfigError, describe_settings, load_config
 from emo_env.data.clips import DatasetError
+from emo_env.data.ingest import IngestParams
 from emo_env.data.prepare import ensure_ingested
 from emo_env.data.store import StoreError
 from emo_env.device import resolve_device
@@ -30,6 +32,7 @@ from .data import IngestError, list_folds
 from .folds import run_fold, settings_from_config
 from .images import IMAGE_DATASETS, pretrain_visual_on_images
 from .pipeline import PretrainOutput
+from .settings import PretrainSettings
 from .summary import summarize_folds, write_summary
 
 __all__ = ["main"]
@@ -46,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoints of this run")
     parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config's device)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--describe", action="store_true",
+                        help="print the ingest and encoder settings (value and meaning of each, after --config/--set), "
+                             "then exit")
     return parser
 
 
@@ -58,6 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config, overrides)
         settings = settings_from_config(config)  # bad settings fail here, before a long ingest
+        if args.describe:
+            data = {name: config["data"][name] for name in IngestParams.__dataclass_fields__}
+            encoder = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
+            print(f"ingest settings (emo_env.data.ingest.IngestParams):\n"
+                  f"{describe_settings(IngestParams, 'data', data)}\n"
+                  f"encoder settings (pretrained_encoders.settings.PretrainSettings):\n"
+                  f"{describe_settings(PretrainSettings, 'encoder', encoder)}")
+            return 0
         device = resolve_device(config["device"])
         if distributed.init_from_env(device) and device.type == "cuda":
             device = torch.device("cuda", distributed.rank() % torch.cuda.device_count())

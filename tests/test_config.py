@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from emo_env.config import ConfigError, default_config, load_config
+from agents import AGENTS, get_agent
+from agents.policy import NoConfig
+from emo_env.config import ConfigError, default_config, field_docs, load_config
 from emo_env.data.ingest import IngestParams
 from emo_env.data.synthetic import Difficulty, generate_corpus
 from emo_env.envs import EnvConfig
@@ -111,3 +113,12 @@ def test_every_default_of_defaults_yaml_is_its_owners():
         assert _same(section, owner)[0] == _same(section, owner)[1], name
     assert set(_defaults_of(EnvConfig)) - set(config["env"]) == {"split", "clip_order"}  # chosen by each run
     assert set(_defaults_of(PretrainSettings)) - set(config["encoder"]) == {"seed"}  # the top-level seed
+
+
+def test_field_docs_are_the_docstrings_under_the_fields_of_every_owner():
+    agent_configs = {get_agent(name).Config for name in AGENTS} - {NoConfig}
+    for owner in (IngestParams, Difficulty, PretrainSettings, EnvConfig, *agent_configs):
+        docs = field_docs(owner)
+        assert set(docs) == {f.name for f in dataclasses.fields(owner)}, owner  # every field is documented
+        assert all(doc and "\n" not in doc for doc in docs.values())
+    assert field_docs(EnvConfig)["latency_cost"].startswith("Cost of one wait")

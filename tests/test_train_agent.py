@@ -79,3 +79,11 @@ def test_train_agent_reports_bad_input(tiny_store, tmp_path, capsys):
     (tmp_path / "d" / "checkpoint.pt").write_bytes(b"not a checkpoint")
     assert train(tiny_store, tmp_path / "d", "--resume") == 2
     assert "corrupt" in capsys.readouterr().err
+
+
+def test_describe_prints_each_setting_with_its_value_and_doc(capsys):
+    assert main(["--describe", "--set", "agent.dqn.learning_rate=1e-3", "--set", "env.latency_cost=0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "agent.dqn.learning_rate = 0.001" in out and "Adam step size" in out  # the override, the field's doc
+    assert "env.latency_cost = 0.01" in out and "Cost of one wait" in out
+    assert "agent.dqn.epsilon_end = 0.02" in out and "Exploration rate after the decay" in out
