@@ -51,6 +51,9 @@ class DQNConfig:
     """Hidden-layer activation: relu or tanh."""
     learning_rate: float = 3.0e-4
     """Adam step size; 1e-3 scored a lower return on inner validation (agents.validation)."""
+    final_learning_rate: float | None = 0.0
+    """Step size at the end of the budget, reached linearly from learning_rate (None = constant); decaying to 0
+    scored a higher return with less spread across seeds than a constant rate on inner validation."""
     gamma: float = 1.0
     """Episodes are short and end on an answer: the env's return, undiscounted."""
     num_envs: int = 512
@@ -137,6 +140,10 @@ class DQNAgent(Policy):
                 self.num_steps += int(valid.sum())
                 scalars: dict[str, float | torch.Tensor] = {"epsilon": epsilon}
                 if len(replay) >= cfg.learning_starts:
+                    if cfg.final_learning_rate is not None:
+                        lr = linear_schedule(cfg.learning_rate, cfg.final_learning_rate, total_steps, self.num_steps)
+                        for group in self.optimizer.param_groups:
+                            group["lr"] = lr
                     for _ in range(cfg.gradient_steps):
                         scalars["loss"] = self._update(replay)
                 monitor.on_step(self, step.finished, scalars)
