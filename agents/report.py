@@ -10,7 +10,7 @@ from typing import Any
 
 from agents.plots import plot_decision_times, plot_learning_curve, plot_tradeoff
 from agents.training import Baselines, RunResult, compare
-from emo_env.artifacts import atomic_path
+from emo_env.artifacts import REPORT_FILE, atomic_path
 
 __all__ = ["run_report", "write_run_report"]
 
@@ -44,7 +44,7 @@ def write_run_report(out_dir: str | Path, result: RunResult, baselines: Baseline
     """Write ``report.json``, ``report.md``, ``episodes.csv`` and the PNG plots into ``out_dir``; return the report."""
     out_dir = Path(out_dir)
     report = run_report(result, baselines, settings)
-    with atomic_path(out_dir / "report.json") as tmp:
+    with atomic_path(out_dir / REPORT_FILE) as tmp:
         tmp.write_text(json.dumps(report, indent=2) + "\n")
     with atomic_path(out_dir / "report.md") as tmp:
         tmp.write_text(_markdown(report, class_names))

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ from emo_env.device import resolve_device
 
 from . import distributed
 from .data import IngestError, list_folds
-from .folds import run_fold, settings_from_config
+from .folds import data_params, run_fold, settings_from_config
 from .images import IMAGE_DATASETS, pretrain_visual_on_images
 from .pipeline import PretrainOutput
 from .settings import PretrainSettings
@@ -65,12 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config, overrides)
         settings = settings_from_config(config)  # bad settings fail here, before a long ingest
         if args.describe:
-            data = {name: config["data"][name] for name in IngestParams.__dataclass_fields__}
-            encoder = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
-            print(f"ingest settings (emo_env.data.ingest.IngestParams):\n"
-                  f"{describe_settings(IngestParams, 'data', data)}\n"
-                  f"encoder settings (pretrained_encoders.settings.PretrainSettings):\n"
-                  f"{describe_settings(PretrainSettings, 'encoder', encoder)}")
+            print(_describe(config, settings))
             return 0
         device = resolve_device(config["device"])
         if distributed.init_from_env(device) and device.type == "cuda":
@@ -110,6 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         distributed.shutdown()
     return 0
+
+
+def _describe(config: dict[str, Any], settings: PretrainSettings) -> str:
+    encoder = {k: v for k, v in dataclasses.asdict(settings).items() if k != "seed"}
+    return (f"ingest settings (emo_env.data.ingest.IngestParams):\n"
+            f"{describe_settings(IngestParams, 'data', data_params(config))}\n"
+            f"encoder settings (pretrained_encoders.settings.PretrainSettings):\n"
+            f"{describe_settings(PretrainSettings, 'encoder', encoder)}")
 
 
 def _summary(output: PretrainOutput) -> None:

@@ -19,7 +19,7 @@ import torch.multiprocessing as mp
 from tqdm.auto import tqdm
 
 from emo_env import __version__
-from emo_env.artifacts import CheckpointError, atomic_path
+from emo_env.artifacts import ENCODERS_FILE, CheckpointError, atomic_path
 from emo_env.data.store import write_store
 
 from . import distributed
@@ -122,7 +122,7 @@ def pretrain(
     features["probs"] = apply_calibration(uncalibrated, calibration, steps)
     temporal = cast(TemporalModel, full.models[f"temporal:{settings.modality}"])
     temporal.calibration.copy_(torch.tensor(calibration))
-    encoders_path = run_dir / "encoders.pt"
+    encoders_path = run_dir / ENCODERS_FILE
     checksum = save_encoders(encoders_path, {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
                              | {"temporal": temporal}, spec)
     metadata = {

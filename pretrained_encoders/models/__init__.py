@@ -8,6 +8,8 @@ from typing import Any
 
 from torch import nn
 
+from emo_env.data.store import MODALITIES
+
 from .audio import AUDIO_ARCHS, build_audio_encoder
 from .fusion import FusedEncoder, FusionNet
 from .temporal import TemporalModel, TemporalState
@@ -17,8 +19,6 @@ __all__ = [
     "AUDIO_ARCHS", "VISUAL_ARCHS", "MODALITIES", "FusionNet", "FusedEncoder", "TemporalModel", "TemporalState",
     "build_audio_encoder", "build_visual_encoder", "build_model",
 ]
-
-MODALITIES = ("audio", "visual", "fusion")
 
 
 def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None = None) -> nn.Module:
