@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from .models import AUDIO_ARCHS, MODALITIES, VISUAL_ARCHS
-from .training import TrainSettings
+from .training import Schedule, TrainSettings
 
 __all__ = ["PretrainSettings"]
 
@@ -40,10 +41,13 @@ class PretrainSettings:
     """Minibatch size of every stage."""
     learning_rate: float = 1e-3
     """Adam step size."""
+    lr_schedule: Schedule = "cosine"
+    """Learning-rate schedule of every stage: step (x decay_rate every decay_step epochs) or cosine
+    (a half cosine to 0 over the stage's optimiser steps)."""
     decay_step: int = 10
-    """StepLR: the learning rate is multiplied by decay_rate every decay_step epochs."""
+    """Step schedule: the learning rate is multiplied by decay_rate every decay_step epochs."""
     decay_rate: float = 0.1
-    """StepLR factor."""
+    """Step schedule factor."""
     steps_per_clip: int | None = 10
     """Frame samples drawn per training clip per encoder epoch (None = every step)."""
     oof_folds: int = 7
@@ -71,6 +75,7 @@ class PretrainSettings:
             "temporal_epochs": self.temporal_epochs > 0,
             "batch_size": self.batch_size >= 2,
             "learning_rate": self.learning_rate > 0,
+            "lr_schedule": self.lr_schedule in get_args(Schedule),
             "decay_step": self.decay_step > 0,
             "decay_rate": self.decay_rate > 0,
             "steps_per_clip": self.steps_per_clip is None or self.steps_per_clip > 0,
@@ -91,4 +96,4 @@ class PretrainSettings:
         decay step grow in proportion, so every cascade takes about the same optimiser steps.
         """
         return TrainSettings(max(1, round(epochs * scale)), self.batch_size, self.learning_rate,
-                             max(1, round(self.decay_step * scale)), self.decay_rate, self.seed)
+                             max(1, round(self.decay_step * scale)), self.decay_rate, self.seed, self.lr_schedule)

@@ -1,4 +1,5 @@
-"""The training loop shared by every model: Adam + StepLR, a fixed number of epochs (or, on a
+"""The training loop shared by every model: Adam with a step or cosine learning-rate schedule, a fixed
+number of epochs (or, on a
 separate validation set, the best epoch), atomic per-epoch checkpoints, exact resume, TensorBoard,
 tqdm, optional DistributedDataParallel.
 
@@ -9,11 +10,12 @@ resumed from the checkpoint of epoch ``e - 1`` continues exactly as an uninterru
 from __future__ import annotations
 
 import copy
+import math
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -25,9 +27,10 @@ from emo_env.artifacts import CheckpointError, load_safe, save_atomic
 
 from . import distributed
 
-__all__ = ["TrainSettings", "FitResult", "FrameTask", "SequenceTask", "fit", "stage_seed", "predict"]
+__all__ = ["Schedule", "TrainSettings", "FitResult", "FrameTask", "SequenceTask", "fit", "stage_seed", "predict"]
 
 Batch = tuple[tuple[torch.Tensor, ...], torch.Tensor]
+Schedule = Literal["cosine", "step"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,18 @@ class TrainSettings:
     decay_step: int
     decay_rate: float
     seed: int
+    schedule: Schedule = "step"
+
+    def learning_rate_factor(self, step: int, batches_per_epoch: int) -> float:
+        """The factor on ``learning_rate`` for optimiser step ``step`` (0-based) of the stage.
+
+        ``step``: ``decay_rate ** (epoch // decay_step)``; ``cosine``: a half cosine from 1 at the
+        first step to 0 after the last, so the kept last epoch ends at a small learning rate.
+        """
+        if self.schedule == "cosine":
+            total = max(1, self.epochs * batches_per_epoch)
+            return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+        return float(self.decay_rate ** ((step // max(1, batches_per_epoch)) // self.decay_step))
 
 
 @dataclass
@@ -54,6 +69,7 @@ class FitResult:
 
 class Task(Protocol):
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]: ...
+    def batches_per_epoch(self, world: int) -> int: ...
     def loss(self, model: nn.Module, inputs: tuple[torch.Tensor, ...],
              targets: torch.Tensor) -> tuple[torch.Tensor, int, int]: ...
     def evaluate(self, model: nn.Module) -> tuple[float, float] | None: ...
@@ -103,6 +119,12 @@ class FrameTask:
         self.lengths = torch.tensor([b - a for a, b in train_clips], dtype=torch.int64)
         self.val_rows = torch.from_numpy(np.asarray(val_rows, dtype=np.int64))
         self.batch_size, self.steps_per_clip, self.device, self.augment = batch_size, steps_per_clip, device, augment
+
+    def batches_per_epoch(self, world: int) -> int:
+        """How many batches ``batches`` yields per epoch."""
+        rows = int(self.lengths.sum()) if self.steps_per_clip is None else len(self.starts) * self.steps_per_clip
+        full, rest = divmod(rows, self.batch_size)
+        return full + (rest >= 2 * world) if self.batch_size >= 2 * world else 0
 
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]:
         if self.steps_per_clip is None:
@@ -155,6 +177,10 @@ class SequenceTask:
         targets = torch.where(mask, self.labels[clips][:, None], torch.full_like(mask, -100, dtype=torch.int64))
         return (self.sequences[clips, :steps].to(self.device),), targets.to(self.device)
 
+    def batches_per_epoch(self, world: int) -> int:
+        """How many batches ``batches`` yields per epoch."""
+        return -(-len(self.train_clips) // self.batch_size)
+
     def batches(self, generator: torch.Generator, rank: int, world: int) -> Iterator[Batch]:
         order = self.train_clips[torch.randperm(len(self.train_clips), generator=generator)]
         for clips in order.split(self.batch_size):
@@ -200,7 +226,9 @@ def fit(
     rank, world = distributed.rank(), distributed.world_size()
     use_ddp = distributed_data_parallel and world > 1
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.decay_step, gamma=settings.decay_rate)
+    per_epoch = task.batches_per_epoch(world if use_ddp else 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(  # stepped after every optimiser step
+        optimizer, lambda step: settings.learning_rate_factor(step, per_epoch))
     result = FitResult(best_epoch=-1, best_accuracy=None)
     best_state: dict[str, torch.Tensor] | None = None
     start = 0
@@ -220,7 +248,7 @@ def fit(
         torch.manual_seed(stage_seed(settings.seed, stage, epoch, "torch"))
         generator = torch.Generator().manual_seed(stage_seed(settings.seed, stage, epoch))
         model.train()
-        loss_sum, correct, count, batches = 0.0, 0, 0, 0
+        loss_sum, correct, count, batches, learning_rate = 0.0, 0, 0, 0, 0.0
         bar = tqdm(task.batches(generator, rank if use_ddp else 0, world if use_ddp else 1),
                    desc=f"{stage} {epoch + 1}/{settings.epochs}", leave=False, disable=not progress or rank != 0)
         for inputs, targets in bar:
@@ -228,11 +256,13 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            learning_rate = float(scheduler.get_last_lr()[0])
+            scheduler.step()
             loss_sum, correct, count, batches = loss_sum + loss.item(), correct + n_correct, count + n, batches + 1
-        scheduler.step()
         if rank != 0:
             continue
-        record = {"epoch": epoch, "train_loss": loss_sum / max(batches, 1), "train_accuracy": correct / max(count, 1)}
+        record = {"epoch": epoch, "train_loss": loss_sum / max(batches, 1), "train_accuracy": correct / max(count, 1),
+                  "learning_rate": learning_rate}  # that of the epoch's last optimiser step
         validation = task.evaluate(model)
         if validation is not None:
             record["validation_loss"], record["validation_accuracy"] = validation

@@ -200,6 +200,43 @@ def test_resume_after_interruption_equals_uninterrupted(ingest_dir, tmp_path, mo
     assert reference.report["accuracy_vs_fraction"] == resumed.report["accuracy_vs_fraction"]
 
 
+@pytest.mark.parametrize("steps_per_clip", [None, 3])
+def test_batches_per_epoch_counts_what_an_epoch_yields(steps_per_clip):
+    labels = torch.arange(50) % 2
+    spans = [(i, i + 5) for i in range(0, 35, 5)]  # 7 training clips of 5 rows
+    task = training.FrameTask([torch.randn(50, 2)], labels, spans, np.arange(35, 50), batch_size=4,
+                              steps_per_clip=steps_per_clip, device=torch.device("cpu"))
+    for world in (1, 2):
+        yielded = sum(1 for _ in task.batches(torch.Generator().manual_seed(0), 0, world))
+        assert task.batches_per_epoch(world) == yielded  # 35 rows: 8 full + 3 left; 21 rows: 5 + 1 left
+    sequences = training.SequenceTask(torch.zeros(7, 4, 2), torch.full((7,), 4), labels[:7], np.arange(7),
+                                      np.array([], dtype=np.int64), batch_size=3, device=torch.device("cpu"))
+    assert sequences.batches_per_epoch(1) == sum(1 for _ in sequences.batches(torch.Generator(), 0, 1)) == 3
+
+
+def test_learning_rate_schedules():
+    step = training.TrainSettings(25, 8, 1e-3, 10, 0.1, 0, "step")
+    assert [step.learning_rate_factor(e * 4, 4) for e in (0, 9, 10, 19, 20)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
+    cosine = training.TrainSettings(3, 8, 1e-3, 10, 0.1, 0, "cosine")
+    factors = [cosine.learning_rate_factor(s, 4) for s in range(13)]
+    assert factors[0] == 1 and factors[6] == pytest.approx(0.5) and factors[12] == pytest.approx(0, abs=1e-12)
+    assert all(a > b for a, b in zip(factors, factors[1:], strict=False))
+
+
+def test_cosine_schedule_ends_the_stage_near_zero(ingest_dir):
+    corpus = load_corpus(ingest_dir, "s3", CLASSES)
+    train = np.flatnonzero(corpus.split == 0)
+    spans = [(int(corpus.offsets[c]), int(corpus.offsets[c + 1])) for c in train]
+    task = training.FrameTask([corpus.faces], corpus.row_labels(), spans, np.array([], dtype=np.int64),
+                              batch_size=16, steps_per_clip=4, device=torch.device("cpu"))
+    model = build_model("visual", {"visual_arch": "compact", "embed_dim": 8, "class_names": CLASSES})
+    result = training.fit(model, task, training.TrainSettings(2, 16, 1e-2, 10, 0.1, 0, "cosine"), stage="cos",
+                          checkpoint=None, log_dir=None, progress=False)
+    assert task.batches_per_epoch(1) == 3  # 12 clips x 4 rows / 16
+    last_rates = [record["learning_rate"] for record in result.history]  # steps 2 and 5 (0-based) of 6
+    assert last_rates == pytest.approx([0.75e-2, 1e-2 * 0.5 * (1 + np.cos(np.pi * 5 / 6))])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
