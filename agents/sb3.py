@@ -67,6 +67,13 @@ class SB3PPOConfig(SB3Config):
     """Minibatch size."""
     gamma: float = 1.0
     """Discount (1: undiscounted, like the other learners)."""
+    initial_halt_prob: float | None = 0.05
+    """Probability of answering (any class) at each step under the initial policy, set through the bias of
+    its action logits (None: SB3's uniform start, which answers at once and rarely sees a late answer)."""
+
+    def __post_init__(self) -> None:
+        if self.initial_halt_prob is not None and not 0 < self.initial_halt_prob < 1:
+            raise ValueError(f"initial_halt_prob must be in (0, 1), got {self.initial_halt_prob!r}")
 
     def algorithm_kwargs(self) -> dict[str, Any]:
         return {"n_steps": self.n_steps, "batch_size": self.batch_size, "gamma": self.gamma, **self.algo_kwargs}
@@ -152,6 +159,9 @@ class SB3Agent(Policy):
                            env_kwargs=dict(env_kwargs), wrapper_class=wrapper)
         model = self.algorithm(self.policy_alias, env, seed=self.seed, device=self.device, verbose=0,
                                         policy_kwargs=dict(self.config.policy_kwargs), **self.config.algorithm_kwargs())
+        halt_prob = getattr(self.config, "initial_halt_prob", None)
+        if self.num_steps == 0 and halt_prob is not None:
+            _start_patient(cast("ActorCriticPolicy", model.policy), halt_prob)
         if self.num_steps > 0:  # resuming: carry the weights and optimizer state on
             model.policy.load_state_dict(self.sb3_policy.state_dict())
             if self._optimizer_state is not None:
@@ -179,6 +189,16 @@ class SB3Agent(Policy):
     def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
         super().load_checkpoint_state(state)
         self._optimizer_state = state["optimizer"]
+
+
+@torch.no_grad()
+def _start_patient(policy: ActorCriticPolicy, halt_prob: float) -> None:
+    """Bias the action logits so that the initial policy answers with probability ``halt_prob`` per step, the
+    answer spread evenly over the classes (action 0 is wait; the action layer's weights start near 0)."""
+    bias = cast(torch.nn.Linear, policy.action_net).bias
+    classes = bias.numel() - 1
+    bias.zero_()
+    bias[0] = float(np.log(classes * (1 - halt_prob) / halt_prob))
 
 
 def _logits(distribution: SB3Distribution) -> torch.Tensor:

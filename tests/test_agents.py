@@ -9,6 +9,7 @@ import torch
 from agents import AGENTS, evaluate, get_agent, load_policy
 from agents.baselines import EndPolicy, ThresholdPolicy
 from agents.exploration import explore
+from agents.monitor import Monitor
 from agents.networks import ClassSymmetricQ
 from agents.policy import Policy
 from agents.replay import ReplayBuffer
@@ -244,3 +245,32 @@ def test_dqn_calibration_jitter_retempers_only_the_probabilities(store):
                                rtol=1e-3, atol=1e-3)
     ratio = gap(new_probs) / gap(probs)
     assert ratio.min() < 0.8 and ratio.max() > 1.25 and (ratio > 0.49).all() and (ratio < 2.02).all()
+
+
+class EpisodeRecorder(Monitor):
+    """Keeps the earliness of every finished training episode."""
+
+    def __init__(self) -> None:
+        self.earliness: list[float] = []
+
+    def on_step(self, policy, finished, info) -> None:
+        if finished is not None:
+            self.earliness += list(finished["fraction"])
+
+
+@pytest.mark.parametrize("halt_prob", [None, 0.05])
+def test_ppo_patient_start_answers_late_before_any_update(halt_prob, store):
+    config = {**SMALL["sb3-maskable-ppo"], "initial_halt_prob": halt_prob}
+    agent, env_kwargs = make("sb3-maskable-ppo", store, config)
+    recorder = EpisodeRecorder()
+    agent.learn({**env_kwargs, "split": "train"}, 2 * 64, recorder)  # one rollout: the initial policy acts
+    mean = float(np.mean(recorder.earliness))
+    if halt_prob is None:  # uniform over wait and 6 classes: almost every episode answers in its first steps
+        assert mean < 0.25
+    else:  # answering at 5 % per step: most episodes run long
+        assert mean > 0.6
+
+
+def test_ppo_initial_halt_prob_is_checked():
+    with pytest.raises(ValueError, match="initial_halt_prob"):
+        get_agent("sb3-ppo").Config(initial_halt_prob=1.0)
