@@ -159,9 +159,8 @@ class SB3Agent(Policy):
                            env_kwargs=dict(env_kwargs), wrapper_class=wrapper)
         model = self.algorithm(self.policy_alias, env, seed=self.seed, device=self.device, verbose=0,
                                         policy_kwargs=dict(self.config.policy_kwargs), **self.config.algorithm_kwargs())
-        halt_prob = getattr(self.config, "initial_halt_prob", None)
-        if self.num_steps == 0 and halt_prob is not None:
-            _start_patient(cast("ActorCriticPolicy", model.policy), halt_prob)
+        if self.num_steps == 0 and isinstance(self.config, SB3PPOConfig) and self.config.initial_halt_prob is not None:
+            _start_patient(cast("ActorCriticPolicy", model.policy), self.config.initial_halt_prob)
         if self.num_steps > 0:  # resuming: carry the weights and optimizer state on
             model.policy.load_state_dict(self.sb3_policy.state_dict())
             if self._optimizer_state is not None:

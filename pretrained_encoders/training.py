@@ -1,7 +1,6 @@
 """The training loop shared by every model: Adam with a step or cosine learning-rate schedule, a fixed
-number of epochs (or, on a
-separate validation set, the best epoch), atomic per-epoch checkpoints, exact resume, TensorBoard,
-tqdm, optional DistributedDataParallel.
+number of epochs (or, on a separate validation set, the best epoch), atomic per-epoch checkpoints,
+exact resume, TensorBoard, tqdm, optional DistributedDataParallel.
 
 Every random draw of epoch ``e`` comes from a generator seeded by ``(seed, stage, e)``, so a run
 resumed from the checkpoint of epoch ``e - 1`` continues exactly as an uninterrupted run.
