@@ -1,15 +1,22 @@
-"""Per-step cost of the online recognizer on one CPU thread, and its real-time factor.
+"""Per-step cost of the online recognizer on one CPU thread, today's path against the new one.
 
-Each stage of a step is timed on its own over the steps of generated clips (320x240 video at 30 fps,
-3 s): face tracking (the Haar detector searching the track's neighbourhood every
-``face_detect_every`` steps and the face's appearance followed in between, the whole frame when the
-track is lost), the log-mel window, the audio, visual and fusion encoders, one step of the
-temporal LSTM, and the observation plus the policy (the threshold baseline, and the default DQN's
-Q-network for a learned policy). The total is the recognizer end to end (frames and 1024-sample audio
-chunks pushed as they would arrive, a policy that never answers so every step runs), against the
-reference of real time: the step period (100 ms at 10 steps/s). Decoding the video is reported
-apart (a camera delivers RGB frames). A few alternatives measured in the same run show what the
-defaults save (detection at every step) and what would cut the cost further.
+Two ways to run the recognizer are measured in the same run, stage by stage and end to end:
+
+- **today**: the torch runtime, with the face detector at every 3rd step and a scale step of 1.1
+  (the tracker before the faster defaults);
+- **new**: ONNX Runtime when the ``onnx`` extra is installed (else torch), with the tracker of the
+  default ``data`` settings (``face_detect_every``, ``face_scale_step``).
+
+Stages, over the steps of generated clips (320x240 video at 30 fps, 3 s): face tracking (the Haar
+detector searching the track's neighbourhood every ``face_detect_every`` steps and the face's
+appearance followed in between, the whole frame when the track is lost), the log-mel window, the
+encoders and one step of the temporal LSTM (separate torch calls today, one ONNX Runtime graph on
+the new path), and the observation plus the threshold policy. The total is the recognizer end to
+end (frames and 1024-sample audio chunks pushed as they would arrive, a policy that never answers so
+every step runs), against the reference of real time: the step period (100 ms at 10 steps/s).
+Decoding the video is reported apart (a camera delivers RGB frames). The ``alt:`` rows, measured
+with the new tracker settings, show a learned policy's extra cost (the default DQN's Q-network),
+the fused torch call, and what the tracker's interval saves (detection at every step).
 
 Times are CPU seconds of this process (``time.process_time``, one torch and one OpenCV thread),
 best of ``--repeats`` passes, so other processes' CPU time does not count (their pressure on the
@@ -24,10 +31,11 @@ Without ``--encoders``: the bundled encoders, or untrained encoders of the defau
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -43,10 +51,12 @@ from emo_env.data.steps import Step
 from emo_env.data.synthetic import generate_corpus
 from emo_env.envs.observations import build_observation
 from emo_online import OnlineRecognizer
+from emo_online.step import step_runner
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
 from pretrained_encoders.models import build_model
 
+TODAY_DETECT_EVERY, TODAY_SCALE_STEP = 3, 1.1  # the tracker before the faster defaults
 CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
 
 
@@ -91,11 +101,12 @@ def per_step(run: Callable[[], int], repeats: int) -> float:
     return best
 
 
-def tracking(clips: Sequence[Clip], params: IngestParams, **tracker_options: int) -> int:
+def tracking(clips: Sequence[Clip], params: IngestParams, **tracker_options: float) -> int:
     """Track the faces of ``clips`` step by step, as the step sampler does (frames pushed in time order)."""
     count = 0
     for clip in clips:
-        tracker = FaceTracker(params.face_size, **{"detect_every": params.face_detect_every, **tracker_options})
+        tracker = FaceTracker(params.face_size, **{"detect_every": params.face_detect_every,
+                                                   "scale_step": params.face_scale_step, **tracker_options})
         frames = iter(clip.frames)
         frame = next(frames, None)
         for step in clip.steps:
@@ -119,13 +130,22 @@ def log_mels(clips: Sequence[Clip], params: IngestParams) -> int:
     return count
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One way to run the recognizer: its tracker settings and the runtime of its encoders."""
+
+    name: str
+    params: IngestParams
+    runtime: str
+
+
 @torch.no_grad()
-def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams, repeats: int) -> dict[str, float]:
+def stage_costs(encoders: Encoders, clips: Sequence[Clip], variants: Sequence[Variant], repeats: int
+                ) -> dict[str, list[float | None]]:
+    """CPU seconds per step of each stage, per variant (None: the stage is not on that variant's path)."""
     steps = [step for clip in clips for step in clip.steps]
     mels = [torch.from_numpy(s.mel.astype(np.float16)[None]) for s in steps]
     faces = [torch.from_numpy(s.face.image[None]) for s in steps]
-    small_faces = [torch.from_numpy(cv2.resize(s.face.image, (48, 48), interpolation=cv2.INTER_AREA)[None])
-                   for s in steps]
     audio = [encoders.audio(m)[0] for m in mels]
     visual = [encoders.visual(f)[0] for f in faces]
     fused = [encoders.fusion(a, v)[0] for a, v in zip(audio, visual, strict=True)]
@@ -149,35 +169,62 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], params: IngestParams,
             _, _, state = encoders.temporal.step(x, state)
         return len(fused)
 
+    def runner_steps(runtime: str) -> Callable[[], int]:
+        runner = step_runner(encoders, runtime)
+        for step in steps[:5]:  # warm-up
+            runner(step.mel, step.face.image)
+
+        def run() -> int:
+            runner.reset()
+            for step in steps:
+                runner(step.mel, step.face.image)
+            return len(steps)
+        return run
+
     def policy(p) -> Callable[[int], object]:
         mode = p.spec.obs_mode
         return lambda i: p.act(build_observation(mode, fraction=0.5, **parts)[None], mask)
 
+    def on(*uses: bool, cost: Callable[[], float]) -> list[float | None]:
+        value = cost()
+        return [value if use else None for use in uses]
+
     for model, inputs in ((encoders.audio, mels), (encoders.visual, faces)):  # warm-up
         for x in inputs[:5]:
             model(x)
-    return {
-        f"face tracking (detect every {params.face_detect_every}, follow between)": per_step(
-            lambda: tracking(clips, params), repeats),
-        "log-mel window (its 10 new frames)": per_step(lambda: log_mels(clips, params), repeats),
-        "audio encoder": per_step(each(lambda i: encoders.audio(mels[i])), repeats),
-        "visual encoder": per_step(each(lambda i: encoders.visual(faces[i])), repeats),
-        "fusion network": per_step(each(lambda i: encoders.fusion(audio[i], visual[i])), repeats),
-        "temporal LSTM step": per_step(temporal, repeats),
-        "observation + threshold policy": per_step(each(policy(threshold)), repeats),
-        "observation + DQN policy (default network)": per_step(each(policy(dqn)), repeats),
-        "alt: full-frame detection every step": per_step(
-            lambda: tracking(clips, params, reacquire_after=0, detect_every=1), repeats),
-        "alt: detection near the track every step": per_step(lambda: tracking(clips, params, detect_every=1), repeats),
-        "alt: visual encoder on 48x48 crops": per_step(each(lambda i: encoders.visual(small_faces[i])), repeats),
-    }
+    torch_runtime = [variant.runtime == "torch" for variant in variants]
+    everywhere = [True] * len(variants)
+    costs = {"face tracking": [per_step(lambda v=variant: tracking(clips, v.params), repeats)
+                               for variant in variants],
+             "log-mel window (its 10 new frames)": on(*everywhere, cost=lambda: per_step(
+                 lambda: log_mels(clips, variants[0].params), repeats))}
+    costs |= {name: on(*torch_runtime, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
+        ("audio encoder", each(lambda i: encoders.audio(mels[i]))),
+        ("visual encoder", each(lambda i: encoders.visual(faces[i]))),
+        ("fusion network", each(lambda i: encoders.fusion(audio[i], visual[i]))),
+        ("temporal LSTM step", temporal))}
+    for runtime in sorted({variant.runtime for variant in variants} - {"torch"}):
+        costs[f"encoders + LSTM step, one {runtime} graph"] = on(
+            *(variant.runtime == runtime for variant in variants),
+            cost=lambda r=runtime: per_step(runner_steps(r), repeats))
+    costs["observation + threshold policy"] = on(*everywhere, cost=lambda: per_step(each(policy(threshold)), repeats))
+    base, new_only = variants[-1].params, [variant is variants[-1] for variant in variants]
+    costs |= {name: on(*new_only, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
+        ("alt: observation + DQN policy (default network)", each(policy(dqn))),
+        ("alt: encoders + LSTM step, one torch call", runner_steps("torch")),
+        ("alt: full-frame detection every step",
+         lambda: tracking(clips, base, reacquire_after=0, detect_every=1)),
+        ("alt: detection near the track every step", lambda: tracking(clips, base, detect_every=1)))}
+    return costs
 
 
-def end_to_end(encoders: Encoders, clips: Sequence[Clip], repeats: int) -> tuple[float, float]:
-    """CPU seconds per step of the recognizer fed the clips as a stream, and its algorithmic latency."""
+def end_to_end(encoders: Encoders, clips: Sequence[Clip], variant: Variant, repeats: int) -> tuple[float, float]:
+    """CPU seconds per step of the recognizer run as ``variant`` and fed the clips as a stream, and its
+    algorithmic latency."""
     k = len(encoders.class_names)
     policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": 2.0}, device="cpu")
-    rec = OnlineRecognizer(encoders, policy, horizon_steps=40)
+    spec = {**encoders.spec, "data": asdict(variant.params)}
+    rec = OnlineRecognizer(replace(encoders, spec=spec), policy, horizon_steps=40, runtime=variant.runtime)
 
     def run() -> int:
         count = 0
@@ -211,23 +258,36 @@ def main() -> None:
             generate_corpus(tmp, speakers=1, clips_per_emotion=1, min_duration_s=3.0, max_duration_s=3.0, workers=1)
             videos = sorted(Path(tmp).glob("s1/*.mp4"))[:2]
         clips = [Clip(path, params) for path in videos]
+    runtime = "onnx" if all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript")) else "torch"
+    before = replace(params, face_detect_every=TODAY_DETECT_EVERY, face_scale_step=TODAY_SCALE_STEP)
+    variants = [Variant("today", before, "torch"), Variant("new", params, runtime)]
     steps = sum(len(clip.steps) for clip in clips)
-    costs = stage_costs(encoders, clips, params, args.repeats)
-    total, latency = end_to_end(encoders, clips, args.repeats)
+    costs = stage_costs(encoders, clips, variants, args.repeats)
+    totals = [end_to_end(encoders, clips, variant, args.repeats) for variant in variants]
     period = 1 / params.step_rate
     print(f"encoders: {source}; {len(clips)} clips, {steps} steps at {params.step_rate:g} steps/s; "
           f"1 torch + 1 OpenCV thread; CPU ms per step, best of {args.repeats}\n")
-    print(f"| {'stage':<48} | {'ms/step':>8} | {'of total':>8} |")
-    print(f"|{'-' * 50}|{'-' * 9}:|{'-' * 9}:|")
-    pipeline = [name for name in costs if not name.startswith("alt:") and "DQN" not in name]
-    rows = [(name, costs[name]) for name in costs] + [("sum of the stages above (threshold policy)",
-                                                       sum(costs[name] for name in pipeline))]
-    rows += [("total: recognizer end to end", total),
-             ("(apart) decoding the video file", sum(c.decode_s for c in clips) / steps)]
-    for name, seconds in rows:
-        print(f"| {name:<48} | {1000 * seconds:8.3f} | {100 * seconds / total:7.1f}% |")
-    print(f"\nreal-time factor at {params.step_rate:g} steps/s: step period {1000 * period:.0f} ms / "
-          f"{1000 * total:.2f} ms per step = {period / total:.1f}x faster than real time "
+    for variant in variants:
+        print(f"{variant.name}: {variant.runtime} runtime; face detector every "
+              f"{variant.params.face_detect_every} steps, scale step {variant.params.face_scale_step:g}")
+    header = "".join(f" | {variant.name:>8} | {'of total':>8}" for variant in variants)
+    print(f"\n| {'stage':<48}{header} |")
+    print(f"|{'-' * 50}" + f"|{'-' * 9}:|{'-' * 9}:" * len(variants) + "|")
+    pipeline = [name for name in costs if not name.startswith("alt:")]
+    rows = list(costs.items())
+    rows.append(("sum of the stages above (not alt:)",
+                 [sum(costs[name][i] or 0.0 for name in pipeline) for i in range(len(variants))]))
+    rows.append(("**total: recognizer end to end**", [total for total, _ in totals]))
+    rows.append(("(apart) decoding the video file", [sum(c.decode_s for c in clips) / steps] * len(variants)))
+    for name, values in rows:
+        cells = "".join(" |        - |        -" if v is None else f" | {1000 * v:8.3f} | {100 * v / t:7.1f}%"
+                        for v, (t, _) in zip(values, totals, strict=True))
+        print(f"| {name:<48}{cells} |")
+    (today, _), (new, latency) = totals
+    print(f"\nnew path / today's path, end to end: {new / today:.2f}x "
+          f"({1000 * today:.2f} -> {1000 * new:.2f} ms per step)")
+    print(f"real-time factor at {params.step_rate:g} steps/s: step period {1000 * period:.0f} ms / "
+          f"{1000 * new:.2f} ms per step = {period / new:.1f}x faster than real time "
           f"(goal: 10x, i.e. under {100 * period:.0f} ms per step)")
     print(f"algorithmic latency (the mel window's lookahead past the decision time, not compute): {latency:.3f} s")
 

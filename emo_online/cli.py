@@ -1,6 +1,6 @@
 """``python -m emo_online``: play a video file (or a camera) through the online recognizer.
 
-    python -m emo_online VIDEO [--run PATH] [--out annotated.mp4] [--json] [--fast]
+    python -m emo_online VIDEO [--run PATH] [--out annotated.mp4] [--json] [--fast] [--runtime onnx]
 
 A file is one utterance: its video and audio track are pushed in decoding order, at their own pace
 (``--fast``: as fast as possible), and the decision is printed with its time; ``--out`` writes the
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import av
 import cv2
@@ -33,6 +33,7 @@ from emo_env.data.store import StoreError
 
 from .annotate import AnnotatedVideo
 from .recognizer import Decision, OnlineRecognizer
+from .step import RUNTIMES
 
 __all__ = ["main", "play_file", "play_camera", "video_duration"]
 
@@ -45,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
     camera = args.video.isdigit() and not Path(args.video).exists()
-    options = {"max_lag_s": CAMERA_MAX_LAG_S} if camera else {}
+    options: dict[str, Any] = {"runtime": args.runtime}
+    if camera:
+        options["max_lag_s"] = CAMERA_MAX_LAG_S
     if args.utterance_s is not None:
         options["utterance_s"] = args.utterance_s
     try:
@@ -238,5 +241,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--utterance-s", type=float, help="a live utterance is decided by then at the latest "
                                                           "(default: the store's longest clip)")
     parser.add_argument("--device", default="cpu", help="cpu (default; one step at a time) | auto | cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch and OpenCV threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch, ONNX Runtime and OpenCV threads (default 1)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="torch",
+                        help="run the encoders in torch (default) or ONNX Runtime (several times cheaper per step; "
+                             "pip install 'emo-env[onnx]')")
     return parser

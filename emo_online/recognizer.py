@@ -40,9 +40,9 @@ from emo_env.data.store import load_store
 from emo_env.envs.observations import OBS_MODES, build_observation, horizon_steps
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
-from pretrained_encoders.models import TemporalState
 
 from .loading import check_encoders, find_run, load_run_encoders
+from .step import step_runner
 
 __all__ = ["Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
 
@@ -113,7 +113,8 @@ class OnlineRecognizer:
     gaps are zero-padded, overlapping audio and out-of-order frames are dropped (counted in
     :attr:`dropped`). With ``max_lag_s``, a stalled stream does not hold the other back: audio
     more than ``max_lag_s`` behind the video is zero-padded, and video that far behind the audio
-    repeats its last frame.
+    repeats its last frame. ``runtime`` runs the encoders in ``"torch"`` (default) or in ``"onnx"``
+    (ONNX Runtime, several times cheaper per step; the ``onnx`` extra), see :mod:`emo_online.step`.
     """
 
     def __init__(
@@ -127,6 +128,7 @@ class OnlineRecognizer:
         max_lag_s: float | None = None,
         feature_dtype: np.dtype | type = np.float16,
         policy_name: str | None = None,
+        runtime: str = "torch",
     ) -> None:
         obs_mode = policy.spec.obs_mode
         if obs_mode not in OBS_MODES:
@@ -150,8 +152,8 @@ class OnlineRecognizer:
         self.utterance_s = self.horizon_steps / self.step_rate if utterance_s is None else float(utterance_s)
         self.max_lag_s = max_lag_s
         self.feature_dtype = np.dtype(feature_dtype)
-        self._device = next(encoders.temporal.parameters()).device
-        self._needed = _needed_embeddings(encoders.modality, self.modality if obs_mode == "frame" else None)
+        self.runtime = runtime
+        self._step = step_runner(encoders, runtime, self.modality if obs_mode == "frame" else None)
         self.reset()
         self.latency_s = self._sampler.mels.span / 2 / self.sample_rate - 0.5 / self.step_rate
         self._check_policy()
@@ -198,7 +200,7 @@ class OnlineRecognizer:
         self._total = num_steps(self.utterance_s if duration_s is None else duration_s, self.step_rate)
         self._audio_end = 0  # samples of the utterance pushed so far
         self._last_frame: VideoFrame | None = None
-        self._state: TemporalState | None = None
+        self._step.reset()
         self._finished = False
         self.decision: Decision | None = None
         self.history: list[StepRecord] = []
@@ -312,23 +314,11 @@ class OnlineRecognizer:
                 return self._decide(step.index, parts["probs"], action, began, final)
         return None
 
-    @torch.inference_mode()
     def _features(self, step: Step) -> dict[str, np.ndarray]:
         """Encoders and one temporal step; the parts of the observation, rounded as the store rounds them."""
-        enc, device = self.encoders, self._device
-        embeddings: dict[str, torch.Tensor] = {}
-        if "audio" in self._needed:  # ingest stores mel windows as float16
-            embeddings["audio"] = enc.audio(torch.from_numpy(step.mel.astype(np.float16)[None]).to(device))[0]
-        if "visual" in self._needed:
-            embeddings["visual"] = enc.visual(torch.from_numpy(step.face.image[None]).to(device))[0]
-        if "fusion" in self._needed:
-            embeddings["fusion"] = enc.fusion(embeddings["audio"], embeddings["visual"])[0]
-        probs, hidden, self._state = enc.temporal.step(embeddings[enc.modality], self._state)
-        parts = {"hidden": hidden[0], "probs": probs[0]}
-        if self.obs_mode == "frame":
-            parts["embedding"] = embeddings[self.modality][0]
-        return {name: value.cpu().numpy().astype(self.feature_dtype).astype(np.float32)
-                for name, value in parts.items()}
+        outputs = self._step(step.mel, step.face.image)  # mel windows in float16, as ingest stores them
+        names = ("hidden", "probs", "embedding") if self.obs_mode == "frame" else ("hidden", "probs")
+        return {name: outputs[name].astype(self.feature_dtype).astype(np.float32) for name in names}
 
     def _act(self, obs: np.ndarray, probs: np.ndarray, final: bool) -> int:
         """The policy's action (waiting is not allowed when ``final``)."""
@@ -359,13 +349,6 @@ class OnlineRecognizer:
         if int(spec.obs_dim) != obs_dim or int(spec.num_classes) != k:
             raise ValueError(f"the policy acts on {spec.obs_mode!r} observations of {spec.obs_dim} values and "
                              f"{spec.num_classes} classes; these encoders give {obs_dim} values and {k} classes")
-
-
-def _needed_embeddings(temporal: str, frame: str | None) -> set[str]:
-    needed = {temporal} | ({frame} if frame else set())
-    if "fusion" in needed:
-        needed |= {"audio", "visual"}
-    return needed
 
 
 def _mono(samples: np.ndarray) -> np.ndarray:

@@ -67,7 +67,7 @@ def _placed(image, x, width=640):
     return canvas
 
 
-@pytest.mark.parametrize("detect_every", [1, 3])
+@pytest.mark.parametrize("detect_every", [1, 3, 6])
 def test_follows_a_face_moving_a_quarter_of_its_width_per_step(clip, detect_every):
     frames, boxes = clip
     speed = round(0.25 * boxes[0][2])

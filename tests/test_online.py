@@ -3,6 +3,7 @@ face, gaps or stalls are handled, and a stream that ends undecided gets the forc
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict
 
 import numpy as np
@@ -19,6 +20,7 @@ from emo_env.data.media import VideoFrame, read_media
 from emo_env.data.steps import num_steps
 from emo_online import Decision, OnlineRecognizer
 from emo_online.cli import video_duration
+from emo_online.step import RUNTIMES, step_runner
 from pretrained_encoders.encoders import Encoders
 from pretrained_encoders.models import build_model
 
@@ -238,6 +240,43 @@ def test_out_of_order_frames_are_dropped_and_bad_input_is_a_clear_error(clips):
         rec.push_audio(np.zeros(10, np.float32), float("nan"))
     with pytest.raises(ValueError, match=r"\[n\] or \[n, channels\]"):
         rec.push_audio(np.zeros((2, 2, 2), np.float32))
+
+
+def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
+    encoders = random_encoders()
+    runner = step_runner(encoders, "torch")
+    rng = np.random.default_rng(0)
+    state = None
+    for _ in range(4):
+        mel = rng.standard_normal((96, 64)).astype(np.float16)
+        face = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        out = runner(mel, face)
+        with torch.inference_mode():
+            audio = encoders.audio(torch.from_numpy(mel[None]))[0]
+            fused = encoders.fusion(audio, encoders.visual(torch.from_numpy(face[None]))[0])[0]
+            probs, hidden, state = encoders.temporal.step(fused, state)
+        assert np.array_equal(out["probs"], probs[0].numpy()) and np.array_equal(out["hidden"], hidden[0].numpy())
+        assert np.array_equal(out["embedding"], fused[0].numpy())
+
+
+def test_onnx_runtime_decides_as_torch(clips, mid_threshold):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    runs = {runtime: recognizer(mid_threshold, runtime=runtime) for runtime in RUNTIMES}
+    decisions = {runtime: play(rec, clips[0]) for runtime, rec in runs.items()}
+    assert (decisions["onnx"].step, decisions["onnx"].emotion) == (decisions["torch"].step, decisions["torch"].emotion)
+    assert not decisions["onnx"].forced  # answered mid-clip, so the probabilities decided it
+    observations = {runtime: np.stack([r.observation for r in rec.history]) for runtime, rec in runs.items()}
+    np.testing.assert_allclose(observations["onnx"], observations["torch"], atol=1e-3)  # float16-rounded
+
+
+def test_unknown_or_missing_runtime_is_a_clear_error(monkeypatch):
+    with pytest.raises(ValueError, match=r"runtime must be one of \('torch', 'onnx'\), got 'tensorrt'"):
+        recognizer(runtime="tensorrt")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a))
+    with pytest.raises(ImportError, match=r"runtime 'onnx' needs onnxruntime.*pip install 'emo-env\[onnx\]'"):
+        recognizer(runtime="onnx")
 
 
 def test_policy_that_does_not_fit_the_encoders_is_a_clear_error():

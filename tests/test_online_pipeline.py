@@ -67,8 +67,9 @@ class WaitThenArgmax(Policy):
         return np.where(mask[:, 0] == 0, 1 + obs[:, :k].argmax(axis=1), 0).astype(np.int64)
 
 
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])
 @pytest.mark.parametrize("obs_mode", ["probs", "belief", "frame"])
-def test_recognizer_decides_as_the_offline_pipeline(tiny_run, obs_mode):
+def test_recognizer_decides_as_the_offline_pipeline(tiny_run, obs_mode, runtime):
     store = tiny_run.store
     k = store.num_classes
     table = observation_table(store, obs_mode)
@@ -76,7 +77,8 @@ def test_recognizer_decides_as_the_offline_pipeline(tiny_run, obs_mode):
     policy = (WaitThenArgmax(spec, device="cpu") if obs_mode == "frame"
               else ThresholdPolicy(spec, {"threshold": spread_threshold(store)}, device="cpu"))
     offline = evaluate(policy, {"store": store, "obs_mode": obs_mode}, split="eval").episodes.set_index("clip_id")
-    rec = OnlineRecognizer(load_encoders(tiny_run.encoders), policy, horizon_steps=horizon_steps(store))
+    rec = OnlineRecognizer(load_encoders(tiny_run.encoders), policy, horizon_steps=horizon_steps(store),
+                           runtime=runtime)
     steps_seen = []
     for clip in store.clip_indices("eval"):
         clip_id = store.clip_ids[clip]

@@ -49,19 +49,21 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
     return cascade
 
 
-def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24, max_size: float = 0) -> np.ndarray:
+def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24, max_size: float = 0,
+                 scale_step: float = 1.1) -> np.ndarray:
     """Face boxes ``[n, 4]`` (x, y, w, h, float32, pixels of ``image``) in an RGB image.
 
     The image is resized by ``scale`` first; ``min_size``/``max_size`` (0: none) bound the face
-    side in pixels of the resized image (the cascade's smallest face is 24 pixels).
+    side in pixels of the resized image (the cascade's smallest face is 24 pixels); ``scale_step``
+    is the ratio between the face sizes tried (OpenCV's ``scaleFactor``).
     """
     height, width = image.shape[:2]
-    if scale != 1.0:
-        image = cv2.resize(image, (max(1, round(width * scale)), max(1, round(height * scale))),
-                           interpolation=cv2.INTER_AREA)
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # (histogram equalization loses pale faces on bright backgrounds)
+    if scale != 1.0:  # grey first: resizing one channel costs a third
+        gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
+                          interpolation=cv2.INTER_AREA)
     low, high = max(24, round(min_size)), round(max_size)
-    boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(low, low),
+    boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=scale_step, minNeighbors=5, minSize=(low, low),
                                                maxSize=(high, high))
     return np.asarray(boxes, np.float32).reshape(-1, 4) / scale
 
@@ -85,8 +87,9 @@ class FaceTracker:
     decrease. ``smoothing`` is the weight of a new detection in the moving average of the box;
     ``margin`` grows the box on each side into the neighbourhood searched; ``search_face`` is the side
     the track's face is scaled to for detection, which looks for faces within ``size_change`` times
-    that; ``detect_every`` is the detection period in crops, ``template_size`` the side of the
-    appearance followed in between and ``min_match`` the correlation below which following misses.
+    that; ``scale_step`` is the ratio between the face sizes the detector tries; ``detect_every`` is
+    the detection period in crops, ``template_size`` the side of the appearance followed in between
+    and ``min_match`` the correlation below which following misses.
     """
 
     def __init__(
@@ -100,7 +103,8 @@ class FaceTracker:
         min_face: float = 0.15,
         search_face: int = 64,
         size_change: float = 1.4,
-        detect_every: int = 3,
+        scale_step: float = 1.2,
+        detect_every: int = 6,
         template_size: int = 32,
         min_match: float = 0.6,
     ) -> None:
@@ -112,6 +116,7 @@ class FaceTracker:
         self.min_face = min_face
         self.search_face = search_face
         self.size_change = size_change
+        self.scale_step = scale_step
         self.detect_every = detect_every
         self.template_size = template_size
         self.min_match = min_match
@@ -185,7 +190,7 @@ class FaceTracker:
         y1 = min(image.shape[0], round(float(box[1] + box[3])))
         patch = image[y0:y1, x0:x1]
         size = (max(1, round((x1 - x0) * scale)), max(1, round((y1 - y0) * scale)))
-        return cv2.cvtColor(cv2.resize(patch, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        return cv2.resize(cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA)
 
     def _neighbourhood(self, image: np.ndarray) -> tuple[int, int, int, int]:
         """The track's box grown by ``margin`` on each side, clipped to the image: x0, y0, x1, y1."""
@@ -197,7 +202,8 @@ class FaceTracker:
 
     def _search_frame(self, image: np.ndarray) -> np.ndarray:
         scale = min(1.0, self.detect_width / image.shape[1])
-        return detect_faces(image, scale=scale, min_size=self.min_face * min(image.shape[:2]) * scale)
+        return detect_faces(image, scale=scale, min_size=self.min_face * min(image.shape[:2]) * scale,
+                            scale_step=self.scale_step)
 
     def _search_near_track(self, image: np.ndarray) -> np.ndarray:
         """Detect in the track's neighbourhood, for faces within ``size_change`` times its size."""
@@ -207,7 +213,7 @@ class FaceTracker:
             return np.zeros((0, 4), np.float32)
         scale = self.search_face / max(self._box[2:])
         boxes = detect_faces(image[y0:y1, x0:x1], scale=scale, min_size=self.search_face / self.size_change,
-                             max_size=self.search_face * self.size_change)
+                             max_size=self.search_face * self.size_change, scale_step=self.scale_step)
         return boxes + np.array([x0, y0, 0, 0], np.float32)
 
 

@@ -37,7 +37,7 @@ from .steps import StepSampler, num_steps
 
 __all__ = ["INGEST_VERSION", "INDEX_COLUMNS", "IngestParams", "IngestResult", "sample_clip", "ingest_dataset"]
 
-INGEST_VERSION = 2  # part of every source hash: bump when the samples' computation changes
+INGEST_VERSION = 3  # part of every source hash: bump when the samples' computation changes
 INDEX_COLUMNS = ["clip_id", "label", "speaker", "group", "steps", "file", "source_hash"]
 REPORT_COLUMNS = ["path", "reason"]
 
@@ -66,8 +66,10 @@ class IngestParams:
     """STFT hop, ms."""
     mel_log_offset: float = 0.01
     """Log(mel + offset)."""
-    face_detect_every: int = 3
+    face_detect_every: int = 6
     """Run the face detector at every n-th step, follow the face's look in between (1: every step)."""
+    face_scale_step: float = 1.2
+    """Ratio between the face sizes the detector tries (OpenCV's scaleFactor, > 1): larger is faster, coarser."""
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], where: str = "data") -> IngestParams:
@@ -82,6 +84,8 @@ class IngestParams:
         for name, value in asdict(self).items():
             if not value > 0:
                 raise ConfigError(f"data.{name} must be positive, got {value!r}")
+        if not self.face_scale_step > 1:
+            raise ConfigError(f"data.face_scale_step must be > 1, got {self.face_scale_step!r}")
         if not self.mel_fmin < self.mel_fmax <= self.sample_rate / 2:
             raise ConfigError(f"data.mel_fmin < data.mel_fmax <= data.sample_rate / 2 does not hold: "
                               f"{self.mel_fmin}, {self.mel_fmax}, {self.sample_rate}")
@@ -101,7 +105,7 @@ class IngestParams:
 
     def sampler(self) -> StepSampler:
         """A fresh :class:`StepSampler` for one clip or stream."""
-        tracker = FaceTracker(self.face_size, detect_every=self.face_detect_every)
+        tracker = FaceTracker(self.face_size, detect_every=self.face_detect_every, scale_step=self.face_scale_step)
         return StepSampler(tracker, self.log_mel(), self.step_rate)
 
 

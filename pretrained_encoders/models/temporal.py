@@ -52,8 +52,17 @@ class TemporalModel(nn.Module):
              state: TemporalState | None = None) -> tuple[torch.Tensor, torch.Tensor, TemporalState]:
         """One step: ``x [B, D]`` and the previous state (None at the start of a clip) ->
         ``(probs [B, K], hidden [B, H], state)``."""
-        steps = 0 if state is None else state.steps
-        hidden, (h, c) = self.lstm(x.float().unsqueeze(1), None if state is None else (state.h, state.c))
+        if state is None:
+            zeros = x.new_zeros((1, x.shape[0], self.lstm.hidden_size), dtype=torch.float32)
+            state = TemporalState(zeros, zeros, 0)
+        probs, hidden, h, c = self.advance(x, state.h, state.c, torch.tensor(float(state.steps), device=x.device))
+        return probs, hidden, TemporalState(h, c, state.steps + 1)
+
+    def advance(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`step` on tensors only (traceable for export): ``x [B, D]``, the LSTM state ``h``, ``c``
+        ``[1, B, H]`` and the 0-based step ``index`` (a float scalar) -> ``(probs, hidden, h, c)``."""
+        hidden, (h, c) = self.lstm(x.float().unsqueeze(1), (h, c))
         hidden = hidden.squeeze(1)
-        temperature = step_temperatures(self.calibration, torch.tensor(steps, device=x.device))
-        return torch.softmax(self.head(hidden) / temperature, dim=-1), hidden, TemporalState(h, c, steps + 1)
+        temperature = step_temperatures(self.calibration, index)
+        return torch.softmax(self.head(hidden) / temperature, dim=-1), hidden, h, c

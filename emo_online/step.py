@@ -1,0 +1,172 @@
+"""One online step of the encoders as a single forward pass, run by torch or by ONNX Runtime.
+
+:class:`StepModel` chains what a step needs (audio encoder, visual encoder, fusion network, one
+step of the temporal model) into one module. :func:`step_runner` wraps it for a runtime:
+
+- ``"torch"`` (the default) calls the module;
+- ``"onnx"`` exports it once to an ONNX graph (in memory, with torch's exporter) and runs that in
+  ONNX Runtime, which costs a fraction of torch's per-call overhead on such small models. It needs
+  the ``onnx`` extra: ``pip install -e .[onnx]``.
+
+Both give the same numbers up to float rounding (differences around 1e-6, far below the float16
+rounding of the feature store).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Literal, get_args
+
+import numpy as np
+import torch
+from torch import nn
+
+from pretrained_encoders.encoders import Encoders
+
+__all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxStep", "step_runner"]
+
+Runtime = Literal["torch", "onnx"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
+OUTPUTS = ("probs", "hidden", "h", "c", "embedding")
+
+
+class StepModel(nn.Module):
+    """The encoders of one online step in one forward.
+
+    ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [1, 1, H], index float scalar)``
+    -> ``(probs [1, K], hidden [1, H], h, c, embedding [1, E])``: the temporal model's calibrated
+    probabilities and hidden state after this step, its new LSTM state, and the embedding of
+    ``frame_modality`` (the temporal model's own when None). Inputs of a modality that is not needed
+    are ignored.
+    """
+
+    def __init__(self, encoders: Encoders, frame_modality: str | None = None) -> None:
+        super().__init__()
+        self.temporal_modality = encoders.modality
+        self.frame_modality = frame_modality or encoders.modality
+        needed = {self.temporal_modality, self.frame_modality}
+        if "fusion" in needed:
+            needed |= {"audio", "visual"}
+        self.needed = frozenset(needed)
+        self.audio, self.visual = encoders.audio, encoders.visual
+        self.fusion, self.temporal = encoders.fusion, encoders.temporal
+
+    def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                index: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        embeddings: dict[str, torch.Tensor] = {}
+        if "audio" in self.needed:
+            embeddings["audio"] = self.audio(mel)[0]
+        if "visual" in self.needed:
+            embeddings["visual"] = self.visual(face)[0]
+        if "fusion" in self.needed:
+            embeddings["fusion"] = self.fusion(embeddings["audio"], embeddings["visual"])[0]
+        probs, hidden, h, c = self.temporal.advance(embeddings[self.temporal_modality], h, c, index)
+        return probs, hidden, h, c, embeddings[self.frame_modality]
+
+
+class StepRunner:
+    """Runs :class:`StepModel` one step at a time and carries the temporal state between steps.
+
+    ``runner(mel, face)`` takes the step's log-mel window ``[F, M]`` and face crop ``uint8 [S, S, 3]``
+    and returns float32 arrays ``probs [K]``, ``hidden [H]`` and ``embedding [E]``;
+    :meth:`reset` starts a new sequence.
+    """
+
+    def __init__(self, model: StepModel) -> None:
+        self.model = model.eval()
+        self.hidden_size = model.temporal.lstm.hidden_size
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new sequence (zero LSTM state, step index 0)."""
+        self._index = 0
+        self._h = self._c = np.zeros((1, 1, self.hidden_size), np.float32)
+
+    def __call__(self, mel: np.ndarray, face: np.ndarray) -> dict[str, np.ndarray]:
+        inputs: dict[str, np.ndarray] = {"mel": np.ascontiguousarray(mel, np.float16)[None],
+                  "face": np.ascontiguousarray(face, np.uint8)[None],
+                  "h": self._h, "c": self._c, "index": np.array(self._index, np.float32)}
+        probs, hidden, self._h, self._c, embedding = self._run(inputs)
+        self._index += 1
+        return {"probs": probs[0], "hidden": hidden[0], "embedding": embedding[0]}
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        raise NotImplementedError
+
+
+class TorchStep(StepRunner):
+    """:class:`StepModel` called in torch, on the device its parameters are on."""
+
+    def __init__(self, model: StepModel) -> None:
+        super().__init__(model)
+        self.device = next(model.parameters()).device
+
+    @torch.inference_mode()
+    def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        outputs = self.model(*(torch.from_numpy(inputs[name]).to(self.device) for name in ("mel", "face", "h", "c",
+                                                                                             "index")))
+        return [output.float().cpu().numpy() for output in outputs]
+
+
+class OnnxStep(StepRunner):
+    """:class:`StepModel` exported to ONNX and run in ONNX Runtime (CUDA when the model is on a GPU and
+    the installed ONNX Runtime has it, else the CPU, with torch's thread count)."""
+
+    def __init__(self, model: StepModel, mel_shape: tuple[int, int], face_size: int) -> None:
+        missing = [name for name in ("onnxruntime", "onnxscript") if importlib.util.find_spec(name) is None]
+        if missing:
+            raise ImportError(f"runtime 'onnx' needs {' and '.join(missing)}, which is not installed: "
+                              "pip install 'emo-env[onnx]', or use runtime 'torch'")
+        import onnxruntime as ort
+
+        super().__init__(model)
+        device = next(model.parameters()).device
+        example = (torch.zeros((1, *mel_shape), dtype=torch.float16, device=device),
+                   torch.zeros((1, face_size, face_size, 3), dtype=torch.uint8, device=device),
+                   torch.zeros((1, 1, self.hidden_size), device=device),
+                   torch.zeros((1, 1, self.hidden_size), device=device), torch.tensor(0.0, device=device))
+        with _quiet_export():
+            program = torch.onnx.export(self.model, example, input_names=["mel", "face", "h", "c", "index"],
+                                        output_names=[f"{name}_out" for name in OUTPUTS], dynamo=True, verbose=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = torch.get_num_threads()
+        providers = ["CPUExecutionProvider"]
+        if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        assert program is not None  # export without a file returns the program
+        self.session = ort.InferenceSession(program.model_proto.SerializeToString(), options, providers=providers)
+        self._inputs = [node.name for node in self.session.get_inputs()]  # the exporter drops unused inputs
+
+    def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self.session.run(None, {name: inputs[name] for name in self._inputs}))
+
+
+@contextlib.contextmanager
+def _quiet_export() -> Iterator[None]:
+    """Silence the exporter's progress lines and its notes on what this model does not use."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The tensor attributes .* were assigned during export")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def step_runner(encoders: Encoders, runtime: str = "torch", frame_modality: str | None = None) -> StepRunner:
+    """A :class:`StepRunner` of ``encoders`` in ``runtime`` (one of :data:`RUNTIMES`)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    model = StepModel(encoders, frame_modality)
+    if runtime == "torch":
+        return TorchStep(model)
+    data = encoders.spec["data"]
+    mel_shape = (round(data["mel_window_s"] * 1000 / data["mel_hop_ms"]), int(data["mel_bands"]))
+    return OnnxStep(model, mel_shape, int(data["face_size"]))
