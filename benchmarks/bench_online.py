@@ -1,22 +1,23 @@
-"""Per-step cost of the online recognizer on one CPU thread, today's path against the new one.
+"""Per-step cost of the online recognizer on one CPU thread, today's path against the new ones.
 
-Two ways to run the recognizer are measured in the same run, stage by stage and end to end:
+The ways to run the recognizer are measured in the same run, stage by stage and end to end:
 
-- **today**: the torch runtime, with the face detector at every 3rd step and a scale step of 1.1
-  (the tracker before the faster defaults);
-- **new**: ONNX Runtime when the ``onnx`` extra is installed (else torch), with the tracker of the
-  default ``data`` settings (``face_detect_every``, ``face_scale_step``).
+- **today**: the path before the faster defaults: the face detector at every 3rd step with a scale
+  step of 1.1, and the encoders called one by one in torch;
+- **torch**: the tracker of the default ``data`` settings (``face_detect_every``, ``face_scale_step``)
+  and the encoders and temporal step in one torch call (the default runtime);
+- **onnx**: the same in one ONNX Runtime call, when the ``onnx`` extra is installed.
 
 Stages, over the steps of generated clips (320x240 video at 30 fps, 3 s): face tracking (the Haar
 detector searching the track's neighbourhood every ``face_detect_every`` steps and the face's
 appearance followed in between, the whole frame when the track is lost), the log-mel window, the
-encoders and one step of the temporal LSTM (separate torch calls today, one ONNX Runtime graph on
-the new path), and the observation plus the threshold policy. The total is the recognizer end to
+encoders and one step of the temporal LSTM (separate torch calls today, one call on the new
+paths), and the observation plus the threshold policy. The total is the recognizer end to
 end (frames and 1024-sample audio chunks pushed as they would arrive, a policy that never answers so
 every step runs), against the reference of real time: the step period (100 ms at 10 steps/s).
 Decoding the video is reported apart (a camera delivers RGB frames). The ``alt:`` rows, measured
-with the new tracker settings, show a learned policy's extra cost (the default DQN's Q-network),
-the fused torch call, and what the tracker's interval saves (detection at every step).
+with the new tracker settings, show a learned policy's extra cost (the default DQN's Q-network) and
+what the tracker's interval saves (detection at every step).
 
 Times are CPU seconds of this process (``time.process_time``, one torch and one OpenCV thread),
 best of ``--repeats`` passes, so other processes' CPU time does not count (their pressure on the
@@ -192,26 +193,25 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], variants: Sequence[Va
     for model, inputs in ((encoders.audio, mels), (encoders.visual, faces)):  # warm-up
         for x in inputs[:5]:
             model(x)
-    torch_runtime = [variant.runtime == "torch" for variant in variants]
+    today = [variant is variants[0] for variant in variants]
     everywhere = [True] * len(variants)
     costs = {"face tracking": [per_step(lambda v=variant: tracking(clips, v.params), repeats)
                                for variant in variants],
              "log-mel window (its 10 new frames)": on(*everywhere, cost=lambda: per_step(
                  lambda: log_mels(clips, variants[0].params), repeats))}
-    costs |= {name: on(*torch_runtime, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
+    costs |= {name: on(*today, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
         ("audio encoder", each(lambda i: encoders.audio(mels[i]))),
         ("visual encoder", each(lambda i: encoders.visual(faces[i]))),
         ("fusion network", each(lambda i: encoders.fusion(audio[i], visual[i]))),
         ("temporal LSTM step", temporal))}
-    for runtime in sorted({variant.runtime for variant in variants} - {"torch"}):
-        costs[f"encoders + LSTM step, one {runtime} graph"] = on(
-            *(variant.runtime == runtime for variant in variants),
+    for runtime in dict.fromkeys(variant.runtime for variant in variants[1:]):
+        costs[f"encoders + LSTM step, one {runtime} call"] = on(
+            *(variant.runtime == runtime and not first for variant, first in zip(variants, today, strict=True)),
             cost=lambda r=runtime: per_step(runner_steps(r), repeats))
     costs["observation + threshold policy"] = on(*everywhere, cost=lambda: per_step(each(policy(threshold)), repeats))
-    base, new_only = variants[-1].params, [variant is variants[-1] for variant in variants]
-    costs |= {name: on(*new_only, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
+    base, last = variants[-1].params, [variant is variants[-1] for variant in variants]
+    costs |= {name: on(*last, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
         ("alt: observation + DQN policy (default network)", each(policy(dqn))),
-        ("alt: encoders + LSTM step, one torch call", runner_steps("torch")),
         ("alt: full-frame detection every step",
          lambda: tracking(clips, base, reacquire_after=0, detect_every=1)),
         ("alt: detection near the track every step", lambda: tracking(clips, base, detect_every=1)))}
@@ -258,9 +258,10 @@ def main() -> None:
             generate_corpus(tmp, speakers=1, clips_per_emotion=1, min_duration_s=3.0, max_duration_s=3.0, workers=1)
             videos = sorted(Path(tmp).glob("s1/*.mp4"))[:2]
         clips = [Clip(path, params) for path in videos]
-    runtime = "onnx" if all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript")) else "torch"
+    onnx = all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
     before = replace(params, face_detect_every=TODAY_DETECT_EVERY, face_scale_step=TODAY_SCALE_STEP)
-    variants = [Variant("today", before, "torch"), Variant("new", params, runtime)]
+    variants = [Variant("today", before, "torch"), Variant("torch", params, "torch")]
+    variants += [Variant("onnx", params, "onnx")] if onnx else []
     steps = sum(len(clip.steps) for clip in clips)
     costs = stage_costs(encoders, clips, variants, args.repeats)
     totals = [end_to_end(encoders, clips, variant, args.repeats) for variant in variants]
@@ -283,9 +284,11 @@ def main() -> None:
         cells = "".join(" |        - |        -" if v is None else f" | {1000 * v:8.3f} | {100 * v / t:7.1f}%"
                         for v, (t, _) in zip(values, totals, strict=True))
         print(f"| {name:<48}{cells} |")
-    (today, _), (new, latency) = totals
-    print(f"\nnew path / today's path, end to end: {new / today:.2f}x "
-          f"({1000 * today:.2f} -> {1000 * new:.2f} ms per step)")
+    (today, _), (new, latency) = totals[0], totals[-1]
+    for variant, (total, _) in zip(variants[1:], totals[1:], strict=True):
+        print(f"\n{variant.name} / today, end to end: {total / today:.2f}x "
+              f"({1000 * today:.2f} -> {1000 * total:.2f} ms per step)", end="")
+    print(" (without the onnx extra: pip install -e '.[onnx]')" if not onnx else "")
     print(f"real-time factor at {params.step_rate:g} steps/s: step period {1000 * period:.0f} ms / "
           f"{1000 * new:.2f} ms per step = {period / new:.1f}x faster than real time "
           f"(goal: 10x, i.e. under {100 * period:.0f} ms per step)")

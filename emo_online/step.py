@@ -19,6 +19,7 @@ import importlib.util
 import io
 import logging
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Literal, get_args
 
@@ -32,6 +33,7 @@ __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxS
 
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
+INPUTS = ("mel", "face", "h", "c", "index")
 OUTPUTS = ("probs", "hidden", "h", "c", "embedding")
 
 
@@ -69,7 +71,7 @@ class StepModel(nn.Module):
         return probs, hidden, h, c, embeddings[self.frame_modality]
 
 
-class StepRunner:
+class StepRunner(ABC):
     """Runs :class:`StepModel` one step at a time and carries the temporal state between steps.
 
     ``runner(mel, face)`` takes the step's log-mel window ``[F, M]`` and face crop ``uint8 [S, S, 3]``
@@ -95,8 +97,9 @@ class StepRunner:
         self._index += 1
         return {"probs": probs[0], "hidden": hidden[0], "embedding": embedding[0]}
 
+    @abstractmethod
     def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        raise NotImplementedError
+        """The model's outputs (:data:`OUTPUTS` in order) for ``inputs`` (named as the model's arguments)."""
 
 
 class TorchStep(StepRunner):
@@ -108,8 +111,7 @@ class TorchStep(StepRunner):
 
     @torch.inference_mode()
     def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-        outputs = self.model(*(torch.from_numpy(inputs[name]).to(self.device) for name in ("mel", "face", "h", "c",
-                                                                                             "index")))
+        outputs = self.model(*(torch.from_numpy(inputs[name]).to(self.device) for name in INPUTS))
         return [output.float().cpu().numpy() for output in outputs]
 
 
@@ -131,7 +133,7 @@ class OnnxStep(StepRunner):
                    torch.zeros((1, 1, self.hidden_size), device=device),
                    torch.zeros((1, 1, self.hidden_size), device=device), torch.tensor(0.0, device=device))
         with _quiet_export():
-            program = torch.onnx.export(self.model, example, input_names=["mel", "face", "h", "c", "index"],
+            program = torch.onnx.export(self.model, example, input_names=list(INPUTS),
                                         output_names=[f"{name}_out" for name in OUTPUTS], dynamo=True, verbose=False)
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = torch.get_num_threads()
@@ -167,6 +169,5 @@ def step_runner(encoders: Encoders, runtime: str = "torch", frame_modality: str 
     model = StepModel(encoders, frame_modality)
     if runtime == "torch":
         return TorchStep(model)
-    data = encoders.spec["data"]
-    mel_shape = (round(data["mel_window_s"] * 1000 / data["mel_hop_ms"]), int(data["mel_bands"]))
-    return OnnxStep(model, mel_shape, int(data["face_size"]))
+    spec = encoders.spec
+    return OnnxStep(model, (int(spec["mel_frames"]), int(spec["mel_bands"])), int(spec["face_size"]))
