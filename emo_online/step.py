@@ -90,9 +90,9 @@ class StepRunner(ABC):
         self._h = self._c = np.zeros((1, 1, self.hidden_size), np.float32)
 
     def __call__(self, mel: np.ndarray, face: np.ndarray) -> dict[str, np.ndarray]:
-        inputs: dict[str, np.ndarray] = {"mel": np.ascontiguousarray(mel, np.float16)[None],
-                  "face": np.ascontiguousarray(face, np.uint8)[None],
-                  "h": self._h, "c": self._c, "index": np.array(self._index, np.float32)}
+        inputs: dict[str, np.ndarray] = {
+            "mel": np.ascontiguousarray(mel, np.float16)[None], "face": np.ascontiguousarray(face, np.uint8)[None],
+            "h": self._h, "c": self._c, "index": np.array(self._index, np.float32)}
         probs, hidden, self._h, self._c, embedding = self._run(inputs)
         self._index += 1
         return {"probs": probs[0], "hidden": hidden[0], "embedding": embedding[0]}
