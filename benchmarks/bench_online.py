@@ -186,35 +186,36 @@ def stage_costs(encoders: Encoders, clips: Sequence[Clip], variants: Sequence[Va
         mode = p.spec.obs_mode
         return lambda i: p.act(build_observation(mode, fraction=0.5, **parts)[None], mask)
 
-    def on(*uses: bool, cost: Callable[[], float]) -> list[float | None]:
-        value = cost()
-        return [value if use else None for use in uses]
+    def on(run: Callable[[], int], where: Callable[[Variant], bool] = lambda v: True) -> list[float | None]:
+        """The cost of ``run`` in the columns of the variants ``where`` holds for (it is measured once)."""
+        value = per_step(run, repeats)
+        return [value if where(variant) else None for variant in variants]
+
+    def is_today(variant: Variant) -> bool:
+        return variant is variants[0]
+
+    def is_last(variant: Variant) -> bool:
+        return variant is variants[-1]
 
     for model, inputs in ((encoders.audio, mels), (encoders.visual, faces)):  # warm-up
         for x in inputs[:5]:
             model(x)
-    today = [variant is variants[0] for variant in variants]
-    everywhere = [True] * len(variants)
     costs = {"face tracking": [per_step(lambda v=variant: tracking(clips, v.params), repeats)
                                for variant in variants],
-             "log-mel window (its 10 new frames)": on(*everywhere, cost=lambda: per_step(
-                 lambda: log_mels(clips, variants[0].params), repeats))}
-    costs |= {name: on(*today, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
-        ("audio encoder", each(lambda i: encoders.audio(mels[i]))),
-        ("visual encoder", each(lambda i: encoders.visual(faces[i]))),
-        ("fusion network", each(lambda i: encoders.fusion(audio[i], visual[i]))),
-        ("temporal LSTM step", temporal))}
+             "log-mel window (its 10 new frames)": on(lambda: log_mels(clips, variants[0].params)),
+             "audio encoder": on(each(lambda i: encoders.audio(mels[i])), is_today),
+             "visual encoder": on(each(lambda i: encoders.visual(faces[i])), is_today),
+             "fusion network": on(each(lambda i: encoders.fusion(audio[i], visual[i])), is_today),
+             "temporal LSTM step": on(temporal, is_today)}
     for runtime in dict.fromkeys(variant.runtime for variant in variants[1:]):
         costs[f"encoders + LSTM step, one {runtime} call"] = on(
-            *(variant.runtime == runtime and not first for variant, first in zip(variants, today, strict=True)),
-            cost=lambda r=runtime: per_step(runner_steps(r), repeats))
-    costs["observation + threshold policy"] = on(*everywhere, cost=lambda: per_step(each(policy(threshold)), repeats))
-    base, last = variants[-1].params, [variant is variants[-1] for variant in variants]
-    costs |= {name: on(*last, cost=lambda fn=fn: per_step(fn, repeats)) for name, fn in (
-        ("alt: observation + DQN policy (default network)", each(policy(dqn))),
-        ("alt: full-frame detection every step",
-         lambda: tracking(clips, base, reacquire_after=0, detect_every=1)),
-        ("alt: detection near the track every step", lambda: tracking(clips, base, detect_every=1)))}
+            runner_steps(runtime), lambda v, r=runtime: v.runtime == r and not is_today(v))
+    base = variants[-1].params
+    costs |= {"observation + threshold policy": on(each(policy(threshold))),
+              "alt: observation + DQN policy (default network)": on(each(policy(dqn)), is_last),
+              "alt: full-frame detection every step": on(
+                  lambda: tracking(clips, base, reacquire_after=0, detect_every=1), is_last),
+              "alt: detection near the track every step": on(lambda: tracking(clips, base, detect_every=1), is_last)}
     return costs
 
 
