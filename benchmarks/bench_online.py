@@ -3,8 +3,9 @@
 The ways to run the recognizer are measured in the same run, stage by stage and end to end:
 
 - **today**: the path before the faster defaults: the face detector at every 3rd step with a scale
-  step of 1.1, and the encoders called one by one in torch;
-- **torch**: the tracker of the default ``data`` settings (``face_detect_every``, ``face_scale_step``)
+  step of 1.1, whole frames searched at 320 pixels wide, and the encoders called one by one in torch;
+- **torch**: the tracker of the default ``data`` settings (``face_detect_every``, ``face_scale_step``,
+  ``face_detect_width``)
   and the encoders and temporal step in one torch call (the default runtime);
 - **onnx**: the same in one ONNX Runtime call, when the ``onnx`` extra is installed.
 
@@ -57,7 +58,7 @@ from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
 from pretrained_encoders.models import build_model
 
-TODAY_DETECT_EVERY, TODAY_SCALE_STEP = 3, 1.1  # the tracker before the faster defaults
+TODAY_DETECT_EVERY, TODAY_SCALE_STEP, TODAY_DETECT_WIDTH = 3, 1.1, 320  # the tracker before the faster defaults
 CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
 
 
@@ -107,7 +108,8 @@ def tracking(clips: Sequence[Clip], params: IngestParams, **tracker_options: flo
     count = 0
     for clip in clips:
         tracker = FaceTracker(params.face_size, **{"detect_every": params.face_detect_every,
-                                                   "scale_step": params.face_scale_step, **tracker_options})
+                                                   "scale_step": params.face_scale_step,
+                                                   "detect_width": params.face_detect_width, **tracker_options})
         frames = iter(clip.frames)
         frame = next(frames, None)
         for step in clip.steps:
@@ -260,7 +262,8 @@ def main() -> None:
             videos = sorted(Path(tmp).glob("s1/*.mp4"))[:2]
         clips = [Clip(path, params) for path in videos]
     onnx = all(importlib.util.find_spec(name) for name in ("onnxruntime", "onnxscript"))
-    before = replace(params, face_detect_every=TODAY_DETECT_EVERY, face_scale_step=TODAY_SCALE_STEP)
+    before = replace(params, face_detect_every=TODAY_DETECT_EVERY, face_scale_step=TODAY_SCALE_STEP,
+                     face_detect_width=TODAY_DETECT_WIDTH)
     variants = [Variant("today", before, "torch"), Variant("torch", params, "torch")]
     variants += [Variant("onnx", params, "onnx")] if onnx else []
     steps = sum(len(clip.steps) for clip in clips)
@@ -271,7 +274,8 @@ def main() -> None:
           f"1 torch + 1 OpenCV thread; CPU ms per step, best of {args.repeats}\n")
     for variant in variants:
         print(f"{variant.name}: {variant.runtime} runtime; face detector every "
-              f"{variant.params.face_detect_every} steps, scale step {variant.params.face_scale_step:g}")
+              f"{variant.params.face_detect_every} steps, scale step {variant.params.face_scale_step:g}, "
+              f"whole frames at {variant.params.face_detect_width} pixels wide")
     header = "".join(f" | {variant.name:>8} | {'of total':>8}" for variant in variants)
     print(f"\n| {'stage':<48}{header} |")
     print(f"|{'-' * 50}" + f"|{'-' * 9}:|{'-' * 9}:" * len(variants) + "|")

@@ -54,6 +54,8 @@ def test_preview_writes_a_png_from_an_npz_or_a_video(tiny_corpus, tiny_ingest, t
     (["ingest", "--root", "{tmp}/none"], "error: synthetic root {tmp}/none does not exist"),
     (["ingest", "--set", "data.step_rate=0"], "error: data.step_rate must be positive, got 0"),
     (["ingest", "--set", "data.face_scale_step=1.0"], "error: data.face_scale_step must be > 1, got 1.0"),
+    (["ingest", "--set", "data.face_detect_width=20"],
+     "error: data.face_detect_width must be at least 24 (the detector's smallest face, in pixels), got 20"),
     (["preview", "{tmp}/none.npz"], "error: {tmp}/none.npz: not a clip file of the ingest output"),
     (["preview", "{tmp}/none.mp4"], "error: {tmp}/none.mp4: file not found"),
 ])

@@ -1,12 +1,15 @@
 """The face tracker on generated frames: it finds the face, follows a moving face between detections,
-keeps its box through misses, sticks to its face when another appears, and re-acquires a face that
-jumped away."""
+keeps its box through misses, sticks to its face when another appears, re-acquires a face that
+jumped away, and finds faces as small as its whole-frame search width allows."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import cv2
+
 from emo_env.data.faces import FaceTracker, crop_face, detect_faces
+from emo_env.data.ingest import IngestParams
 from emo_env.data.media import VideoFrame, read_media
 
 
@@ -98,6 +101,21 @@ def test_reacquires_a_face_that_jumped_away(clip):
     assert [feed(moved).found for _ in range(3)] == [False, False, False]
     crop = feed(moved)
     assert crop.found and abs(_centre(crop.box)[0] - (_centre(boxes[1])[0] + 300)) < 0.2 * boxes[1][2]
+
+
+@pytest.mark.parametrize("width, found", [(160, False), (320, True)])
+def test_the_whole_frame_search_width_sets_the_smallest_face_found(clip, width, found):
+    frames, boxes = clip
+    small = cv2.resize(frames[0], None, fx=0.72, fy=0.72, interpolation=cv2.INTER_AREA)  # a face of ~0.19 x 480 px
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    canvas[150:150 + small.shape[0], 200:200 + small.shape[1]] = small
+    tracker = IngestParams(face_detect_width=width).sampler().tracker  # the setting reaches ingest's tracker
+    tracker.push(VideoFrame(0.0, 0.1, canvas))
+    crop = tracker.crop_at(0.0)
+    assert crop.found == found  # at 160 px wide the face is under the detector's 24 pixels
+    if found:
+        truth = 0.72 * boxes[0] + np.array([200, 150, 0, 0], np.float32)
+        assert np.abs(_centre(crop.box) - _centre(truth)).max() < 0.15 * truth[2]
 
 
 def test_before_any_detection_the_box_is_the_centre_square():

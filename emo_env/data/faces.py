@@ -26,10 +26,11 @@ import numpy as np
 
 from .media import VideoFrame
 
-__all__ = ["TIME_TOLERANCE", "FaceCrop", "FaceTracker", "detect_faces", "crop_face"]
+__all__ = ["MIN_FACE_PIXELS", "TIME_TOLERANCE", "FaceCrop", "FaceTracker", "detect_faces", "crop_face"]
 
 CASCADE = "haarcascade_frontalface_default.xml"
 TIME_TOLERANCE = 1e-6  # a frame within this many seconds of a time counts as shown at it
+MIN_FACE_PIXELS = 24  # the side of the cascade's window: the smallest face it finds
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24,
     """Face boxes ``[n, 4]`` (x, y, w, h, float32, pixels of ``image``) in an RGB image.
 
     The image is resized by ``scale`` first; ``min_size``/``max_size`` (0: none) bound the face
-    side in pixels of the resized image (the cascade's smallest face is 24 pixels); ``scale_step``
+    side in pixels of the resized image (the cascade's smallest face is :data:`MIN_FACE_PIXELS`); ``scale_step``
     is the ratio between the face sizes tried (OpenCV's ``scaleFactor``).
     """
     height, width = image.shape[:2]
@@ -62,7 +63,7 @@ def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24,
     if scale != 1.0:  # grey first: resizing one channel costs a third
         gray = cv2.resize(gray, (max(1, round(width * scale)), max(1, round(height * scale))),
                           interpolation=cv2.INTER_AREA)
-    low, high = max(24, round(min_size)), round(max_size)
+    low, high = max(MIN_FACE_PIXELS, round(min_size)), round(max_size)
     boxes = _cascade(CASCADE).detectMultiScale(gray, scaleFactor=scale_step, minNeighbors=5, minSize=(low, low),
                                                maxSize=(high, high))
     return np.asarray(boxes, np.float32).reshape(-1, 4) / scale
@@ -99,7 +100,7 @@ class FaceTracker:
         smoothing: float = 0.6,
         margin: float = 0.5,
         reacquire_after: int = 5,
-        detect_width: int = 320,
+        detect_width: int = 160,
         min_face: float = 0.15,
         search_face: int = 64,
         size_change: float = 1.4,

@@ -31,7 +31,7 @@ from emo_env.artifacts import atomic_path
 from ..config import ConfigError
 from .audio import LogMelExtractor
 from .clips import Clip, DatasetError, Skip
-from .faces import FaceTracker
+from .faces import MIN_FACE_PIXELS, FaceTracker
 from .media import MediaError, read_media
 from .steps import StepSampler, num_steps
 
@@ -70,6 +70,10 @@ class IngestParams:
     """Run the face detector at every n-th step, follow the face's look in between (1: every step)."""
     face_scale_step: float = 1.2
     """Ratio between the face sizes the detector tries (OpenCV's scaleFactor, > 1): larger is faster, coarser."""
+    face_detect_width: int = 160
+    """Width a frame is scaled down to when the whole of it is searched for the face (at the first
+    frame, and after the face is lost): larger finds smaller faces and costs more. The detector's
+    smallest face is 24 pixels at this width."""
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], where: str = "data") -> IngestParams:
@@ -86,6 +90,9 @@ class IngestParams:
                 raise ConfigError(f"data.{name} must be positive, got {value!r}")
         if not self.face_scale_step > 1:
             raise ConfigError(f"data.face_scale_step must be > 1, got {self.face_scale_step!r}")
+        if self.face_detect_width < MIN_FACE_PIXELS:
+            raise ConfigError(f"data.face_detect_width must be at least {MIN_FACE_PIXELS} (the detector's smallest "
+                              f"face, in pixels), got {self.face_detect_width!r}")
         if not self.mel_fmin < self.mel_fmax <= self.sample_rate / 2:
             raise ConfigError(f"data.mel_fmin < data.mel_fmax <= data.sample_rate / 2 does not hold: "
                               f"{self.mel_fmin}, {self.mel_fmax}, {self.sample_rate}")
@@ -105,7 +112,8 @@ class IngestParams:
 
     def sampler(self) -> StepSampler:
         """A fresh :class:`StepSampler` for one clip or stream."""
-        tracker = FaceTracker(self.face_size, detect_every=self.face_detect_every, scale_step=self.face_scale_step)
+        tracker = FaceTracker(self.face_size, detect_every=self.face_detect_every, scale_step=self.face_scale_step,
+                              detect_width=self.face_detect_width)
         return StepSampler(tracker, self.log_mel(), self.step_rate)
 
 
