@@ -2,11 +2,10 @@
 keeps its box through misses, sticks to its face when another appears, re-acquires a face that
 jumped away, and finds faces as small as its whole-frame search width allows."""
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
-
-import cv2
 
 from emo_env.data.faces import FaceTracker, crop_face, detect_faces
 from emo_env.data.ingest import IngestParams
