@@ -50,7 +50,7 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
     return cascade
 
 
-def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = 24, max_size: float = 0,
+def detect_faces(image: np.ndarray, *, scale: float = 1.0, min_size: float = MIN_FACE_PIXELS, max_size: float = 0,
                  scale_step: float = 1.1) -> np.ndarray:
     """Face boxes ``[n, 4]`` (x, y, w, h, float32, pixels of ``image``) in an RGB image.
 

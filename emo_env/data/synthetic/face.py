@@ -379,11 +379,13 @@ class FaceScene:
                                     self._shade(np.minimum(0.35, 0.45 * (frown - 0.3))), 1.2, frown > 0.3))
         base = ey - idt.brow_gap * a
         oblique = inner_up * np.clip(1.0 - outer_up, 0.0, 1.0)  # AU1 without AU2: the outer end drops
+        both_up = np.minimum(inner_up, outer_up)  # AU1 lifts the middle only together with AU2
+        scowl = np.maximum(lower - 0.6, 0.0)  # a strong AU4 (anger) pulls the inner ends down further
         for side in (-1, 1):
             inner = _xy(side * (ex - 0.95 * ew - 0.12 * a * lower),
-                        base + 0.02 * a - 0.15 * a * inner_up + 0.14 * a * lower)
+                        base + 0.02 * a - 0.15 * a * inner_up - 0.1 * a * oblique + 0.14 * a * lower + 0.1 * a * scowl)
             mid = _xy(side * (ex + 0.05 * ew),
-                      base - idt.brow_arch * a - 0.04 * a * inner_up - 0.06 * a * outer_up + 0.07 * a * lower)
+                      base - idt.brow_arch * a - 0.04 * a * both_up - 0.06 * a * outer_up + 0.07 * a * lower)
             outer = _xy(side * (ex + 1.15 * ew),
                         base + 0.03 * a - 0.11 * a * outer_up + 0.03 * a * lower + 0.06 * a * oblique)
             out.append(self._stroke(_bezier(inner, mid, outer), "brow", idt.brow_thick * a))
@@ -462,7 +464,7 @@ class FaceScene:
         stretch, press, snarl = au["lip_stretch"], au["lip_press"], au["upper_lip_raise"]
         corner_x = mw * (1.0 + 0.22 * pull + 0.3 * stretch - 0.18 * np.maximum(mouth_round, 0.0)
                          + 0.08 * np.maximum(-mouth_round, 0.0) - 0.08 * press)
-        corner_y = my - 0.09 * b * pull + 0.15 * b * depress + 0.04 * b * stretch
+        corner_y = my - 0.09 * b * pull + 0.15 * b * depress + 0.1 * b * stretch  # AU20 draws the corners back and down
         fold = 0.12 + 0.35 * au["cheek_raise"] + 0.3 * pull + 0.4 * snarl + 0.2 * au["nose_wrinkle"]
         out = []
         for side in (-1, 1):
