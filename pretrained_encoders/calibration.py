@@ -2,9 +2,12 @@
 training split's out-of-fold beliefs and applied to every exported belief; expected calibration
 error and reliability diagrams.
 
-The temperature at 0-based step ``t`` is ``exp(a + b * log(1 + t))`` (the temporal model's
-``calibration`` buffer ``(a, b)``): early beliefs, which rest on a neutral face and little speech,
-need another correction than late ones, and one temperature (``b = 0``) cannot give both.
+The temperature at 0-based step ``t`` is ``exp(a + b * u + c * u ** 2)`` with ``u = log(1 + t)``,
+``t`` capped at the longest fitted clip's last step (the temporal model's ``calibration`` buffer
+``(a, b, c, last_step)``, :func:`~pretrained_encoders.models.temporal.step_temperatures`): early beliefs,
+which rest on a neutral face and little speech, need another correction than late ones, and one
+temperature cannot give both. Fitted on six training speakers and scored on the seventh, the
+quadratic term lowered the ECE at 20, 50 and 100 % of the clip by a third to two thirds against ``c = 0``.
 """
 
 from __future__ import annotations
@@ -38,21 +41,27 @@ def _log_probs(probs: np.ndarray) -> torch.Tensor:
     return torch.log(torch.as_tensor(np.asarray(probs, dtype=np.float64)).clamp_min(1e-12))
 
 
-def fit_calibration(probs: np.ndarray, labels: np.ndarray, steps: np.ndarray) -> tuple[float, float]:
-    """The ``(a, b)`` that minimise the negative log-likelihood of ``softmax(log(probs) / T(step))``
-    (one per-step belief per row, ``labels`` its clip's class, ``steps`` its step index)."""
+def fit_calibration(probs: np.ndarray, labels: np.ndarray, steps: np.ndarray) -> tuple[float, float, float, float]:
+    """The ``(a, b, c)`` that minimise the negative log-likelihood of ``softmax(log(probs) / T(step))``
+    (one per-step belief per row, ``labels`` its clip's class, ``steps`` its step index), and the last
+    step seen: the temporal model's ``calibration``."""
     log_p = _log_probs(probs)
     target = torch.as_tensor(np.asarray(labels, dtype=np.int64))
-    log_steps = torch.log1p(torch.as_tensor(np.asarray(steps), dtype=torch.float64))
+    steps_t = torch.as_tensor(np.asarray(steps), dtype=torch.float64)
+    last_step = float(steps_t.max())
+    # solved for (a, b * s, c * s^2), s = log(1 + last_step): the same map, better conditioned
+    scale = torch.tensor([1.0, np.log1p(last_step), np.log1p(last_step) ** 2], dtype=torch.float64)
 
     def nll(params: np.ndarray) -> tuple[float, np.ndarray]:
-        ab = torch.tensor(params, dtype=torch.float64, requires_grad=True)
-        loss = torch.nn.functional.cross_entropy(log_p / torch.exp(ab[0] + ab[1] * log_steps)[:, None], target)
+        scaled = torch.tensor(params, dtype=torch.float64, requires_grad=True)
+        temperature = step_temperatures(torch.cat([scaled / scale, scale.new_tensor([last_step])]), steps_t)
+        loss = torch.nn.functional.cross_entropy(log_p / temperature[:, None], target)
         loss.backward()
-        return float(loss.detach()), ab.grad.numpy()  # type: ignore[union-attr]
+        return float(loss.detach()), scaled.grad.numpy()  # type: ignore[union-attr]
 
-    result = minimize(nll, np.zeros(2), jac=True, method="L-BFGS-B", bounds=[(-4.0, 4.0), (-2.0, 2.0)])
-    return float(result.x[0]), float(result.x[1])
+    result = minimize(nll, np.zeros(3), jac=True, method="L-BFGS-B", bounds=[(-30.0, 30.0)] * 3)
+    a, b, c = (float(x) for x in result.x / scale.numpy())
+    return a, b, c, last_step
 
 
 def apply_calibration(probs: np.ndarray, calibration: Sequence[float], steps: np.ndarray) -> np.ndarray:

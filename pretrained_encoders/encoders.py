@@ -19,7 +19,7 @@ from .models import FusionNet, TemporalModel, build_model
 __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
-ENCODERS_VERSION = 2  # 2: the temporal model holds its calibration
+ENCODERS_VERSION = 3  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step)
 KINDS = ("audio", "visual", "fusion", "temporal")
 
 

@@ -29,6 +29,7 @@ from .cascade import CascadeResult, train_cascade
 from .data import Corpus
 from .encoders import save_encoders, state_checksum
 from .models import MODALITIES, TemporalModel
+from .models.temporal import CALIBRATION_SIZE
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
 from .settings import PretrainSettings
 
@@ -118,7 +119,7 @@ def pretrain(
     steps = step_indices(corpus.lengths)
     train_rows = corpus.rows(train)
     calibration = (fit_calibration(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows], steps[train_rows])
-                   if folds else (0.0, 0.0))
+                   if folds else (0.0,) * CALIBRATION_SIZE)
     features["probs"] = apply_calibration(uncalibrated, calibration, steps)
     temporal = cast(TemporalModel, full.models[f"temporal:{settings.modality}"])
     temporal.calibration.copy_(torch.tensor(calibration))
@@ -249,7 +250,7 @@ def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tuple[CascadeResult | None, np.ndarray]],
-            beliefs: Mapping[str, np.ndarray], calibration_ab: tuple[float, float], folds: list[list[str]],
+            beliefs: Mapping[str, np.ndarray], calibration_map: Sequence[float], folds: list[list[str]],
             corpus_name: str, fold: str) -> dict[str, Any]:
     """Everything measured on the held-out speaker, and the training split's beliefs and inner-fold curves."""
     full, full_export = results["full"]
@@ -266,8 +267,9 @@ def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tu
     calibrated = beliefs["calibrated"]
     split_beliefs: dict[str, Any] = {}
     calibration: dict[str, Any] = {
-        "method": "temperature exp(a + b log(1 + step)) fitted on the training split's out-of-fold beliefs"
-        if folds else "none (in-sample training beliefs)", "a": calibration_ab[0], "b": calibration_ab[1],
+        "method": "temperature exp(a + b u + c u^2), u = log(1 + min(step, last_step)), fitted on the training "
+        "split's out-of-fold beliefs" if folds else "none (in-sample training beliefs)",
+        **dict(zip(("a", "b", "c", "last_step"), calibration_map, strict=True)),
         "ece_bins": ECE_BINS}
     for name, clips in (("train", train), ("eval", held_out)):
         rows, offsets = corpus.rows(clips), _offsets(corpus, clips)

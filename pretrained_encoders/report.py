@@ -134,7 +134,8 @@ def _encoders_section(r: Mapping[str, Any]) -> list[str]:
 
 def _calibration_section(r: Mapping[str, Any]) -> list[str]:
     c = r["calibration"]
-    lines = [f"## Calibration of the exported beliefs: {c['method']}, a = {c['a']:.3f}, b = {c['b']:.3f}", "",
+    lines = [f"## Calibration of the exported beliefs: {c['method']}, a = {c['a']:.3f}, b = {c['b']:.3f}, "
+             f"c = {c['c']:.3f}, last_step = {c['last_step']:.0f}", "",
              f"Mean top probability, accuracy and ECE ({c['ece_bins']} bins) at each fraction of the clip "
              "observed.", "",
              "| split | fraction | confidence before | confidence after | accuracy | ECE before | ECE after |",

@@ -60,7 +60,7 @@ def summarize_folds(reports: Sequence[Mapping[str, Any]], stores: Sequence[Path]
     encoders = {m: {k: fold_interval([r["encoders_vs_linear"][m][k] for r in reports], clips)
                     for k in reports[0]["encoders_vs_linear"][m]} for m in MODALITIES}
     per_fold = [{"fold": r["fold"], "clips": r["clips"]["eval"],
-                 "calibration": [r["calibration"]["a"], r["calibration"]["b"]],
+                 "calibration": [r["calibration"][k] for k in ("a", "b", "c")],
                  "clip_accuracy": r["clip_accuracy"],
                  "fusion_at_20": r["accuracy_vs_fraction"][r["modality"]][fractions.index(0.2)],
                  "encoders_vs_linear": r["encoders_vs_linear"],
@@ -106,8 +106,8 @@ def _markdown(s: Mapping[str, Any]) -> str:
             lines.append(f"| {split} | {int(round(100 * row['fraction']))} % | {row['confidence']:.3f} | "
                          f"{_pct(row['accuracy'])} | {row['ece']:.3f} |")
     lines += ["", "## Per fold", "",
-              "| fold | audio | visual | fusion | fusion at 20 % | audio CNN / linear | visual CNN / linear | a, b | "
-              "eval ECE 20/50/100 % | train - eval confidence 20/50/100 % |",
+              "| fold | audio | visual | fusion | fusion at 20 % | audio CNN / linear | visual CNN / linear | "
+              "a, b, c | eval ECE 20/50/100 % | train - eval confidence 20/50/100 % |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     for row in s["per_fold"]:
         acc, enc, cal = row["clip_accuracy"], row["encoders_vs_linear"], row["calibrated"]
@@ -118,7 +118,7 @@ def _markdown(s: Mapping[str, Any]) -> str:
                      f"{_pct(row['fusion_at_20'])} | "
                      f"{_pct(enc['audio']['clip_mean'])} / {_pct(enc['audio']['linear_clip_mean'])} | "
                      f"{_pct(enc['visual']['clip_mean'])} / {_pct(enc['visual']['linear_clip_mean'])} | "
-                     f"{row['calibration'][0]:.2f}, {row['calibration'][1]:.2f} | {ece} | {gap} |")
+                     f"{', '.join(f'{x:.2f}' for x in row['calibration'])} | {ece} | {gap} |")
     return "\n".join(lines + ["", "![accuracy vs fraction observed](summary.png)", ""])
 
 

@@ -1,6 +1,6 @@
 """Calibration of exported beliefs and the encoders' linear baselines: a known step-dependent
-temperature is recovered, ECE tells calibrated from over-confident beliefs, and clip scoring sums
-over the clip."""
+temperature is recovered and held past the fitted steps, ECE tells calibrated from over-confident
+beliefs, and clip scoring sums over the clip."""
 
 from __future__ import annotations
 
@@ -16,14 +16,18 @@ from pretrained_encoders.calibration import (
     fit_calibration,
     step_indices,
 )
+from pretrained_encoders.models.temporal import step_temperatures
 
 
-def _beliefs(n: int, a: float, b: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Beliefs ``softmax(z)`` at steps 0..29 whose labels are drawn from ``softmax(z / exp(a + b log(1 + step)))``."""
+def _beliefs(n: int, a: float, b: float, c: float = 0.0,
+             seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Beliefs ``softmax(z)`` at steps 0..29 whose labels are drawn from ``softmax(z / exp(a + b u + c u^2))``,
+    ``u = log(1 + step)``."""
     rng = np.random.default_rng(seed)
     logits = rng.normal(0, 3, (n, 6))
     steps = rng.integers(0, 30, n)
-    truth = torch.softmax(torch.from_numpy(logits / np.exp(a + b * np.log1p(steps))[:, None]), -1).numpy()
+    u = np.log1p(steps)
+    truth = torch.softmax(torch.from_numpy(logits / np.exp(a + b * u + c * u**2)[:, None]), -1).numpy()
     labels = np.array([rng.choice(6, p=p) for p in truth])
     return torch.softmax(torch.from_numpy(logits), -1).numpy(), labels, steps
 
@@ -32,11 +36,22 @@ def test_step_indices_restart_at_every_clip():
     np.testing.assert_array_equal(step_indices(np.array([3, 1, 2])), [0, 1, 2, 0, 0, 1])
 
 
-@pytest.mark.parametrize("a, b", [(0.0, 0.0), (1.0, 0.0), (1.0, -0.6)])
-def test_fit_calibration_recovers_the_temperatures_behind_the_labels(a, b):
-    probs, labels, steps = _beliefs(20_000, a, b)
+@pytest.mark.parametrize("a, b, c", [(0.0, 0.0, 0.0), (1.0, 0.0, 0.0), (1.0, -0.6, 0.0), (1.5, -1.5, 0.25)])
+def test_fit_calibration_recovers_the_temperatures_behind_the_labels(a, b, c):
+    probs, labels, steps = _beliefs(20_000, a, b, c)
     fitted = fit_calibration(probs, labels, steps)
-    assert fitted == pytest.approx((a, b), abs=0.1)
+    u = torch.log1p(torch.arange(30.0))
+    fitted_temperatures = step_temperatures(torch.tensor(fitted, dtype=torch.float32), torch.arange(30))
+    torch.testing.assert_close(fitted_temperatures, torch.exp(a + b * u + c * u**2), rtol=0.1, atol=0.0)
+    assert fitted[3] == steps.max()
+
+
+def test_steps_past_the_fitted_clips_keep_the_last_temperature():
+    calibration = torch.tensor([1.0, -1.5, 0.25, 29.0])
+    temperatures = step_temperatures(calibration, torch.tensor([0.0, 28.0, 29.0, 30.0, 500.0]))
+    assert temperatures[0] == pytest.approx(np.e)
+    assert temperatures[1] != temperatures[2]
+    assert temperatures[2] == temperatures[3] == temperatures[4]
 
 
 def test_calibration_keeps_the_argmax_and_calibrates_early_and_late_steps():
@@ -48,7 +63,7 @@ def test_calibration_keeps_the_argmax_and_calibrates_early_and_late_steps():
         before = expected_calibration_error(probs[part], labels[part])
         after = expected_calibration_error(calibrated[part], labels[part])
         assert before > 0.1 and after < 0.04
-    np.testing.assert_allclose(apply_calibration(probs, (0.0, 0.0), steps), probs, atol=1e-6)
+    np.testing.assert_allclose(apply_calibration(probs, (0.0, 0.0, 0.0, 0.0), steps), probs, atol=1e-6)
 
 
 def test_calibration_table_reads_the_step_at_each_fraction():

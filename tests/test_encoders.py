@@ -73,7 +73,7 @@ def test_fusion_shapes_and_determinism():
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in built("fusion").modules())
 
 
-@pytest.mark.parametrize("calibration", [(0.0, 0.0), (1.0, -0.5)])
+@pytest.mark.parametrize("calibration", [(0.0, 0.0, 0.0, 0.0), (1.0, -0.5, 0.1, 7.0)])
 def test_temporal_step_equals_full_pass(calibration):
     model = built("temporal")
     model.calibration.copy_(torch.tensor(calibration))

@@ -7,7 +7,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["TemporalModel", "TemporalState", "step_temperatures"]
+__all__ = ["CALIBRATION_SIZE", "TemporalModel", "TemporalState", "step_temperatures"]
+
+CALIBRATION_SIZE = 4  # (a, b, c, last_step): see step_temperatures
 
 
 class TemporalState(NamedTuple):
@@ -19,15 +21,18 @@ class TemporalState(NamedTuple):
 
 
 def step_temperatures(calibration: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
-    """The temperature at each 0-based step index: ``exp(a + b * log(1 + step))`` for ``calibration = (a, b)``."""
-    return torch.exp(calibration[0] + calibration[1] * torch.log1p(steps.to(calibration.dtype)))
+    """The temperature at each 0-based step index for ``calibration = (a, b, c, last_step)``:
+    ``exp(a + b * u + c * u ** 2)`` with ``u = log(1 + min(step, last_step))``, so that steps past
+    the longest clip the map was fitted on keep that clip's last temperature."""
+    u = torch.log1p(torch.minimum(steps.to(calibration.dtype), calibration[3]))
+    return torch.exp(calibration[0] + calibration[1] * u + calibration[2] * u * u)
 
 
 class TemporalModel(nn.Module):
     """One LSTM layer and a linear classifier; its hidden state and softmax are the ``belief``.
 
     The logits at step ``t`` are divided by the temperature :func:`step_temperatures` of the
-    ``calibration`` buffer (``(0, 0)``, a temperature of 1, while training), which calibration sets
+    ``calibration`` buffer (zeros, a temperature of 1, while training), which calibration sets
     after training so that every consumer of the saved model sees calibrated probabilities.
 
     ``forward(x [B, T, D]) -> (hidden [B, T, H], logits [B, T, K])`` (causal: padding at the end of
@@ -41,7 +46,7 @@ class TemporalModel(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
         self.head = nn.Linear(hidden_dim, num_classes)
-        self.register_buffer("calibration", torch.zeros(2))
+        self.register_buffer("calibration", torch.zeros(CALIBRATION_SIZE))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, _ = self.lstm(x.float())
