@@ -29,7 +29,7 @@ from .cascade import CascadeResult, train_cascade
 from .data import Corpus
 from .encoders import save_encoders, state_checksum
 from .models import MODALITIES, TemporalModel
-from .models.temporal import CALIBRATION_SIZE
+from .models.temporal import CALIBRATION_FIELDS
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
 from .settings import PretrainSettings
 
@@ -119,7 +119,7 @@ def pretrain(
     steps = step_indices(corpus.lengths)
     train_rows = corpus.rows(train)
     calibration = (fit_calibration(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows], steps[train_rows])
-                   if folds else (0.0,) * CALIBRATION_SIZE)
+                   if folds else (0.0,) * len(CALIBRATION_FIELDS))
     features["probs"] = apply_calibration(uncalibrated, calibration, steps)
     temporal = cast(TemporalModel, full.models[f"temporal:{settings.modality}"])
     temporal.calibration.copy_(torch.tensor(calibration))
@@ -269,7 +269,7 @@ def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tu
     calibration: dict[str, Any] = {
         "method": "temperature exp(a + b u + c u^2), u = log(1 + min(step, last_step)), fitted on the training "
         "split's out-of-fold beliefs" if folds else "none (in-sample training beliefs)",
-        **dict(zip(("a", "b", "c", "last_step"), calibration_map, strict=True)),
+        **dict(zip(CALIBRATION_FIELDS, calibration_map, strict=True)),
         "ece_bins": ECE_BINS}
     for name, clips in (("train", train), ("eval", held_out)):
         rows, offsets = corpus.rows(clips), _offsets(corpus, clips)

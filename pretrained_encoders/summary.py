@@ -16,6 +16,7 @@ from emo_env.data.store import load_store
 
 from .calibration import calibration_table
 from .models import MODALITIES
+from .models.temporal import CALIBRATION_FIELDS
 from .report import save_figure
 
 __all__ = ["fold_interval", "summarize_folds", "write_summary"]
@@ -60,7 +61,7 @@ def summarize_folds(reports: Sequence[Mapping[str, Any]], stores: Sequence[Path]
     encoders = {m: {k: fold_interval([r["encoders_vs_linear"][m][k] for r in reports], clips)
                     for k in reports[0]["encoders_vs_linear"][m]} for m in MODALITIES}
     per_fold = [{"fold": r["fold"], "clips": r["clips"]["eval"],
-                 "calibration": [r["calibration"][k] for k in ("a", "b", "c")],
+                 "calibration": [r["calibration"][k] for k in CALIBRATION_FIELDS[:3]],
                  "clip_accuracy": r["clip_accuracy"],
                  "fusion_at_20": r["accuracy_vs_fraction"][r["modality"]][fractions.index(0.2)],
                  "encoders_vs_linear": r["encoders_vs_linear"],

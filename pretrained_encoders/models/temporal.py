@@ -7,9 +7,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-__all__ = ["CALIBRATION_SIZE", "TemporalModel", "TemporalState", "step_temperatures"]
+__all__ = ["CALIBRATION_FIELDS", "TemporalModel", "TemporalState", "step_temperatures"]
 
-CALIBRATION_SIZE = 4  # (a, b, c, last_step): see step_temperatures
+CALIBRATION_FIELDS = ("a", "b", "c", "last_step")  # the calibration buffer, in order: see step_temperatures
 
 
 class TemporalState(NamedTuple):
@@ -46,7 +46,7 @@ class TemporalModel(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
         self.head = nn.Linear(hidden_dim, num_classes)
-        self.register_buffer("calibration", torch.zeros(CALIBRATION_SIZE))
+        self.register_buffer("calibration", torch.zeros(len(CALIBRATION_FIELDS)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, _ = self.lstm(x.float())
