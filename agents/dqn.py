@@ -12,7 +12,9 @@ one class value, which on noisy beliefs leaves the class choice worse than the t
 argmax. With ``class_symmetric`` (the default) the network is
 :class:`agents.networks.ClassSymmetricQ`: one predict head shared by all classes on a
 class-order-free context, so the values cannot memorise which class each of the few hundred
-training clips is (a plain MLP does, then answers too early on unseen speakers).
+training clips is (a plain MLP does, then answers too early on unseen speakers). ``ensemble``
+networks (:class:`agents.networks.QEnsemble`) train side by side from different initial weights on the
+same batches and targets; the agent acts on their mean value.
 ``calibration_jitter`` (off by default) re-tempers the replayed beliefs at random, for stores whose
 training and held-out beliefs are calibrated differently; the stores of ``pretrain_encoder.py``
 share one calibration, and on their inner-validation speakers the jitter lowers the return. All of it runs as batched
@@ -34,7 +36,7 @@ import torch.nn.functional as F
 
 from agents.exploration import explore, linear_schedule
 from agents.monitor import Monitor
-from agents.networks import ClassSymmetricQ, mlp
+from agents.networks import ClassSymmetricQ, QEnsemble, mlp
 from agents.policy import Policy, masked_argmax, seeded
 from agents.replay import ReplayBuffer
 from agents.rollout import VectorStepper
@@ -84,6 +86,8 @@ class DQNConfig:
     """One predict head shared by all classes (networks.ClassSymmetricQ); not for obs_mode frame."""
     calibration_jitter: float = 0.0
     """Replayed beliefs re-tempered by exp(U(-j, j)) (see _retemper); 0 = off."""
+    ensemble: int = 1
+    """Q-networks from different initial weights, acting on their mean value (networks.QEnsemble)."""
 
 
 class DQNAgent(Policy):
@@ -96,8 +100,10 @@ class DQNAgent(Policy):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cfg = self.config
+        if cfg.ensemble < 1:
+            raise ValueError(f"dqn.ensemble must be at least 1, got {cfg.ensemble}")
         with seeded(self.seed):
-            self.q_net = self._network().to(self.device)
+            self.q_net = QEnsemble([self._network() for _ in range(cfg.ensemble)]).to(self.device)
         self.target_net = copy.deepcopy(self.q_net).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.q_net.parameters(), lr=cfg.learning_rate, fused=True)
         self.generator = torch.Generator(self.device).manual_seed(self.seed)
@@ -156,20 +162,24 @@ class DQNAgent(Policy):
         obs, next_obs = batch.obs, batch.next_obs
         if cfg.calibration_jitter > 0:
             obs, next_obs = self._retemper(obs, next_obs)
-        q_all = self.q_net(torch.cat([obs, next_obs]))  # one pass for both: q(s) and the double-DQN argmax
-        q_obs = q_all[: len(obs)]
+        members = self.q_net.member_values(torch.cat([obs, next_obs]))  # q(s) and the double-DQN argmax at once
+        q_obs = members[:, : len(obs)]
         with torch.no_grad():
-            next_action = masked_argmax(q_all[len(obs):], batch.next_mask)
+            next_action = masked_argmax(members[:, len(obs):].mean(dim=0), batch.next_mask)
             next_q = self.target_net(next_obs).gather(1, next_action[:, None]).squeeze(1)
             target = batch.reward + cfg.gamma * (1.0 - batch.done) * next_q
-        loss = F.smooth_l1_loss(q_obs.gather(1, batch.action[:, None]).squeeze(1), target)
+        taken = batch.action[None, :, None].expand(len(q_obs), -1, 1)
+        errors = F.smooth_l1_loss(q_obs.gather(2, taken).squeeze(2), target.expand(len(q_obs), -1), reduction="none")
+        loss = errors.mean(dim=1).sum()  # each member's mean loss, summed over the members
         if cfg.all_class_targets:
             correct, wrong = self._class_rewards
-            known = torch.full_like(q_obs[:, 1:], wrong).scatter_(1, batch.label[:, None], correct)
-            loss = loss + F.smooth_l1_loss(q_obs[:, 1:], known)
+            known = torch.full_like(q_obs[0, :, 1:], wrong).scatter_(1, batch.label[:, None], correct)
+            errors = F.smooth_l1_loss(q_obs[:, :, 1:], known.expand_as(q_obs[:, :, 1:]), reduction="none")
+            loss = loss + errors.mean(dim=(1, 2)).sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.q_net.parameters(), cfg.max_grad_norm)
+        for member in self.q_net.members:
+            torch.nn.utils.clip_grad_norm_(member.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
         self.num_updates += 1
         if self.num_updates % cfg.target_update_interval == 0:

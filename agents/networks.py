@@ -11,7 +11,7 @@ from torch import nn
 
 from emo_env.envs.observations import split_beliefs
 
-__all__ = ["ACTIVATIONS", "mlp", "ClassSymmetricQ"]
+__all__ = ["ACTIVATIONS", "mlp", "ClassSymmetricQ", "QEnsemble"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
 
@@ -59,3 +59,25 @@ class ClassSymmetricQ(nn.Module):
         first = cast(nn.Linear, first)  # mlp(width + 1, [width], 1): Linear, activation, Linear
         hidden = F.linear(z, first.weight[:, :-1], first.bias)[:, None, :] + probs[:, :, None] * first.weight[:, -1]
         return torch.cat([self.wait(z), out(activation(hidden)).squeeze(2)], dim=1)
+
+
+class QEnsemble(nn.Module):
+    """Q-networks of one architecture from different initial weights; their values are the members' mean.
+
+    Each member is trained on its own loss (towards shared targets), so the members differ by their
+    initial weights only, and their mean carries less of one initialisation's arbitrary decision
+    boundary. With one member, the values are that member's, bit for bit.
+    """
+
+    def __init__(self, members: Sequence[nn.Module]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("a Q-ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def member_values(self, obs: torch.Tensor) -> torch.Tensor:
+        """Every member's values, ``(members, batch, actions)``."""
+        return torch.stack([member(obs) for member in self.members])
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.member_values(obs).mean(dim=0)

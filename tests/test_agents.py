@@ -11,7 +11,7 @@ from agents.baselines import EndPolicy, ThresholdPolicy
 from agents.exploration import explore
 from agents.monitor import Monitor
 from agents.networks import ClassSymmetricQ
-from agents.policy import Policy
+from agents.policy import Policy, masked_argmax
 from agents.replay import ReplayBuffer
 from agents.training import env_spec
 from emo_env.artifacts import CheckpointError
@@ -189,6 +189,8 @@ def test_clear_errors_for_bad_names_configs_and_files(store, tmp_path):
         get_agent("threshold")(env_spec(store, "frame"))
     with pytest.raises(ValueError, match="class_symmetric needs class probabilities.*class_symmetric=false"):
         get_agent("dqn")(env_spec(store, "frame"))
+    with pytest.raises(ValueError, match="dqn.ensemble must be at least 1, got 0"):
+        make("dqn", store, {"ensemble": 0})
     bad = tmp_path / "bad.pt"
     torch.save({"something": 1}, bad)
     with pytest.raises(CheckpointError, match="not an emo-env policy"):
@@ -223,6 +225,30 @@ def test_class_symmetric_q_values_follow_the_classes():
     torch.testing.assert_close(q_permuted[:, 0], q[:, 0])
     torch.testing.assert_close(q_permuted[:, 1:], q[:, 1:][:, order])
     assert not torch.allclose(q[:, 1:], q[:, 1:2].expand(-1, 4))  # the classes' values differ with their probabilities
+
+
+def test_dqn_ensemble_starts_apart_trains_and_acts_on_the_members_mean(store, tmp_path):
+    """Members start from different weights (the first one is the single network of that seed), all of them
+    learn, and the actions, before and after a reload, are the argmax of their mean value."""
+    agent, env_kwargs = make("dqn", store, {**SMALL["dqn"], "ensemble": 3})
+    single, _ = make("dqn", store, SMALL["dqn"])
+
+    def weights(net: torch.nn.Module) -> torch.Tensor:
+        return torch.nn.utils.parameters_to_vector(net.parameters()).detach().clone()
+
+    start = [weights(member) for member in agent.q_net.members]
+    assert torch.equal(start[0], weights(single.q_net.members[0]))
+    assert not torch.equal(start[0], start[1]) and not torch.equal(start[1], start[2])
+    agent.learn({**env_kwargs, "split": "train"}, STEPS)
+    after = [weights(member) for member in agent.q_net.members]
+    assert all(not torch.equal(before, now) for before, now in zip(start, after, strict=True))
+    obs, masks = eval_batch(store, env_kwargs["obs_mode"])
+    values = agent.q_net.member_values(torch.as_tensor(obs))
+    assert values.shape == (3, len(obs), store.num_classes + 1)
+    expected = masked_argmax(values.mean(dim=0), torch.as_tensor(masks)).numpy()
+    loaded = load_policy(agent.save(tmp_path / "policy.pt"), device="cpu")
+    assert loaded.config.ensemble == 3
+    assert np.array_equal(agent.act(obs, masks), expected) and np.array_equal(loaded.act(obs, masks), expected)
 
 
 def test_dqn_calibration_jitter_retempers_only_the_probabilities(store):
