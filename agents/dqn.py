@@ -205,8 +205,15 @@ class DQNAgent(Policy):
         return dict(self.q_net.state_dict())
 
     def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        state = self._as_members(state)
         self.q_net.load_state_dict(state)
         self.target_net.load_state_dict(state)
+
+    def _as_members(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """Weights saved before Q-ensembles (one network's keys) as those of a one-member ensemble."""
+        if self.config.ensemble == 1 and not any(key.startswith("members.") for key in state):
+            return {f"members.0.{key}": value for key, value in state.items()}
+        return state
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {**super().checkpoint_state(), "target": self.target_net.state_dict(),
@@ -215,7 +222,7 @@ class DQNAgent(Policy):
 
     def load_checkpoint_state(self, state: Mapping[str, Any]) -> None:
         super().load_checkpoint_state(state)
-        self.target_net.load_state_dict(state["target"])
+        self.target_net.load_state_dict(self._as_members(state["target"]))
         self.optimizer.load_state_dict(state["optimizer"])
         self.num_updates = int(state["num_updates"])
         self.generator.set_state(state["generator"])

@@ -251,6 +251,19 @@ def test_dqn_ensemble_starts_apart_trains_and_acts_on_the_members_mean(store, tm
     assert np.array_equal(agent.act(obs, masks), expected) and np.array_equal(loaded.act(obs, masks), expected)
 
 
+def test_dqn_policy_saved_before_ensembles_still_loads(store, tmp_path):
+    """A policy file of one Q-network, as saved before ``ensemble`` existed (no ``members.0.`` prefix)."""
+    agent, env_kwargs = make("dqn", store, SMALL["dqn"])
+    agent.learn({**env_kwargs, "split": "train"}, STEPS)
+    path = agent.save(tmp_path / "policy.pt")
+    saved = torch.load(path, weights_only=True)
+    saved["state"] = {key.removeprefix("members.0."): value for key, value in saved["state"].items()}
+    del saved["config"]["ensemble"]
+    torch.save(saved, path)
+    obs, masks = eval_batch(store, env_kwargs["obs_mode"])
+    assert np.array_equal(load_policy(path, device="cpu").act(obs, masks), agent.act(obs, masks))
+
+
 def test_dqn_calibration_jitter_retempers_only_the_probabilities(store):
     """Replayed beliefs get one random temperature per transition: same ranking, new confidence, same time."""
     agent, _ = make("dqn", store, {"calibration_jitter": 0.7})
