@@ -36,7 +36,7 @@ class PretrainSettings:
     fusion_epochs: int = 4
     """Epochs of the fusion network."""
     temporal_epochs: int = 4
-    """Epochs of the temporal model (more overfits: the inner-fold curve peaks at 3-5)."""
+    """Epochs of the temporal model (more overfits: the inner-fold curve peaks at 2-4)."""
     batch_size: int = 64
     """Minibatch size of every stage."""
     learning_rate: float = 1e-3
