@@ -168,13 +168,14 @@ class DQNAgent(Policy):
             next_action = masked_argmax(members[:, len(obs):].mean(dim=0), batch.next_mask)
             next_q = self.target_net(next_obs).gather(1, next_action[:, None]).squeeze(1)
             target = batch.reward + cfg.gamma * (1.0 - batch.done) * next_q
-        taken = batch.action[None, :, None].expand(len(q_obs), -1, 1)
-        errors = F.smooth_l1_loss(q_obs.gather(2, taken).squeeze(2), target.expand(len(q_obs), -1), reduction="none")
-        loss = errors.mean(dim=1).sum()  # each member's mean loss, summed over the members
+        q_taken = q_obs[:, torch.arange(len(obs), device=obs.device), batch.action]
+        # each member's mean loss, summed over the members
+        loss = F.smooth_l1_loss(q_taken, target.expand_as(q_taken), reduction="none").mean(dim=1).sum()
         if cfg.all_class_targets:
             correct, wrong = self._class_rewards
-            known = torch.full_like(q_obs[0, :, 1:], wrong).scatter_(1, batch.label[:, None], correct)
-            errors = F.smooth_l1_loss(q_obs[:, :, 1:], known.expand_as(q_obs[:, :, 1:]), reduction="none")
+            q_classes = q_obs[:, :, 1:]
+            known = torch.full_like(q_classes[0], wrong).scatter_(1, batch.label[:, None], correct)
+            errors = F.smooth_l1_loss(q_classes, known.expand_as(q_classes), reduction="none")
             loss = loss + errors.mean(dim=(1, 2)).sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
