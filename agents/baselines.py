@@ -6,11 +6,13 @@ observation (``belief`` and ``probs`` modes end with ``[probs (K), time]``, time
 / the store's longest clip, see ``emo_env.envs.observations``) and answer with the argmax class.
 Every one of them answers at the last step, where waiting is not allowed.
 
-A rule's parameter left unset (``None``) is *tuned* by :meth:`Policy.learn`: every candidate is
-evaluated on the split ``learn`` is given (the training split) and the one with the highest mean
-return, the quantity the learners maximise, is kept. The same sweep run on the held-out split is
-the *oracle* curve (:func:`threshold_sweep` with ``split="eval"``): it is tuned on the test speaker
-and is labelled so wherever it appears.
+A rule's parameter left unset (``None``) is *tuned* by :meth:`Policy.learn` on the split ``learn`` is
+given (the training split) for the highest mean return, the quantity the learners maximise: over the
+continuum by default (:func:`agents.stopping.best_threshold` finds the best threshold on any score
+exactly; a parameter it cannot search exactly goes through a grid refined around its best point until
+a finer one gains nothing), or over the candidates listed in the config, each evaluated in the env.
+The threshold sweep run on the held-out split is the *oracle* curve (:func:`threshold_sweep` with
+``split="eval"``): it is tuned on the test speaker and is labelled so wherever it appears.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
@@ -27,15 +29,14 @@ import torch
 
 from agents.evaluation import evaluate
 from agents.policy import Policy, PolicySpec
+from agents.stopping import BeliefPaths, best_threshold, grid_search
 
-__all__ = ["THRESHOLDS", "TIMES", "EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "TimeThresholdPolicy",
+__all__ = ["THRESHOLDS", "EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "TimeThresholdPolicy",
            "RandomPolicy", "probs_and_time", "sweep", "threshold_sweep"]
 
-#: Candidate confidence thresholds (the threshold rules' tuning grid and the oracle sweep).
+#: Confidence thresholds of the oracle sweep.
 THRESHOLDS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.925, 0.95,
               0.975, 0.99, 0.999)
-#: Candidate answer times, as shares of the store's longest clip (the fixed-time rule's tuning grid).
-TIMES = tuple(round(0.05 * i, 2) for i in range(1, 21))
 
 
 _Array = TypeVar("_Array", np.ndarray, torch.Tensor)
@@ -66,7 +67,8 @@ class _RulePolicy(Policy):
 
     obs_modes: ClassVar[tuple[str, ...]] = ("belief", "probs")
     default_total_steps: ClassVar[int] = 0
-    #: Parameters tuned by :meth:`learn` when the config leaves them unset: parameter -> its candidates field.
+    #: Parameters tuned by :meth:`learn` when the config leaves them unset: parameter -> its candidates field
+    #: (a list tried in the env, or None: the continuous search of :meth:`search`).
     tuned: ClassVar[Mapping[str, str]] = {}
     #: The candidates tried by the last :meth:`learn` and their metrics on its split (``None`` before).
     tuning: pd.DataFrame | None = None
@@ -79,22 +81,32 @@ class _RulePolicy(Policy):
         if unset:
             raise ValueError(f"agent {self.name!r}: {', '.join(unset)} unset; tune it with learn() on the training "
                              "split or set it in the config")
-        probs, time = probs_and_time(np.asarray(obs), self.spec)
+        probs, time = probs_and_time(np.asarray(obs, dtype=np.float64), self.spec)  # as tuned: in float64
         answer = self.ready(probs, time) | (np.asarray(mask)[:, 0] == 0)
         return np.where(answer, 1 + probs.argmax(axis=1), 0).astype(np.int64)
 
     def learn(self, env_kwargs: Mapping[str, Any], total_steps: int, monitor: Any = None) -> None:
-        """Set the unset parameters, jointly, to the candidates with the highest mean return on the split of
-        ``env_kwargs`` (the training split); the first best candidate wins a tie."""
+        """Set the unset parameters, jointly, to the values with the highest mean return on the split of
+        ``env_kwargs`` (the training split): the candidates the config lists if it lists them for every unset
+        parameter (the first best one wins a tie), else those :meth:`search` finds."""
         unset = self._unset()
         if not unset:
             return
-        grid = itertools.product(*(getattr(self.config, self.tuned[name]) for name in unset))
-        settings = {name: getattr(self.config, name) for name in self.tuned}
-        configs = [{**settings, **dict(zip(unset, map(float, values), strict=True))} for values in grid]
-        self.tuning = sweep(type(self), self.spec, configs, env_kwargs, env_kwargs.get("split", "train"))
+        split = env_kwargs.get("split", "train")
+        candidates = [getattr(self.config, self.tuned[name]) for name in unset]
+        if all(values is not None for values in candidates):
+            settings = {name: getattr(self.config, name) for name in self.tuned}
+            configs = [{**settings, **dict(zip(unset, map(float, values), strict=True))}
+                       for values in itertools.product(*candidates)]
+            self.tuning = sweep(type(self), self.spec, configs, env_kwargs, split)
+        else:
+            self.tuning = self.search(BeliefPaths.from_env(env_kwargs, split), unset)
         best = self.tuning.loc[self.tuning["mean_return"].idxmax()]
         self.config = dataclasses.replace(self.config, **{name: float(best[name]) for name in unset})
+
+    def search(self, paths: BeliefPaths, unset: list[str]) -> pd.DataFrame:
+        """The values of the ``unset`` parameters tried on ``paths``, one row each with its ``mean_return``."""
+        raise NotImplementedError(f"agent {self.name!r} tunes over listed candidates only")
 
     def _unset(self) -> list[str]:
         return [name for name in self.tuned if getattr(self.config, name) is None]
@@ -113,8 +125,8 @@ class EndPolicy(_RulePolicy):
 class FixedTimeConfig:
     time: float | None = None
     """Answer once the time observed (steps / the store's longest clip) reaches this; None = tuned."""
-    candidates: list[float] = field(default_factory=lambda: list(TIMES))
-    """The times tried when tuning."""
+    candidates: list[float] | None = None
+    """The times tried when tuning; None = every time (an exact search)."""
 
 
 class FixedTimePolicy(_RulePolicy):
@@ -128,13 +140,17 @@ class FixedTimePolicy(_RulePolicy):
     def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         return time >= self.config.time
 
+    def search(self, paths: BeliefPaths, unset: list[str]) -> pd.DataFrame:
+        time, mean = best_threshold(paths, paths.time, 0.0, 1.0)
+        return pd.DataFrame([{"time": time, "mean_return": mean}])
+
 
 @dataclass
 class ThresholdConfig:
     threshold: float | None = None
     """Answer once the top class probability reaches this; None = tuned."""
-    candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))
-    """The thresholds tried when tuning."""
+    candidates: list[float] | None = None
+    """The thresholds tried when tuning; None = every threshold in [0, 1] (an exact search)."""
 
 
 class ThresholdPolicy(_RulePolicy):
@@ -147,6 +163,10 @@ class ThresholdPolicy(_RulePolicy):
     def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         return probs.max(axis=1) >= self.config.threshold
 
+    def search(self, paths: BeliefPaths, unset: list[str]) -> pd.DataFrame:
+        threshold, mean = best_threshold(paths, paths.probs.max(axis=2), 0.0, 1.0)
+        return pd.DataFrame([{"threshold": threshold, "mean_return": mean}])
+
 
 @dataclass
 class TimeThresholdConfig:
@@ -154,10 +174,12 @@ class TimeThresholdConfig:
     """Top class probability needed at time 0; None = tuned."""
     end: float | None = None
     """Top class probability needed at time 1 (the longest clip), linear in between; None = tuned."""
-    start_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))
-    """Start values tried when tuning."""
-    end_candidates: list[float] = field(default_factory=lambda: list(THRESHOLDS))
-    """End values tried when tuning."""
+    start_candidates: list[float] | None = None
+    """Start values tried when tuning; None = searched in [0, 2], exactly given the end (above 1: no early answer)."""
+    end_candidates: list[float] | None = None
+    """End values tried when tuning; None = searched in [0, 1] (a grid refined around its best value)."""
+    grid_step: float = 0.02
+    """Step of the first grid of end values when both are tuned, before its refinement."""
 
 
 class TimeThresholdPolicy(_RulePolicy):
@@ -171,6 +193,26 @@ class TimeThresholdPolicy(_RulePolicy):
     def ready(self, probs: np.ndarray, time: np.ndarray) -> np.ndarray:
         start, end = self.config.start, self.config.end
         return probs.max(axis=1) >= start + (end - start) * np.minimum(time, 1.0)
+
+    def search(self, paths: BeliefPaths, unset: list[str]) -> pd.DataFrame:
+        # On a step where waiting is allowed the time is below 1, so "top >= start + (end - start) time" is
+        # a threshold on (top - end time) / (1 - time) for the start, on (top - start (1 - time)) / time
+        # for the end.
+        top, time = paths.probs.max(axis=2), np.minimum(paths.time, 1 - 1e-9)
+
+        def given_end(end: float) -> dict[str, float]:
+            start, mean = best_threshold(paths, (top - end * time) / (1 - time), 0.0, 2.0)
+            return {"start": start, "end": end, "mean_return": mean}
+
+        if unset == ["end"]:
+            start = float(self.config.start)  # type: ignore[arg-type]  # set: not in unset
+            end, mean = best_threshold(paths, (top - start * (1 - time)) / time, 0.0, 1.0)
+            return pd.DataFrame([{"start": start, "end": end, "mean_return": mean}])
+        if "end" not in unset:
+            return pd.DataFrame([given_end(float(self.config.end))])  # type: ignore[arg-type]
+        if self.config.end_candidates is not None:
+            return pd.DataFrame([given_end(float(end)) for end in self.config.end_candidates])
+        return grid_search(given_end, [(0.0, 1.0)], self.config.grid_step).drop(columns="x0")
 
 
 class RandomPolicy(Policy):

@@ -30,6 +30,11 @@ _BUILTIN = {
     "fixed": "agents.baselines:FixedTimePolicy",
     "end": "agents.baselines:EndPolicy",
     "random": "agents.baselines:RandomPolicy",
+    "dp": "agents.dp:DPPolicy",
+    "sr1": "agents.early_rules:SR1Policy",
+    "teaser": "agents.early_rules:TeaserPolicy",
+    "economy": "agents.early_rules:EconomyPolicy",
+    "calimera": "agents.early_rules:CalimeraPolicy",
 }
 
 

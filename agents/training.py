@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
-from agents.baselines import EndPolicy, ThresholdPolicy, threshold_sweep
+from agents.baselines import THRESHOLDS, EndPolicy, ThresholdPolicy, threshold_sweep
 from agents.evaluation import Evaluation, curve_accuracy_at, evaluate, pareto_front
 from agents.monitor import CHECKPOINT_FORMAT, TrainingMonitor
 from agents.policy import Policy, PolicySpec
@@ -93,10 +93,10 @@ def compute_baselines(env_kwargs: Mapping[str, Any],
 def end_and_oracle(env_kwargs: Mapping[str, Any],
                    threshold_config: Mapping[str, Any] | None = None) -> tuple[Evaluation, pd.DataFrame]:
     """On the held-out split, with ``probs`` observations: answering at the end, and the oracle (the
-    threshold baseline swept over its candidates, ``threshold_config``'s or the defaults)."""
+    threshold baseline swept over its candidates, ``threshold_config``'s or :data:`~agents.baselines.THRESHOLDS`)."""
     kwargs = {**env_kwargs, "obs_mode": "probs", "modality": None}
     spec = env_spec(open_store(kwargs.get("store")), "probs")
-    candidates = ThresholdPolicy(spec, threshold_config).config.candidates
+    candidates = ThresholdPolicy(spec, threshold_config).config.candidates or THRESHOLDS
     return evaluate(EndPolicy(spec), kwargs), threshold_sweep(spec, kwargs, candidates)
 
 
