@@ -29,7 +29,7 @@ import torch
 
 from agents.evaluation import evaluate
 from agents.policy import Policy, PolicySpec
-from agents.stopping import BeliefPaths, best_threshold, grid_search
+from agents.stopping import BeliefPaths, best_threshold, check_positive, grid_search
 
 __all__ = ["THRESHOLDS", "EndPolicy", "FixedTimePolicy", "ThresholdPolicy", "TimeThresholdPolicy",
            "RandomPolicy", "probs_and_time", "sweep", "threshold_sweep"]
@@ -180,6 +180,9 @@ class TimeThresholdConfig:
     """End values tried when tuning; None = searched in [0, 1] (a grid refined around its best value)."""
     grid_step: float = 0.02
     """Step of the first grid of end values when both are tuned, before its refinement."""
+
+    def __post_init__(self) -> None:
+        check_positive("grid_step", self.grid_step)
 
 
 class TimeThresholdPolicy(_RulePolicy):

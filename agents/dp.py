@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from agents.baselines import _RulePolicy
-from agents.stopping import BeliefPaths, bin_index, quantile_edges, step_of
+from agents.stopping import BeliefPaths, bin_index, check_counts, quantile_edges, step_of
 
 __all__ = ["BinnedRule", "DPConfig", "DPPolicy"]
 
@@ -104,6 +104,10 @@ class DPConfig:
     """Groups of the top class probability at each step (equal-sized on the training split); None = tuned."""
     bin_candidates: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 32])
     """The group counts tried (scored leave-one-speaker-out on the training split)."""
+
+    def __post_init__(self) -> None:
+        check_counts("bins", None if self.bins is None else [self.bins])
+        check_counts("bin_candidates", self.bin_candidates)
 
 
 class DPPolicy(BinnedRule):

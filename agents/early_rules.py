@@ -21,7 +21,17 @@ import torch
 
 from agents.baselines import _RulePolicy
 from agents.dp import BinnedRule
-from agents.stopping import BeliefPaths, best_threshold, bin_index, grid_search, quantile_edges, step_of, top_two
+from agents.stopping import (
+    BeliefPaths,
+    best_threshold,
+    bin_index,
+    check_counts,
+    check_positive,
+    grid_search,
+    quantile_edges,
+    step_of,
+    top_two,
+)
 
 __all__ = ["SR1Config", "SR1Policy", "TeaserConfig", "TeaserPolicy", "EconomyConfig", "EconomyPolicy",
            "CalimeraConfig", "CalimeraPolicy"]
@@ -41,6 +51,9 @@ class SR1Config:
     """Values tried for every unset weight (a grid run in the env); None = the search of the docstring."""
     grid_step: float = 0.1
     """Step of the first grid over (gamma1, gamma2), before its refinement."""
+
+    def __post_init__(self) -> None:
+        check_positive("grid_step", self.grid_step)
 
 
 class SR1Policy(_RulePolicy):
@@ -94,6 +107,10 @@ class TeaserConfig:
     """Thresholds tried (a grid run in the env, with agreement_candidates); None = an exact search in [0, 1]."""
     agreement_candidates: list[int] = field(default_factory=lambda: list(range(1, 11)))
     """Values of the agreement tried."""
+
+    def __post_init__(self) -> None:
+        check_counts("agreement", None if self.agreement is None else [self.agreement])
+        check_counts("agreement_candidates", self.agreement_candidates)
 
 
 class TeaserPolicy(_RulePolicy):
@@ -171,6 +188,10 @@ class EconomyConfig:
     bin_candidates: list[int] = field(default_factory=lambda: list(range(1, 21)))
     """The group counts tried (scored leave-one-speaker-out on the training split)."""
 
+    def __post_init__(self) -> None:
+        check_counts("bins", None if self.bins is None else [self.bins])
+        check_counts("bin_candidates", self.bin_candidates)
+
 
 class EconomyPolicy(BinnedRule):
     """ECONOMY-gamma: group the clips at each step by an interval of their top class probability, estimate
@@ -228,6 +249,10 @@ class CalimeraConfig:
     """Ridge penalty of the per-step kernel regressions (the paper's default)."""
     kernel_width: float | None = None
     """RBF kernel coefficient (exp(-width |x - x'|^2)); None = 1 / the number of features."""
+
+    def __post_init__(self) -> None:
+        check_positive("ridge", self.ridge)
+        check_positive("kernel_width", self.kernel_width)
 
 
 class CalimeraPolicy(_RulePolicy):

@@ -23,7 +23,7 @@ from emo_env.envs.episodes import Episodes, open_store
 from emo_env.envs.observations import horizon_steps
 
 __all__ = ["BeliefPaths", "best_threshold", "quantile_edges", "bin_index", "step_of", "top_two",
-           "grid_search"]
+           "grid_search", "check_counts", "check_positive"]
 
 
 @dataclass(frozen=True)
@@ -197,3 +197,18 @@ def grid_search(score: Callable[..., dict[str, float]], bounds: Sequence[tuple[f
         best = visit([np.clip(center + step * np.arange(-4, 5), lo, hi) for center, (lo, hi) in zip(best, bounds,
                                                                                                    strict=True)])
     return pd.DataFrame(list(rows.values()))
+
+
+def check_counts(name: str, values: Sequence[Any] | None) -> None:
+    """``values`` (a setting's list of counts; ``None`` passes) must be whole numbers >= 1, at least one."""
+    if values is None:
+        return
+    if not values or any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 1 or v != int(v)
+                         for v in values):
+        raise ValueError(f"{name} must be whole numbers >= 1 (at least one), got {values!r}")
+
+
+def check_positive(name: str, value: float | None) -> None:
+    """``value`` (``None`` passes) must be a number above 0."""
+    if value is not None and not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")

@@ -26,11 +26,14 @@ from emo_env.envs.observations import observation_space
 if TYPE_CHECKING:
     from agents.baselines import _RulePolicy
 
-__all__ = ["FAIR_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines", "end_and_oracle", "compare",
-           "run_agent"]
+__all__ = ["FAIR_BASELINES", "PUBLISHED_BASELINES", "Baselines", "RunResult", "env_spec", "compute_baselines",
+           "end_and_oracle", "compare", "run_agent"]
 
 #: The rule baselines a learner must beat, each tuned on the training split for the mean return.
 FAIR_BASELINES = ("threshold", "time-threshold", "fixed")
+#: The (p, t) cap and the published early-classification rules, also tuned on the training split: baselines
+#: where the benchmark runs them (train_agent.py compares a run with FAIR_BASELINES only, the quick ones).
+PUBLISHED_BASELINES = ("dp", "sr1", "teaser", "economy", "calimera")
 
 
 @dataclass(frozen=True)

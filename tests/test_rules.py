@@ -176,3 +176,25 @@ def test_fitted_rules_act_in_the_env_as_on_the_paths(tiny_store):
         policy.learn({**kwargs, "split": "train"}, 0)
         ready = policy.ready(paths.probs.reshape(-1, 6), paths.time.reshape(-1)).reshape(paths.time.shape)
         assert evaluate(policy, kwargs, "train").metrics.mean_return == pytest.approx(paths.mean_return(ready))
+
+
+@pytest.mark.parametrize(("name", "config", "message"), [
+    ("dp", {"bin_candidates": []}, "bin_candidates must be whole numbers >= 1"),
+    ("economy", {"bins": 0}, "bins must be whole numbers >= 1"),
+    ("teaser", {"agreement_candidates": [1, 2.5]}, "agreement_candidates must be whole numbers"),
+    ("sr1", {"grid_step": 0}, "grid_step must be > 0"),
+    ("time-threshold", {"grid_step": -0.1}, "grid_step must be > 0"),
+    ("calimera", {"ridge": 0.0}, "ridge must be > 0"),
+])
+def test_bad_rule_settings_are_named(name, config, message):
+    from agents.registry import get_agent
+
+    with pytest.raises(ValueError, match=message):
+        get_agent(name)(SPEC, config)
+
+
+def test_fitted_rules_refuse_to_act_unfitted():
+    obs, mask = np.array([[0.6, 0.4, 0.5]], np.float32), np.ones((1, 3), np.int8)
+    for policy in (DPPolicy(SPEC, {"bins": 2}), CalimeraPolicy(SPEC)):
+        with pytest.raises(ValueError, match="not fitted"):
+            policy.act(obs, mask)

@@ -20,7 +20,7 @@ from agents.plots import plot_tradeoff
 from agents.registry import get_agent
 from agents.run_config import agent_settings, baseline_configs, env_kwargs_from_config
 from agents.stats import improvement_table, interval_table
-from agents.training import FAIR_BASELINES, end_and_oracle
+from agents.training import FAIR_BASELINES, PUBLISHED_BASELINES, end_and_oracle
 from agents.validation import inner_speaker, inner_validation_store
 from emo_env.artifacts import atomic_path
 from emo_env.envs.episodes import open_store
@@ -78,7 +78,7 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
     reps, stats_seed = int(bench["bootstrap_reps"]), int(config["seed"])
     summary = interval_table(runs, agents, MEASURES, reps=reps, seed=stats_seed)
     summary = _add_fold_measures(summary, runs, oracle, sweep_table, float(np.mean(list(end_accuracy.values()))))
-    fair = [name for name in FAIR_BASELINES if name in agents]
+    fair = [name for name in (*FAIR_BASELINES, *PUBLISHED_BASELINES) if name in agents]
     learners = [name for name in agents if name not in fair]
     improvement = improvement_table(runs, learners, fair, "mean_return", reps=reps, seed=stats_seed)
     folds = _fold_table(runs, end_accuracy)
