@@ -231,15 +231,16 @@ class EconomyPolicy(BinnedRule):
                 total = chain[t].sum(axis=1, keepdims=True)
                 chain[t] = np.where(total > 0, chain[t] / np.maximum(total, 1), 1.0 / bins)
                 cost[t] = waits[moving, t].mean() if moving.any() else 0.0
+        # expected[:, tau]: from each group at step t, the mean reward of answering at step tau >= t (the chain
+        # carried back one step at a time), less the wait costs paid from t to tau.
         stop = np.ones((steps, bins), dtype=bool)
-        for t in range(steps - 1):
-            belief = np.eye(bins)  # row g: the distribution of the group at step tau from group g at t
-            now, paid, best_later = reward[t], 0.0, np.full(bins, -np.inf)
-            for tau in range(t + 1, steps):
-                belief = belief @ chain[tau - 1]
-                paid += cost[tau - 1]
-                best_later = np.maximum(best_later, belief @ reward[tau] - paid)
-            stop[t] = now >= best_later
+        expected = reward.T.copy()  # at t = the last step only its own column counts
+        paid = np.concatenate([[0.0], np.cumsum(cost)])
+        for t in range(steps - 2, -1, -1):
+            expected[:, t + 1:] = chain[t] @ expected[:, t + 1:]
+            expected[:, t] = reward[t]
+            later = expected[:, t + 1:] - (paid[t + 1:steps] - paid[t])[None, :]
+            stop[t] = reward[t] >= later.max(axis=1)
         return edges, stop
 
 
