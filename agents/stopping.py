@@ -179,10 +179,10 @@ def top_two(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def grid_search(score: Callable[..., dict[str, float]], bounds: Sequence[tuple[float, float]], step: float,
                 tolerance: float = 1e-4) -> pd.DataFrame:
     """Every point tried by a grid of ``step`` over the box ``bounds``, then by ever finer grids (a quarter of
-    the step, 9 points a side) around the best point until the step is below ``tolerance``.
+    the step, 9 points per axis) around the best point until the step is below ``tolerance``.
 
-    ``score(*point)`` gives a row (its ``mean_return`` and whatever it tuned exactly); one row per point
-    tried, the point's coordinates as ``x0, x1, ...`` (the callers rename them)."""
+    ``score(*point)`` gives a row (its ``mean_return``, the parameters it stands for and whatever it tuned
+    exactly); one row per point tried, with the point's coordinates as ``x0, x1, ...`` too."""
     rows: dict[tuple[float, ...], dict[str, float]] = {}
 
     def visit(axes: Sequence[np.ndarray]) -> tuple[float, ...]:
