@@ -17,8 +17,8 @@ A code block is run as written, with three exceptions the page marks or the runn
 from __future__ import annotations
 
 import ast
-import os
 import importlib
+import os
 import re
 import shlex
 import subprocess
@@ -58,7 +58,10 @@ def _with_budget(tokens: list[str]) -> list[str]:
     args = tokens[1:]
     if args and args[0].endswith(".py") and not Path(args[0]).is_absolute():
         args[0] = str(ROOT / args[0])
-    target = Path(args[0]).name if args and args[0].endswith(".py") else " ".join(args[1:3]) if args[:1] == ["-m"] else ""
+    if args and args[0].endswith(".py"):
+        target = Path(args[0]).name
+    else:
+        target = " ".join(args[1:3]) if args[:1] == ["-m"] else ""
     budget = BUDGET.get(target, BUDGET.get(target.split(" ")[0], []))
     for item in budget:
         if item.startswith("--"):
@@ -85,7 +88,7 @@ def bash_script(body: str) -> str:
     return "set -euo pipefail\n" + "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("page", ["README.md", "docs/getting-started.md"])
+@pytest.mark.parametrize("page", RUN_DOCS)
 def test_every_code_block_is_run_or_marked(page):
     blocks = code_blocks((ROOT / page).read_text())
     assert blocks, f"{page} has no code blocks"
@@ -96,8 +99,10 @@ def test_every_code_block_is_run_or_marked(page):
 
 
 def test_budget_keeps_the_documented_command():
-    script = bash_script("python train_agent.py --agent threshold --set agent.total_steps=10 \\\n  --seed 1  # comment\n"
-                         "python3.11 -m venv .venv && . .venv/bin/activate && pip install -e . && python -m emo_online a.mp4\n")
+    script = bash_script("python train_agent.py --agent threshold --set agent.total_steps=10 \\\n"
+                         "  --seed 1  # comment\n"
+                         "python3.11 -m venv .venv && . .venv/bin/activate && pip install -e . && "
+                         "python -m emo_online a.mp4\n")
     lines = script.splitlines()[1:]
     first = shlex.split(lines[0])
     assert first[:2] == [sys.executable, str(ROOT / "train_agent.py")]

@@ -33,7 +33,8 @@ def _spaces_table() -> str:
         env.close()
     rows.insert(2, f"| Action Space | `{action_space}` |")
     rows.append(f"| Classes `K` | {classes} |")
-    rows.append('| Creation | `gym.make("AVEmotion-v0")` after `import emo_env`, or `gym.make("emo_env:AVEmotion-v0")` |')
+    rows.append('| Creation | `gym.make("AVEmotion-v0")` after `import emo_env`, '
+                'or `gym.make("emo_env:AVEmotion-v0")` |')
     return "\n".join(rows)
 
 
