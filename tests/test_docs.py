@@ -8,7 +8,8 @@ A code block is run as written, with three exceptions the page marks or the runn
   blocks use it); one preceded by ``<!-- not-run: REASON -->`` is shown only (a corpus the reader must
   own); every other block is ``bash`` or ``python``;
 - in ``bash`` blocks the commands that build the environment the tests run in (``python3.11 -m venv``,
-  activating it, ``pip install``, ``pytest``) are skipped;
+  activating it, ``pip install``, ``pytest``) are skipped, and so is a command the page ran before
+  (the blocks of a page share one working folder, so its outputs are there already);
 - the project's commands get a small budget appended (:data:`BUDGET`: fewer training steps, epochs
   and clips), so that a block that trains for minutes runs in seconds; the command line is otherwise
   the documented one.
@@ -139,8 +140,8 @@ def test_code_blocks_run(page, tmp_path):
             command = [sys.executable, str(script)]
         else:
             command = ["bash", "-c", bash_script(block["body"], done)]
-        done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-        assert done.returncode == 0, f"{where} failed:\n{block['body']}\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+        run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, f"{where} failed:\n{block['body']}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
 
 
 def _clean_env() -> dict[str, str]:
