@@ -1,6 +1,7 @@
 """The documentation: the MkDocs site builds with warnings as errors, the README's links resolve, the
 API reference covers every public name, the environment page is the one generated from
-``AVEmotionEnv.__doc__``, and every code block of the README and the getting-started page runs.
+``AVEmotionEnv.__doc__``, every option the docs give a command exists, and every code block of the
+README and the getting-started page runs.
 
 A code block is run as written, with three exceptions the page marks or the runner knows:
 
@@ -225,6 +226,43 @@ def test_environment_page_is_generated_from_the_docstring():
 
 def test_site_builds_with_warnings_as_errors(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"}, capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-4000:]
     assert (tmp_path / "site" / "api" / "agents" / "index.html").is_file()
+
+
+#: The project's commands as the docs write them -> how to ask each for its help.
+COMMANDS = {"train_agent.py": ["train_agent.py"], "pretrain_encoder.py": ["pretrain_encoder.py"],
+            "agents.benchmark": ["-m", "agents.benchmark"], "emo_online": ["-m", "emo_online"],
+            **{f"emo_env.data {sub}": ["-m", "emo_env.data", sub] for sub in ("generate", "ingest", "preview")}}
+
+
+def _documented_options() -> dict[str, set[str]]:
+    """Command -> the ``--options`` the README and the docs pages give it in their code blocks."""
+    found: dict[str, set[str]] = {}
+    pages = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    for block in (b for page in pages for b in code_blocks(page.read_text()) if b["lang"] == "bash"):
+        for part in re.split(r"&&|\n", block["body"].replace("\\\n", " ")):
+            words = part.split()
+            if words[:1] != ["python"] or len(words) < 2:
+                continue
+            command = words[1] if words[1].endswith(".py") else " ".join(words[2:4]) if words[1] == "-m" else ""
+            command = command if command in COMMANDS else command.split(" ")[0]
+            if command in COMMANDS:
+                options = {re.sub(r"[^\w-].*$", "", w.lstrip("[")) for w in words if w.lstrip("[").startswith("--")}
+                found.setdefault(command, set()).update(options)
+    return found
+
+
+@pytest.mark.slow
+def test_documented_options_exist():
+    """Every ``--option`` the docs give a command is in that command's ``--help``."""
+    documented = _documented_options()
+    assert {"train_agent.py", "pretrain_encoder.py", "agents.benchmark", "emo_online"} <= set(documented)
+    for command, options in documented.items():
+        helped = subprocess.run([sys.executable, *COMMANDS[command], "--help"], cwd=ROOT, capture_output=True,
+                                text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert helped.returncode == 0, helped.stderr[-2000:]
+        missing = sorted(o for o in options if not re.search(rf"{re.escape(o)}\b", helped.stdout))
+        assert not missing, f"the docs give {command} options its --help does not know: {missing}"
