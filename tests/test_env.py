@@ -15,7 +15,7 @@ import emo_env
 from emo_env.artifacts import bundled_store_path
 from emo_env.config import default_config
 from emo_env.data.store import load_store, write_store
-from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv, build_observation
+from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv, EnvConfig, build_observation
 
 OBS_MODES = ["belief", "frame", "probs"]
 
@@ -158,6 +158,22 @@ def test_bad_actions_raise_clear_errors(tiny_store, action, error, message):
 def test_bad_arguments_raise_clear_errors(tiny_store, kwargs, message):
     with pytest.raises(ValueError, match=message):
         AVEmotionEnv(store=tiny_store, **kwargs)
+
+
+@pytest.mark.parametrize("make_env, caller, arguments", [
+    (lambda store, **kw: gym.make("AVEmotion-v0", store=store, **kw), "AVEmotionEnv.__init__()",
+     "arguments: store, render_mode, ingest_dir"),
+    (lambda store, **kw: gym.make_vec("AVEmotion-v0", 2, vectorization_mode="vector_entry_point", store=store, **kw),
+     "AVEmotionVectorEnv.__init__()", "arguments: num_envs, store, render_mode, ingest_dir, device")])
+def test_unknown_setting_is_refused_in_pythons_wording(tiny_store, make_env, caller, arguments):
+    """Wrappers (TorchRL's GymEnv with ``frameskip``) retry without an argument that Python's wording refuses."""
+    with pytest.raises(TypeError) as refused:
+        make_env(str(tiny_store), frameskip=4)
+    settings = ", ".join(EnvConfig.names())
+    assert f"{caller} got an unexpected keyword argument 'frameskip' (settings: {settings}; {arguments})" in str(
+        refused.value)  # gym.make appends the kwargs it was given
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour' \(and 'frameskip'; settings: split"):
+        make_env(str(tiny_store), colour="red", frameskip=4)
 
 
 def test_seeded_reset_fixes_the_episode_sequence(tiny_store):

@@ -121,7 +121,7 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
                  ingest_dir: str | Path | None = None, **settings: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.config = config = EnvConfig.from_kwargs(**settings)
+        self.config = config = EnvConfig.from_kwargs(AVEmotionEnv.__init__, **settings)
         self.episodes = Episodes(open_store(store), config)
         self.store = self.episodes.store
         self.observation_space = self.episodes.observation_space

@@ -49,7 +49,7 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
         if render_mode is not None:
             raise ValueError(f"AVEmotionVectorEnv does not render (render_mode={render_mode!r}); "
                              "render a single AVEmotionEnv instead")
-        self.config = EnvConfig.from_kwargs(**settings)
+        self.config = EnvConfig.from_kwargs(AVEmotionVectorEnv.__init__, **settings)
         self.episodes = Episodes(open_store(store), self.config)
         self.store = self.episodes.store
         self.num_envs = int(num_envs)
