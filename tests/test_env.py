@@ -121,6 +121,12 @@ def test_last_step_wait_rule_and_action_mask(tiny_store):
     assert all(m.dtype == np.int8 and m.shape == (7,) for m in masks)
     assert all(m[0] == 1 for m in masks[:-2]) and masks[-2][0] == 0 and masks[-2][1:].all()
     assert env.action_space.sample(mask=masks[-2]) != 0
+    with pytest.raises(RuntimeError, match="reset"):
+        make(tiny_store).action_masks()
+    env.reset(seed=2)
+    for mask in masks[:-1]:  # action_masks(), MaskablePPO's name, is the info's mask as booleans
+        assert np.array_equal(env.unwrapped.action_masks(), mask.astype(bool))
+        env.step(0)
     end = steps[-1]
     assert end[1] == -1.0 and end[2] is True
     assert end[3]["prediction"] == -1 and end[3]["is_correct"] is False
