@@ -6,7 +6,15 @@ import pytest
 import torch
 from torchrl.collectors import Collector
 from torchrl.data import Binary
-from torchrl.envs import ActionMask, GymEnv, GymWrapper, TransformedEnv, check_env_specs, default_info_dict_reader
+from torchrl.envs import (
+    ActionMask,
+    GymEnv,
+    GymWrapper,
+    SerialEnv,
+    TransformedEnv,
+    check_env_specs,
+    default_info_dict_reader,
+)
 
 import emo_env
 from emo_env.envs import OBS_MODES
@@ -38,6 +46,22 @@ def test_collector_gathers_1024_frames():
     assert sum(int(batch["next", "done"].sum()) for batch in batches) > 100
 
 
+def test_serial_env_batches_gym_envs():
+    """TorchRL's own batching of single envs."""
+    envs = SerialEnv(3, lambda: GymEnv("AVEmotion-v0", obs_mode="probs"))
+    check_env_specs(envs, seed=0)
+    rollout = envs.rollout(50, break_when_any_done=False)
+    assert rollout.batch_size == (3, 50) and rollout["next", "done"].sum() > 10
+    envs.close()
+
+
+def test_from_pixels_renders_rgb_frames():
+    env = GymEnv("AVEmotion-v0", from_pixels=True, pixels_only=False)  # makes the env with render_mode="rgb_array"
+    check_env_specs(env, seed=0)
+    pixels = env.reset()["pixels"]
+    assert pixels.shape == (400, 640, 3) and pixels.dtype == torch.uint8 and pixels.float().std() > 0
+
+
 def test_action_mask_through_the_info_reader_and_the_action_mask_transform():
     """The mask of ``info`` becomes TorchRL's ``action_mask`` entry; ``ActionMask`` restricts the action spec, so
     random actions never wait at a clip's last step (where the env, made with ``last_step_wait="error"``, raises)."""
@@ -62,8 +86,18 @@ def test_action_mask_through_the_info_reader_and_the_action_mask_transform():
     assert random_rollout["action_mask"].gather(-1, chosen[:, None]).all()
 
 
-def test_vector_entry_point_is_refused_with_next_step_autoreset():
-    """TorchRL wraps Gymnasium vector envs only with same-step or disabled autoreset; ours resets next-step."""
-    envs = gym.make_vec("AVEmotion-v0", num_envs=4, vectorization_mode="vector_entry_point")
-    with pytest.raises(RuntimeError, match="auto-reset mode must be one of SAME_STEP or DISABLED"):
-        GymWrapper(envs)
+def test_vector_entry_point_with_disabled_autoreset_batches_and_collects():
+    """TorchRL wraps Gymnasium vector envs with disabled (or same-step) autoreset only, and resets ended slots itself
+    through ``reset(options={"reset_mask": ...})``."""
+    envs = GymWrapper(gym.make_vec("AVEmotion-v0", num_envs=8, vectorization_mode="vector_entry_point",
+                                   autoreset_mode=gym.vector.AutoresetMode.DISABLED))
+    assert envs.batch_size == (8,)
+    check_env_specs(envs, seed=0)
+    rollout = envs.rollout(40, break_when_any_done=False)
+    done = rollout["next", "done"].squeeze(-1)
+    assert rollout.batch_size == (8, 40) and done.sum() > 40
+    assert torch.isin(rollout["next", "reward"][done], torch.tensor([-1.0, 1.0])).all()
+    assert (rollout["next", "reward"][~done] < 0).all()  # no reset steps: every transition is a wait or an answer
+    collector = Collector(envs, None, frames_per_batch=256, total_frames=1024)
+    assert sum(batch.numel() for batch in collector) == 1024
+    collector.shutdown()

@@ -170,7 +170,7 @@ def test_bad_arguments_raise_clear_errors(tiny_store, kwargs, message):
     (lambda store, **kw: gym.make("AVEmotion-v0", store=store, **kw), "AVEmotionEnv.__init__()",
      "arguments: store, render_mode, ingest_dir"),
     (lambda store, **kw: gym.make_vec("AVEmotion-v0", 2, vectorization_mode="vector_entry_point", store=store, **kw),
-     "AVEmotionVectorEnv.__init__()", "arguments: num_envs, store, render_mode, ingest_dir, device")])
+     "AVEmotionVectorEnv.__init__()", "arguments: num_envs, store, render_mode, ingest_dir, device, autoreset_mode")])
 def test_unknown_setting_is_refused_in_pythons_wording(tiny_store, make_env, caller, arguments):
     """Wrappers (TorchRL's GymEnv with ``frameskip``) retry without an argument that Python's wording refuses."""
     with pytest.raises(TypeError) as refused:

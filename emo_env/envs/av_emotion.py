@@ -109,7 +109,9 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
 
     ``gym.make_vec("AVEmotion-v0", num_envs=N, vectorization_mode="vector_entry_point")``
     returns ``emo_env.envs.vector.AVEmotionVectorEnv``, which steps all ``N`` episodes with
-    numpy array operations (next-step autoreset) and can return torch tensors on a device.
+    numpy array operations and can return torch tensors on a device. Autoreset is next-step, or
+    disabled with ``autoreset_mode=gym.vector.AutoresetMode.DISABLED`` (ended slots restart by
+    ``reset(options={"reset_mask": mask})``, as TorchRL's ``GymWrapper`` asks).
 
     ## Version History
 
