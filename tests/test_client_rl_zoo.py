@@ -19,11 +19,10 @@ import emo_env  # noqa: F401  (registers AVEmotion-v0 in this process, for the r
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
-HYPERPARAMETERS = {
-    "dqn": {"policy": "MlpPolicy", "n_timesteps": 600, "learning_starts": 100, "buffer_size": 1000,
-            "batch_size": 32, "train_freq": 4, "target_update_interval": 100, "exploration_fraction": 0.5,
-            "policy_kwargs": "dict(net_arch=[32, 32])"},
-}
+# RL Zoo has no hyperparameters for an env it does not ship: a file gives them (-conf)
+DQN_HYPERPARAMETERS = {"policy": "MlpPolicy", "n_timesteps": 600, "learning_starts": 100, "buffer_size": 1000,
+                       "batch_size": 32, "train_freq": 4, "target_update_interval": 100, "exploration_fraction": 0.5,
+                       "policy_kwargs": "dict(net_arch=[32, 32])"}
 
 
 def rl_zoo(tool: str, algo: str, folder: Path, *args: str) -> str:
@@ -36,20 +35,12 @@ def rl_zoo(tool: str, algo: str, folder: Path, *args: str) -> str:
     return result.stdout
 
 
-def train(algo: str, folder: Path, *env_kwargs: str) -> Path:
-    """Train ``algo`` with :data:`HYPERPARAMETERS` (RL Zoo has none for an env it does not ship); the model's path."""
-    (folder / "hyperparams.yml").write_text(yaml.safe_dump({"AVEmotion-v0": HYPERPARAMETERS[algo]}))
-    rl_zoo("train", algo, folder, "-conf", "hyperparams.yml", "--seed", "1", "--eval-freq", "-1", "--verbose", "0",
-           "--env-kwargs", *env_kwargs)
-    model = folder / "logs" / algo / "AVEmotion-v0_1" / "AVEmotion-v0.zip"
-    assert model.is_file()
-    return model
-
-
 def test_rl_zoo_trains_dqn_and_reloads_it(tmp_path):
-    model_path = train("dqn", tmp_path, "obs_mode:'probs'")
-    model = DQN.load(model_path, device="cpu")
-    assert model.num_timesteps == HYPERPARAMETERS["dqn"]["n_timesteps"]
+    (tmp_path / "hyperparams.yml").write_text(yaml.safe_dump({"AVEmotion-v0": DQN_HYPERPARAMETERS}))
+    rl_zoo("train", "dqn", tmp_path, "-conf", "hyperparams.yml", "--env-kwargs", "obs_mode:'probs'", "--seed", "1",
+           "--eval-freq", "-1", "--verbose", "0")
+    model = DQN.load(tmp_path / "logs" / "dqn" / "AVEmotion-v0_1" / "AVEmotion-v0.zip", device="cpu")
+    assert model.num_timesteps == DQN_HYPERPARAMETERS["n_timesteps"]
     env = gym.make("AVEmotion-v0", obs_mode="probs")
     assert model.observation_space == env.observation_space and model.action_space == env.action_space
     obs, _ = env.reset(seed=0)
