@@ -27,7 +27,7 @@ def make_env(seed: int):
     return thunk
 
 
-def masked_q(q_values: torch.Tensor, mask: np.ndarray) -> torch.Tensor:
+def masked_q(q_values: torch.Tensor, mask: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Q-values with the actions the mask forbids at ``-inf``, so argmax picks a legal action."""
     return q_values.masked_fill(torch.as_tensor(mask == 0), -torch.inf)
 
@@ -97,7 +97,7 @@ def test_cleanrl_style_dqn_learns_on_sync_vector_env():
             index = np.random.randint(0, size, batch_size)
             batch = {key: torch.as_tensor(value[index]) for key, value in buffer.items()}
             with torch.no_grad():
-                next_value = masked_q(target_network(batch["next_obs"]), batch["next_mask"].numpy()).max(1).values
+                next_value = masked_q(target_network(batch["next_obs"]), batch["next_mask"]).max(1).values
                 target = batch["reward"] + gamma * next_value * (1 - batch["done"])
             predicted = q_network(batch["obs"]).gather(1, batch["action"][:, None]).squeeze(1)
             loss = nn.functional.mse_loss(predicted, target)
