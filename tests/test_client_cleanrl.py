@@ -1,6 +1,7 @@
 """A CleanRL-style script on AVEmotion-v0: ``SyncVectorEnv`` of ``gym.make("emo_env:AVEmotion-v0")`` thunks with
-``RecordEpisodeStatistics``, and a single-file DQN loop (epsilon-greedy, replay, target network) that reads the
-action mask from ``infos`` and learns to answer better than chance in a few thousand steps."""
+``RecordEpisodeStatistics`` (or the vector entry point, which has the same next-step autoreset), and a single-file
+DQN loop (epsilon-greedy, replay, target network) that reads the action mask from ``infos`` and learns to answer
+better than chance in a few thousand steps."""
 
 import random
 
@@ -50,11 +51,22 @@ def greedy_returns(q_network: nn.Module, episodes: int) -> list[float]:
     return returns
 
 
-def test_cleanrl_style_dqn_learns_on_sync_vector_env():
+def make_envs(vectorization: str) -> gym.vector.VectorEnv:
+    """CleanRL's ``SyncVectorEnv`` of thunks, or the vector entry point with Gymnasium's vector statistics wrapper."""
+    if vectorization == "sync":
+        return gym.vector.SyncVectorEnv([make_env(SEED + i) for i in range(NUM_ENVS)])
+    envs = gym.make_vec("emo_env:AVEmotion-v0", NUM_ENVS, vectorization_mode="vector_entry_point", obs_mode="probs",
+                        last_step_wait="error")
+    envs.single_action_space.seed(SEED)
+    return gym.wrappers.vector.RecordEpisodeStatistics(envs)
+
+
+@pytest.mark.parametrize("vectorization", ["sync", "vector_entry_point"])
+def test_cleanrl_style_dqn_learns(vectorization):
     random.seed(SEED)
     np.random.seed(SEED)
     torch.manual_seed(SEED)
-    envs = gym.vector.SyncVectorEnv([make_env(SEED + i) for i in range(NUM_ENVS)])
+    envs = make_envs(vectorization)
     assert isinstance(envs.single_action_space, gym.spaces.Discrete)
     obs_dim, num_actions = envs.single_observation_space.shape[0], int(envs.single_action_space.n)
     q_network = nn.Sequential(nn.Linear(obs_dim, 64), nn.ReLU(), nn.Linear(64, num_actions))
