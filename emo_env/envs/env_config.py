@@ -82,15 +82,16 @@ class EnvConfig:
         wording and retry without it.
         """
         unknown = [name for name in settings if name not in cls.names()]
-        if unknown:
-            name = f"{caller.__qualname__}()" if caller is not None else f"{cls.__name__}()"
-            also = f"and {', '.join(map(repr, unknown[1:]))}; " if len(unknown) > 1 else ""
-            arguments = [p.name for p in inspect.signature(caller).parameters.values()
-                         if p.kind is not p.VAR_KEYWORD and p.name != "self"] if caller is not None else []
-            others = f"; arguments: {', '.join(arguments)}" if arguments else ""
-            raise TypeError(f"{name} got an unexpected keyword argument {unknown[0]!r} "
-                            f"({also}settings: {', '.join(cls.names())}{others})")
-        return cls(**settings)
+        if not unknown:
+            return cls(**settings)
+        also = f"and {', '.join(map(repr, unknown[1:]))}; " if len(unknown) > 1 else ""
+        known = f"settings: {', '.join(cls.names())}"
+        if caller is None:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {unknown[0]!r} ({also}{known})")
+        arguments = [parameter.name for parameter in inspect.signature(caller).parameters.values()
+                     if parameter.kind is not parameter.VAR_KEYWORD and parameter.name != "self"]
+        raise TypeError(f"{caller.__qualname__}() got an unexpected keyword argument {unknown[0]!r} "
+                        f"({also}{known}; arguments: {', '.join(arguments)})")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

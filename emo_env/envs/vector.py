@@ -84,11 +84,11 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        super().reset(seed=seed)
         options = dict(options or {})
         slots = self._reset_slots(options.pop("reset_mask", None))
         if options:
             raise ValueError(f"unknown reset options {sorted(options)} (known: reset_mask)")
+        super().reset(seed=seed)
         if seed is not None:
             self._cursor = 0
         self._start(slots)
