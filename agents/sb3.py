@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, SupportsFloat, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -79,23 +79,6 @@ class SB3PPOConfig(SB3Config):
         return {"n_steps": self.n_steps, "batch_size": self.batch_size, "gamma": self.gamma, **self.algo_kwargs}
 
 
-class InfoActionMask(gym.Wrapper):
-    """Expose the env's ``info["action_mask"]`` as ``action_masks()``, the method MaskablePPO asks."""
-
-    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
-        obs, info = self.env.reset(**kwargs)
-        self._mask = info["action_mask"]
-        return obs, info
-
-    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        self._mask = info["action_mask"]
-        return obs, reward, terminated, truncated, info
-
-    def action_masks(self) -> np.ndarray:
-        return self._mask.astype(bool)
-
-
 class SB3Agent(Policy):
     """An SB3 ``algorithm`` with its ``policy_alias``."""
 
@@ -154,9 +137,9 @@ class SB3Agent(Policy):
         remaining = total_steps - self.num_steps
         if remaining <= 0:
             return
-        wrapper = InfoActionMask if self.masked else None
+        # MaskablePPO asks the env's action_masks() through the Monitor that make_vec_env puts around it.
         env = make_vec_env(AVEmotionEnv, n_envs=self.config.num_envs, seed=self.seed + self.num_steps,
-                           env_kwargs=dict(env_kwargs), wrapper_class=wrapper)
+                           env_kwargs=dict(env_kwargs))
         model = self.algorithm(self.policy_alias, env, seed=self.seed, device=self.device, verbose=0,
                                         policy_kwargs=dict(self.config.policy_kwargs), **self.config.algorithm_kwargs())
         if self.num_steps == 0 and isinstance(self.config, SB3PPOConfig) and self.config.initial_halt_prob is not None:

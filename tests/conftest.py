@@ -75,3 +75,14 @@ def tiny_ingest(tiny_corpus, tmp_path_factory) -> Path:
     config = default_config()
     config["data"].update(root=str(tiny_corpus), ingest_dir=str(tmp_path_factory.mktemp("ingest")), workers=1)
     return ingest_from_config(config, progress=False).ingest_dir
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small networks run fastest on one thread; the module's previous thread count is restored."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -15,7 +15,7 @@ import emo_env
 from emo_env.artifacts import bundled_store_path
 from emo_env.config import default_config
 from emo_env.data.store import load_store, write_store
-from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv, build_observation
+from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv, EnvConfig, build_observation
 
 OBS_MODES = ["belief", "frame", "probs"]
 
@@ -121,6 +121,12 @@ def test_last_step_wait_rule_and_action_mask(tiny_store):
     assert all(m.dtype == np.int8 and m.shape == (7,) for m in masks)
     assert all(m[0] == 1 for m in masks[:-2]) and masks[-2][0] == 0 and masks[-2][1:].all()
     assert env.action_space.sample(mask=masks[-2]) != 0
+    with pytest.raises(RuntimeError, match="reset"):
+        make(tiny_store).action_masks()
+    env.reset(seed=2)
+    for mask in masks[:-1]:  # action_masks(), MaskablePPO's name, is the info's mask as booleans
+        assert np.array_equal(env.unwrapped.action_masks(), mask.astype(bool))
+        env.step(0)
     end = steps[-1]
     assert end[1] == -1.0 and end[2] is True
     assert end[3]["prediction"] == -1 and end[3]["is_correct"] is False
@@ -158,6 +164,22 @@ def test_bad_actions_raise_clear_errors(tiny_store, action, error, message):
 def test_bad_arguments_raise_clear_errors(tiny_store, kwargs, message):
     with pytest.raises(ValueError, match=message):
         AVEmotionEnv(store=tiny_store, **kwargs)
+
+
+@pytest.mark.parametrize("make_env, caller, arguments", [
+    (lambda store, **kw: gym.make("AVEmotion-v0", store=store, **kw), "AVEmotionEnv.__init__()",
+     "arguments: store, render_mode, ingest_dir"),
+    (lambda store, **kw: gym.make_vec("AVEmotion-v0", 2, vectorization_mode="vector_entry_point", store=store, **kw),
+     "AVEmotionVectorEnv.__init__()", "arguments: num_envs, store, render_mode, ingest_dir, device, autoreset_mode")])
+def test_unknown_setting_is_refused_in_pythons_wording(tiny_store, make_env, caller, arguments):
+    """Wrappers (TorchRL's GymEnv with ``frameskip``) retry without an argument that Python's wording refuses."""
+    with pytest.raises(TypeError) as refused:
+        make_env(str(tiny_store), frameskip=4)
+    settings = ", ".join(EnvConfig.names())
+    assert f"{caller} got an unexpected keyword argument 'frameskip' (settings: {settings}; {arguments})" in str(
+        refused.value)  # gym.make appends the kwargs it was given
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'colour' \(and 'frameskip'; settings: split"):
+        make_env(str(tiny_store), colour="red", frameskip=4)
 
 
 def test_seeded_reset_fixes_the_episode_sequence(tiny_store):

@@ -112,6 +112,56 @@ def test_rewards_infos_and_autoreset(tiny_store):
     assert infos["step"][[0, 3]].tolist() == [2, 2]
 
 
+def episodes_per_slot(envs: AVEmotionVectorEnv, count: int) -> list[list[tuple]]:
+    """Per slot, (clip_id, return, length) of its first ``count`` episodes under :func:`policy`, seeded with 5; ended
+    slots restart by ``reset(options={"reset_mask": ...})`` where autoreset is disabled."""
+    disabled = envs.autoreset_mode is AutoresetMode.DISABLED
+    obs, infos = envs.reset(seed=5)
+    clips, totals, lengths = list(infos["clip_id"]), np.zeros(envs.num_envs), np.zeros(envs.num_envs, dtype=int)
+    done: list[list[tuple]] = [[] for _ in range(envs.num_envs)]
+    restarting = np.zeros(envs.num_envs, dtype=bool)
+    while min(map(len, done)) < count:
+        obs, rewards, terminated, _, infos = envs.step(policy(obs))
+        totals, lengths = totals + rewards, lengths + ~restarting
+        for slot in np.flatnonzero(restarting):
+            clips[slot] = infos["clip_id"][slot]
+        for slot in np.flatnonzero(terminated):
+            done[slot].append((clips[slot], round(totals[slot], 9), int(lengths[slot])))
+            totals[slot], lengths[slot] = 0.0, 0
+        restarting = terminated
+        if disabled and terminated.any():
+            obs, infos = envs.reset(options={"reset_mask": terminated})
+            assert infos["step"][terminated].tolist() == [0] * int(terminated.sum())
+            for slot in np.flatnonzero(terminated):
+                clips[slot] = infos["clip_id"][slot]
+            restarting = np.zeros(envs.num_envs, dtype=bool)
+    return [slot[:count] for slot in done]
+
+
+def test_disabled_autoreset_plays_the_next_step_episodes_with_explicit_resets(tiny_store):
+    one = AVEmotionVectorEnv(1, store=tiny_store, autoreset_mode=AutoresetMode.DISABLED)
+    # One slot: the same clip draws (several slots restart at other steps without the next-step reset steps).
+    assert episodes_per_slot(one, 12) == episodes_per_slot(AVEmotionVectorEnv(1, store=tiny_store), 12)
+    disabled = gym.make_vec("AVEmotion-v0", num_envs=3, vectorization_mode="vector_entry_point",
+                            store=str(tiny_store), autoreset_mode="Disabled")
+    assert disabled.autoreset_mode is disabled.metadata["autoreset_mode"] is AutoresetMode.DISABLED
+    assert [len(slot) for slot in episodes_per_slot(disabled, 4)] == [4, 4, 4]
+    disabled.reset(seed=0)
+    _, _, terminated, _, _ = disabled.step(np.array([1, 0, 0]))
+    with pytest.raises(RuntimeError, match="env 0: its episode has ended and autoreset_mode is DISABLED"):
+        disabled.step(np.array([1, 0, 0]))
+    obs, infos = disabled.reset(options={"reset_mask": np.array([True, False, False])})
+    assert infos["step"].tolist() == [0, 1, 1]  # slots 1 and 2 go on where they were
+    with pytest.raises(ValueError, match=r"reset_mask must be a boolean array of shape \(3,\), got int64"):
+        disabled.reset(options={"reset_mask": np.array([1, 0, 0])})
+    with pytest.raises(ValueError, match="unknown reset options \\['colour'\\] \\(known: reset_mask\\)"):
+        disabled.reset(options={"colour": 1})
+    with pytest.raises(RuntimeError, match="first reset"):
+        AVEmotionVectorEnv(3, store=tiny_store).reset(options={"reset_mask": np.array([True, False, False])})
+    with pytest.raises(ValueError, match=r"autoreset_mode must be one of \['NextStep', 'Disabled'\], got 'SameStep'"):
+        AVEmotionVectorEnv(3, store=tiny_store, autoreset_mode=AutoresetMode.SAME_STEP.value)
+
+
 def test_last_step_waits_and_bad_actions(tiny_store):
     store = load_store(tiny_store)
     envs = AVEmotionVectorEnv(2, store=tiny_store)

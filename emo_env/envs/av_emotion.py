@@ -79,7 +79,8 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
     its decision, and the longest clip depends on the store).
 
     ``info`` every step: ``label`` (class index), ``step`` (0-based), ``fraction`` observed,
-    ``action_mask`` (``np.int8 [K + 1]``, usable with ``action_space.sample(mask=...)``),
+    ``action_mask`` (``np.int8 [K + 1]``, usable with ``action_space.sample(mask=...)``; the same as
+    booleans from ``action_masks()``, which sb3-contrib's MaskablePPO calls),
     ``clip_id``, ``speaker``; at the end also ``is_correct``, ``prediction`` (class index, -1 for
     a wait at the last step), ``decision_step``, ``decision_time_s`` (seconds of the clip
     observed, ``(decision_step + 1) / step_rate``) and ``earliness`` (fraction observed).
@@ -108,7 +109,9 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
 
     ``gym.make_vec("AVEmotion-v0", num_envs=N, vectorization_mode="vector_entry_point")``
     returns ``emo_env.envs.vector.AVEmotionVectorEnv``, which steps all ``N`` episodes with
-    numpy array operations (next-step autoreset) and can return torch tensors on a device.
+    numpy array operations and can return torch tensors on a device. Autoreset is next-step, or
+    disabled with ``autoreset_mode=gym.vector.AutoresetMode.DISABLED`` (ended slots restart by
+    ``reset(options={"reset_mask": mask})``, as TorchRL's ``GymWrapper`` asks).
 
     ## Version History
 
@@ -121,7 +124,7 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
                  ingest_dir: str | Path | None = None, **settings: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.config = config = EnvConfig.from_kwargs(**settings)
+        self.config = config = EnvConfig.from_kwargs(AVEmotionEnv.__init__, **settings)
         self.episodes = Episodes(open_store(store), config)
         self.store = self.episodes.store
         self.observation_space = self.episodes.observation_space
@@ -195,11 +198,21 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
             raise RuntimeError("call reset() before render()")
         return self._renderer.frame(self._clip, self._row - self._start, self._prediction)
 
+    def action_masks(self) -> np.ndarray:
+        """The current step's legal actions as booleans: ``info["action_mask"]``, under the name that
+        sb3-contrib's MaskablePPO asks an env for."""
+        if self._row < 0:
+            raise RuntimeError("call reset() before action_masks()")
+        return self._mask().astype(bool)
+
     def _info(self) -> dict[str, Any]:
         row = self._row
         return {"label": self._label, "step": row - self._start, "fraction": self._fraction[row],
-                "action_mask": (self._mask_last if row == self._last else self._mask_wait).copy(),
+                "action_mask": self._mask().copy(),
                 "clip_id": self._clip_id, "speaker": self._speaker}
+
+    def _mask(self) -> np.ndarray:
+        return self._mask_last if self._row == self._last else self._mask_wait
 
     def _clip_index(self, clip_id: str) -> int:
         try:

@@ -6,7 +6,9 @@ constructors, the registered spec and the run config's ``env`` section all take 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -71,13 +73,25 @@ class EnvConfig:
                              f"{self.latency_power}")
 
     @classmethod
-    def from_kwargs(cls, **settings: Any) -> EnvConfig:
-        """The defaults with ``settings`` replaced; an unknown name is an error listing the known ones."""
-        unknown = sorted(set(settings) - set(cls.names()))
-        if unknown:
-            raise TypeError(f"AVEmotion-v0 has no setting {', '.join(map(repr, unknown))} "
-                            f"(settings: {', '.join(cls.names())}, plus store, render_mode, ingest_dir)")
-        return cls(**settings)
+    def from_kwargs(cls, caller: Callable[..., Any] | None = None, /, **settings: Any) -> EnvConfig:
+        """The defaults with ``settings`` replaced.
+
+        An unknown name is a ``TypeError`` worded as Python words it, ``<caller>() got an unexpected keyword
+        argument 'name'``, then the known settings and ``caller``'s other arguments. Wrappers that probe an env
+        with an optional argument (TorchRL's ``GymEnv`` passes ``frameskip``) recognise the refusal by that
+        wording and retry without it.
+        """
+        unknown = [name for name in settings if name not in cls.names()]
+        if not unknown:
+            return cls(**settings)
+        also = f"and {', '.join(map(repr, unknown[1:]))}; " if len(unknown) > 1 else ""
+        known = f"settings: {', '.join(cls.names())}"
+        if caller is None:
+            raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {unknown[0]!r} ({also}{known})")
+        arguments = [parameter.name for parameter in inspect.signature(caller).parameters.values()
+                     if parameter.kind is not parameter.VAR_KEYWORD and parameter.name != "self"]
+        raise TypeError(f"{caller.__qualname__}() got an unexpected keyword argument {unknown[0]!r} "
+                        f"({also}{known}; arguments: {', '.join(arguments)})")
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from emo_env.envs.episodes import Episodes, open_store
 
 __all__ = ["AVEmotionVectorEnv"]
 
+_AUTORESET_MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED)
 _STEP_KEYS = ("label", "step", "fraction", "action_mask", "clip_id", "speaker")
 
 
@@ -27,11 +28,18 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
     docstring), stepped with array operations over all episodes at once. Infos are arrays with
     Gymnasium's ``_key`` masks: the per-step keys are present for every episode; ``is_correct``,
     ``prediction``, ``decision_step``, ``decision_time_s`` and ``earliness`` where the episode
-    ended this step (zero elsewhere). Autoreset is next-step (``metadata["autoreset_mode"]``): the
-    step after an episode terminates starts a new clip in that slot, ignoring its action and
-    returning reward 0. Clip draws come from ``self.np_random`` (``clip_order="random"``) or one
-    sweep shared by all slots (``"sequential"``: the first ``n`` episodes started, counted across
-    slots in slot order, visit each of the split's ``n`` clips exactly once).
+    ended this step (zero elsewhere).
+
+    ``autoreset_mode`` (also ``self.autoreset_mode`` and ``metadata["autoreset_mode"]``):
+    ``AutoresetMode.NEXT_STEP`` (the default): the step after an episode terminates starts a new clip
+    in that slot, ignoring its action and returning reward 0. ``AutoresetMode.DISABLED``: an ended
+    slot waits for ``reset(options={"reset_mask": mask})``, which starts new clips in the slots where
+    the boolean ``mask`` is true and leaves the others as they are (TorchRL's ``GymWrapper`` takes
+    this mode); stepping an ended slot is an error.
+
+    Clip draws come from ``self.np_random`` (``clip_order="random"``) or one sweep shared by all
+    slots (``"sequential"``: the first ``n`` episodes started, counted across slots in slot order,
+    visit each of the split's ``n`` clips exactly once).
 
     ``device``: ``None`` returns numpy arrays; a torch device (``"cpu"``, ``"cuda"``) returns
     torch tensors on it (strings stay numpy) and accepts torch actions. Stepping itself runs in
@@ -43,13 +51,16 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int, store: str | Path | FeatureStore | None = None, *, render_mode: str | None = None,
-                 ingest_dir: str | Path | None = None, device: Any = None, **settings: Any) -> None:
+                 ingest_dir: str | Path | None = None, device: Any = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, **settings: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
+        self.autoreset_mode = _autoreset_mode(autoreset_mode)
+        self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode}
         if render_mode is not None:
             raise ValueError(f"AVEmotionVectorEnv does not render (render_mode={render_mode!r}); "
                              "render a single AVEmotionEnv instead")
-        self.config = EnvConfig.from_kwargs(**settings)
+        self.config = EnvConfig.from_kwargs(AVEmotionVectorEnv.__init__, **settings)
         self.episodes = Episodes(open_store(store), self.config)
         self.store = self.episodes.store
         self.num_envs = int(num_envs)
@@ -73,13 +84,15 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
         self._started = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        super().reset(seed=seed)
+        options = dict(options or {})
+        slots = self._reset_slots(options.pop("reset_mask", None))
         if options:
-            raise ValueError(f"unknown reset options {sorted(options)} (AVEmotionVectorEnv takes none)")
+            raise ValueError(f"unknown reset options {sorted(options)} (known: reset_mask)")
+        super().reset(seed=seed)
         if seed is not None:
             self._cursor = 0
-        self._start(np.arange(self.num_envs))
-        self._ended[:] = False
+        self._start(slots)
+        self._ended[slots] = False
         self._started = True
         first = self._to_device((np.take(self.episodes.observations, self._row, axis=0), self._step_infos()))
         return cast(tuple[Any, dict[str, Any]], first)
@@ -87,6 +100,9 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
         if not self._started:
             raise RuntimeError("call reset() before step()")
+        if self.autoreset_mode is AutoresetMode.DISABLED and self._ended.any():
+            raise RuntimeError(f"env {int(np.argmax(self._ended))}: its episode has ended and autoreset_mode is "
+                               "DISABLED: start new ones with reset(options={'reset_mask': mask})")
         actions = self._check_actions(actions)
         ep, rules = self.episodes, self.config
         row, restart = self._row, self._ended
@@ -120,6 +136,20 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
         obs = np.take(ep.observations, self._row, axis=0)
         outputs = self._to_device((obs, rewards, decide.copy(), np.zeros(self.num_envs, dtype=bool), infos))
         return cast(tuple[Any, Any, Any, Any, dict[str, Any]], outputs)
+
+    def _reset_slots(self, reset_mask: Any) -> np.ndarray:
+        """The slots a reset starts: all, or those where the boolean ``reset_mask`` is true."""
+        if reset_mask is None:
+            return np.arange(self.num_envs)
+        if self._torch is not None and isinstance(reset_mask, self._torch.Tensor):
+            reset_mask = reset_mask.cpu().numpy()
+        mask = np.asarray(reset_mask)
+        if mask.shape != (self.num_envs,) or mask.dtype != np.bool_:
+            raise ValueError(f"reset option reset_mask must be a boolean array of shape ({self.num_envs},), "
+                             f"got {mask.dtype} of shape {mask.shape}")
+        if not self._started and not mask.all():
+            raise RuntimeError("the first reset() starts every slot: call it without reset_mask")
+        return np.flatnonzero(mask)
 
     def _start(self, slots: np.ndarray) -> None:
         clips, self._cursor = self.episodes.draw(self.np_random, len(slots), self._cursor)
@@ -161,3 +191,11 @@ class AVEmotionVectorEnv(gym.vector.VectorEnv):
         if value.dtype.kind in "US":
             return value
         return self._torch.as_tensor(value, device=self.device)
+
+
+def _autoreset_mode(value: AutoresetMode | str) -> AutoresetMode:
+    """``value`` (a mode or its name, ``"NextStep"`` or ``"Disabled"``) as an ``AutoresetMode`` this env runs."""
+    for mode in _AUTORESET_MODES:
+        if value is mode or value == mode.value:
+            return mode
+    raise ValueError(f"autoreset_mode must be one of {[mode.value for mode in _AUTORESET_MODES]}, got {value!r}")
