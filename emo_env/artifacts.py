@@ -48,7 +48,12 @@ REPORT_FILE = "report.json"
 
 class ArtifactError(ValueError):
     """A file that an earlier run wrote is missing, truncated, corrupt or not what it should be. The
-    message is one line: the file, what is wrong with it and, where the reader knows, what to do."""
+    message is one line: the file and what is wrong with it (``problem``), then what to do (``remedy``)
+    where the reader knows."""
+
+    def __init__(self, problem: str, remedy: str = "") -> None:
+        super().__init__(f"{problem}; {remedy}" if remedy else problem)
+        self.problem, self.remedy = problem, remedy
 
 
 class CheckpointError(ArtifactError):
@@ -98,12 +103,12 @@ def load_safe(path: str | Path, kind: str = "checkpoint", remedy: str = "") -> A
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{kind} {path} does not exist{_then(remedy)}")
+        raise CheckpointError(f"{kind} {path} does not exist", remedy)
     try:
         with zipfile.ZipFile(path) as archive:  # torch.load itself checks no CRC: a flipped byte would load
             damaged = archive.testzip()
         if damaged is not None:
-            raise CheckpointError(f"{kind} {path} is corrupt (CRC mismatch in {damaged}){_then(remedy)}")
+            raise CheckpointError(f"{kind} {path} is corrupt (CRC mismatch in {damaged})", remedy)
         return torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
@@ -112,7 +117,7 @@ def load_safe(path: str | Path, kind: str = "checkpoint", remedy: str = "") -> A
         if "Unsupported global" in str(exc):
             raise CheckpointError(f"{kind} {path} holds Python objects other than tensors and plain values: not an "
                                   f"emo-env {kind}, and not unpickled") from exc
-        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__}){_then(remedy)}") from exc
+        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__})", remedy) from exc
 
 
 def read_npz(path: str | Path, kind: str, remedy: str = "") -> dict[str, np.ndarray]:
@@ -121,12 +126,12 @@ def read_npz(path: str | Path, kind: str, remedy: str = "") -> dict[str, np.ndar
     :class:`ArtifactError` naming the ``kind`` of file and the file, ending with ``remedy``."""
     path = Path(path)
     if not path.is_file():
-        raise ArtifactError(f"{kind} {path} does not exist{_then(remedy)}")
+        raise ArtifactError(f"{kind} {path} does not exist", remedy)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
     except Exception as exc:  # whatever parsing damaged bytes raises: zip, zlib, npy header, allocation errors
-        raise ArtifactError(f"{kind} {path} is truncated or corrupt ({_damage(exc)}){_then(remedy)}") from None
+        raise ArtifactError(f"{kind} {path} is truncated or corrupt ({_damage(exc)})", remedy) from None
 
 
 def write_json_checked(path: str | Path, record: dict[str, Any]) -> Path:
@@ -174,9 +179,6 @@ def folder_lock(folder: str | Path) -> Iterator[None]:
     finally:
         lock.release()
 
-
-def _then(remedy: str) -> str:
-    return f"; {remedy}" if remedy else ""
 
 
 def bundled_store_path() -> Path:

@@ -18,23 +18,21 @@ CLIP_ARRAYS = {"faces": (np.uint8, 4), "mels": (np.float16, 3), "times": (np.flo
 REINGEST = "run the ingest again (python -m emo_env.data ingest, or pretrain_encoder.py): it remakes damaged clip files"
 
 
-def read_clip_file(path: str | Path, remedy: str = REINGEST) -> dict[str, np.ndarray]:
+def read_clip_file(path: str | Path) -> dict[str, np.ndarray]:
     """The arrays of an ingested clip file (see the module docstring), every one read and checked:
-    a missing, truncated, corrupt or malformed file is a one-line :class:`ArtifactError` naming it
-    and ending with ``remedy``."""
-    arrays = read_npz(path, "clip file", remedy)
-    remedy = f"; {remedy}" if remedy else ""
+    a missing, truncated, corrupt or malformed file is a one-line :class:`ArtifactError` naming it."""
+    arrays = read_npz(path, "clip file", REINGEST)
     missing = [name for name in (*CLIP_ARRAYS, "source_hash") if name not in arrays]
     if missing:
-        raise ArtifactError(f"clip file {path} lacks array(s) {', '.join(missing)}{remedy}")
+        raise ArtifactError(f"clip file {path} lacks array(s) {', '.join(missing)}", REINGEST)
     steps = len(arrays["times"]) if arrays["times"].ndim == 1 else -1
     for name, (dtype, ndim) in CLIP_ARRAYS.items():
         array = arrays[name]
         if array.dtype != dtype or array.ndim != ndim or len(array) != steps or steps < 1:
             raise ArtifactError(f"clip file {path}: {name} is {array.dtype} {list(array.shape)}, expected {ndim}-d "
-                                f"{np.dtype(dtype)} with one row per step ({steps} steps){remedy}")
+                                f"{np.dtype(dtype)} with one row per step ({steps} steps)", REINGEST)
     if arrays["faces"].shape[-1] != 3 or arrays["boxes"].shape[-1] != 4 or arrays["source_hash"].ndim != 0:
-        raise ArtifactError(f"clip file {path} is malformed (faces, boxes or source_hash of the wrong shape){remedy}")
+        raise ArtifactError(f"clip file {path} is malformed (faces, boxes or source_hash of the wrong shape)", REINGEST)
     if not np.isfinite(arrays["mels"]).all():
-        raise ArtifactError(f"clip file {path}: mels contain NaN or inf{remedy}")
+        raise ArtifactError(f"clip file {path}: mels contain NaN or inf", REINGEST)
     return arrays

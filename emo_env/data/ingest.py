@@ -215,7 +215,7 @@ def _ingest_locked(clips: Sequence[Clip], out_dir: Path, params: IngestParams, w
         try:
             stored = _stored_steps(target, hashes[clip.clip_id], clip.clip_id in listed)
         except ArtifactError as exc:
-            rebuilt.append(str(exc))
+            rebuilt.append(exc.problem)
             stored = None
         if stored is not None:
             outcome[clip.clip_id] = stored
@@ -285,7 +285,7 @@ def _stored_steps(target: Path, source_hash: str, listed: bool) -> int | None:
         if listed:
             raise ArtifactError(f"clip file {target} does not exist (the previous index lists it)")
         return None
-    arrays = read_clip_file(target, remedy="")
+    arrays = read_clip_file(target)
     return len(arrays["times"]) if str(arrays["source_hash"]) == source_hash else None
 
 

@@ -162,9 +162,9 @@ def load_store(path: str | Path, verify: bool = True) -> FeatureStore:
     try:
         return _load(path, verify)
     except StoreError as exc:
-        raise StoreError(f"{exc}; {_remedy(path)}") from None
+        raise StoreError(exc.problem, _remedy(path)) from None
     except Exception as exc:  # whatever else parsing damaged bytes raises
-        raise StoreError(f"{path} is corrupt ({type(exc).__name__}: {exc}); {_remedy(path)}") from None
+        raise StoreError(f"{path} is corrupt ({type(exc).__name__}: {exc})", _remedy(path)) from None
 
 
 def _remedy(path: Path) -> str:
