@@ -55,7 +55,7 @@ def find_run(path: str | Path) -> RunFiles:
     if store is None:
         raise FileNotFoundError(f"{report}: the run's feature store {recorded} does not exist "
                                 f"(looked in the current folder and in {run_dir} and the folders above it)")
-    return RunFiles(policy, load_store(store, verify=False), settings.get("modality"))
+    return RunFiles(policy, load_store(store), settings.get("modality"))
 
 
 def load_run_encoders(store: FeatureStore, encoders: str | Path | None = None, device: str = "cpu") -> Encoders:
