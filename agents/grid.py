@@ -95,8 +95,9 @@ def run_task(task: Task) -> TaskResult:
     result = TaskResult(task, run.evaluation.episodes, run.train_time_s, run.policy.num_steps,
                         asdict(run.policy.config))
     if out_dir is not None:
-        write_json_checked(out_dir / RESULT_FILE, {"key": key, "train_time_s": result.train_time_s, "steps": result.steps,
-                                       "config": result.config, "episodes": result.episodes.to_dict(orient="list")})
+        write_json_checked(out_dir / RESULT_FILE, {
+            "key": key, "train_time_s": result.train_time_s, "steps": result.steps, "config": result.config,
+            "episodes": result.episodes.to_dict(orient="list")})
     return result
 
 

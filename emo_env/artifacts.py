@@ -36,7 +36,7 @@ import numpy as np
 from emo_env.config import resolve_path
 
 __all__ = ["ArtifactError", "CheckpointError", "atomic_path", "save_atomic", "load_safe", "read_npz",
-           "write_json_checked", "read_json_checked", "folder_lock", "bundled_store_path",
+           "json_checksum", "write_json_checked", "read_json_checked", "folder_lock", "bundled_store_path",
            "ENCODERS_FILE", "POLICY_FILE", "CHECKPOINT_FILE", "REPORT_FILE", "encoder_outputs", "summary_dir",
            "agent_folder", "agent_dir"]
 
@@ -127,6 +127,10 @@ def read_npz(path: str | Path, kind: str, remedy: str = "") -> dict[str, np.ndar
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{kind} {path} does not exist", remedy)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":  # numpy would try it as a pickle and say so
+        raise ArtifactError(f"{kind} {path} is not an .npz archive (it starts with {head!r})", remedy)
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
@@ -137,10 +141,8 @@ def read_npz(path: str | Path, kind: str, remedy: str = "") -> dict[str, np.ndar
 def write_json_checked(path: str | Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as JSON atomically with the SHA-256 of its content, which
     :func:`read_json_checked` verifies: a flipped digit is noticed, never read back as a figure."""
-    body = json.dumps(record, sort_keys=True)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "record": record},
-                                  sort_keys=True))
+        tmp.write_text(json.dumps({"sha256": json_checksum(record), "record": record}, sort_keys=True))
     return Path(path)
 
 
@@ -152,12 +154,19 @@ def read_json_checked(path: str | Path, kind: str) -> dict[str, Any]:
         raise ArtifactError(f"{kind} {path} does not exist")
     try:
         saved = json.loads(path.read_bytes())
-        record, checksum = saved["record"], saved["sha256"]
-    except Exception as exc:  # whatever parsing damaged bytes raises
+    except ValueError as exc:  # not JSON, or not text
         raise ArtifactError(f"{kind} {path} is truncated or corrupt ({_damage(exc)})") from None
-    if not isinstance(record, dict) or hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest() != checksum:
+    if not isinstance(saved, dict) or set(saved) != {"record", "sha256"}:
+        raise ArtifactError(f"{kind} {path} has no checksum (an older emo-env wrote it, or it is not a record)")
+    record = saved["record"]
+    if not isinstance(record, dict) or json_checksum(record) != saved["sha256"]:
         raise ArtifactError(f"{kind} {path} is corrupt (checksum mismatch)")
     return record
+
+
+def json_checksum(value: Any) -> str:
+    """SHA-256 of ``value`` as JSON with sorted keys (read back with ``json.loads``, it has the same checksum)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
 @contextmanager

@@ -311,7 +311,8 @@ def pretrain_args(corpus: Path) -> list:
     return ["--speaker", "s2", "--no-progress", "--device", "cpu", "--resume", *set_args(
         "workdir=work", f"data.root={corpus}", "data.ingest_dir=ingest", "data.workers=1", SMALL_CLASSES,
         "encoder.num_epochs=1", "encoder.fusion_epochs=1", "encoder.temporal_epochs=1", "encoder.embed_dim=8",
-        "encoder.hidden_dim=8", "encoder.steps_per_clip=2", "encoder.batch_size=8", "encoder.oof_folds=0", "encoder.workers=1")]
+        "encoder.hidden_dim=8", "encoder.steps_per_clip=2", "encoder.batch_size=8", "encoder.oof_folds=0",
+        "encoder.workers=1")]
 
 
 @pytest.fixture(scope="module")
@@ -326,15 +327,19 @@ def pretrained(small_corpus, small_ingest, tmp_path_factory) -> Path:
 
 def test_damaged_encoder_checkpoints_train_their_stages_again(small_corpus, pretrained, tmp_path, capsys,
                                                               monkeypatch):
-    """The four damages in one rerun, each to another stage's checkpoint (a pretraining run costs most)."""
+    """The four damages in one rerun, each to another stage's checkpoint (a pretraining run costs most);
+    a damaged clip file is remade by the same rerun, which ingests first."""
     monkeypatch.chdir(shutil.copytree(pretrained, tmp_path / "base"))
     checkpoints = sorted(Path("work").glob("encoders/*/checkpoints/*.pt"))
     assert len(checkpoints) >= len(DAMAGES)
     victims = dict(zip(DAMAGES, checkpoints, strict=False))
     for how, path in victims.items():
         damage(path, how)
+    clip = sorted(Path("ingest/clips").glob("*.npz"))[0]
+    damage(clip, "flip")
     outcome = run(pretrain_main, pretrain_args(small_corpus), capsys)
     assert outcome.code == 0, outcome.err
+    assert f"rebuilt from its media: clip file {clip} is truncated or corrupt" in outcome.err  # ingests first
     for how, path in victims.items():
         named = [line for line in outcome.err.splitlines() if str(path) in line]
         assert len(named) == (0 if how == "delete" else 1), (how, outcome.err)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError
 from ..config import ConfigError, load_config
+from .clip_file import read_clip_file
 from .clips import Clip, DatasetError
 from .corpora import ADAPTERS
-from .clip_file import read_clip_file
 from .ingest import sample_clip
 from .media import MediaError
 from .prepare import generate_from_config, ingest_from_config, ingest_params

@@ -131,6 +131,9 @@ class IngestResult:
     computed: int = 0
     rebuilt: list[str] = field(default_factory=list)  # why each damaged or missing clip file was made again
 
+    def rebuilt_lines(self) -> list[str]:
+        """One line per clip file made again because it was damaged or lost."""
+        return [f"rebuilt from its media: {why}" for why in self.rebuilt]
 
     def summary(self) -> str:
         """A few lines for the console."""
@@ -138,7 +141,7 @@ class IngestResult:
             f"ingested {len(self.index)} clips, {int(self.index['steps'].sum())} steps "
             f"({self.computed} computed, {self.reused} reused) into {self.ingest_dir}"
         ]
-        lines += [f"rebuilt from its media: {why}" for why in self.rebuilt]
+        lines += self.rebuilt_lines()
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} clips (see {self.ingest_dir / 'ingest_report.csv'}):")
             reasons = Counter(skip.reason.split(" (")[0] for skip in self.skipped)

@@ -25,7 +25,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from emo_env.artifacts import ArtifactError, atomic_path, bundled_store_path
+from emo_env.artifacts import ArtifactError, atomic_path, bundled_store_path, json_checksum
 
 from .ragged import RaggedClips
 
@@ -175,8 +175,7 @@ def _remedy(path: Path) -> str:
 
 
 def _header_checksum(header: dict[str, Any]) -> str:
-    rest = {key: value for key, value in header.items() if key != "header_sha256"}
-    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
+    return json_checksum({key: value for key, value in header.items() if key != "header_sha256"})
 
 
 def _load(path: Path, verify: bool) -> FeatureStore:
