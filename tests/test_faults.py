@@ -251,6 +251,17 @@ def test_a_damaged_policy_stops_the_online_recognizer_with_one_line(how, online_
 
 
 @pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_run_report_stops_the_online_recognizer_with_one_line(how, online_run, small_corpus, tmp_path,
+                                                                        capsys):
+    run_dir = shutil.copytree(online_run[0], tmp_path / "run")
+    report = run_dir / "report.json"
+    damage(report, how)
+    video = next(small_corpus.glob("s1/*.mp4"))
+    outcome = run(online_main, [video, "--run", run_dir, "--encoders", online_run[1], "--fast"], capsys)
+    assert_stops_with_one_line(outcome, report, "train_agent.py")
+
+
+@pytest.mark.parametrize("how", DAMAGES)
 def test_damaged_encoders_stop_the_online_recognizer_with_one_line(how, online_run, small_corpus, tmp_path, capsys):
     encoders = Path(shutil.copy(online_run[1], tmp_path / "encoders.pt"))
     damage(encoders, how)
