@@ -4,9 +4,9 @@ in local worker processes, or as Ray tasks on a Ray cluster.
 A task carries plain values only (the store as a path, with a digest of its content), so it
 travels to any worker; its result is the run's per-clip evaluation and its training record. A task
 writes ``task.json`` (what decides its result) when it starts and ``result.json`` when it ends,
-atomically, into its folder. Resumed, it reads a finished result back, continues from the run's
-last checkpoint when ``task.json`` matches, and otherwise trains from scratch: a run made with other
-settings, rewards or store is never reused.
+atomically and with a checksum, into its folder. Resumed, it reads a finished result back, continues
+from the run's last checkpoint when ``task.json`` matches, and otherwise trains from scratch: a run
+made with other settings, rewards or store, or whose records are damaged, is never reused.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 from agents.registry import get_agent
 from agents.training import run_agent
-from emo_env.artifacts import agent_folder, atomic_path
+from emo_env.artifacts import ArtifactError, agent_folder, read_json_checked, write_json_checked
 from emo_env.envs.episodes import open_store
 
 __all__ = ["Task", "TaskResult", "store_digest", "run_task", "run_grid", "task_dir"]
@@ -78,13 +78,13 @@ def run_task(task: Task) -> TaskResult:
     """Train and evaluate one task (in whichever process runs it), or read back its finished result."""
     out_dir = Path(task.out_dir) if task.out_dir else None
     key = _key(task)
-    record = _read(out_dir / RESULT_FILE) if out_dir is not None and task.resume else {}
+    record = _read(out_dir / RESULT_FILE, task) if out_dir is not None and task.resume else {}
     if record.get("key") == key:
         return TaskResult(task, pd.DataFrame(record["episodes"]), record["train_time_s"], record["steps"],
                           record["config"], reused=True)
-    started = out_dir is not None and task.resume and _read(out_dir / TASK_FILE).get("key") == key
+    started = out_dir is not None and task.resume and _read(out_dir / TASK_FILE, task).get("key") == key
     if out_dir is not None:
-        _write(out_dir / TASK_FILE, {"key": key})
+        write_json_checked(out_dir / TASK_FILE, {"key": key})
     threads = torch.get_num_threads()
     torch.set_num_threads(task.threads)
     try:
@@ -95,8 +95,9 @@ def run_task(task: Task) -> TaskResult:
     result = TaskResult(task, run.evaluation.episodes, run.train_time_s, run.policy.num_steps,
                         asdict(run.policy.config))
     if out_dir is not None:
-        _write(out_dir / RESULT_FILE, {"key": key, "train_time_s": result.train_time_s, "steps": result.steps,
-                                       "config": result.config, "episodes": result.episodes.to_dict(orient="list")})
+        write_json_checked(out_dir / RESULT_FILE, {
+            "key": key, "train_time_s": result.train_time_s, "steps": result.steps, "config": result.config,
+            "episodes": result.episodes.to_dict(orient="list")})
     return result
 
 
@@ -110,13 +111,16 @@ def _key(task: Task) -> Any:
     return json.loads(json.dumps(key, default=str))
 
 
-def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _write(path: Path, record: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(record))
+def _read(path: Path, task: Task) -> dict[str, Any]:
+    """The record at ``path``; empty when there is none, or when it is damaged (said in one line: the
+    task then runs again, a damaged result is never read back as a figure)."""
+    if not path.is_file():
+        return {}
+    try:
+        return read_json_checked(path, "benchmark record")
+    except ArtifactError as exc:
+        print(f"{exc.problem}: running {task.label or task.agent} again", flush=True)
+        return {}
 
 
 def run_grid(tasks: Sequence[Task], *, workers: int = 1, ray_address: str | None = None,

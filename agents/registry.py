@@ -101,7 +101,8 @@ def _import_agent(spec: str) -> type[Policy]:
 
 def load_policy(path: str | Path, device: str | torch.device = "auto") -> Policy:
     """Rebuild a policy written by :meth:`Policy.save` (read with ``weights_only=True``)."""
-    saved = load_safe(path, kind="policy")
+    saved = load_safe(path, kind="policy", remedy="train it again with train_agent.py (--resume continues from "
+                                                   "its checkpoint)")
     if not isinstance(saved, dict) or saved.get("format") != POLICY_FORMAT:
         raise CheckpointError(f"policy {path} is not an emo-env policy file (expected format {POLICY_FORMAT!r})")
     spec = PolicySpec(saved["obs_mode"], int(saved["obs_dim"]), int(saved["num_classes"]))

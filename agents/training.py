@@ -127,7 +127,7 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
               run_info: Mapping[str, Any] | None = None) -> RunResult:
     """Train agent ``name`` on the train split of the env ``env_kwargs`` describes, then evaluate it on the
     held-out split. With ``out_dir``: TensorBoard logs, checkpoints (``resume`` continues from the last
-    one) and the saved policy go there."""
+    one; a damaged one is named and training starts over) and the saved policy go there."""
     cls = get_agent(name)
     store = open_store(env_kwargs.get("store"))
     env_kwargs = {**env_kwargs, "store": store}
@@ -160,7 +160,11 @@ def _load_checkpoint(path: Path, name: str, spec: PolicySpec) -> dict[str, Any] 
     if not path.is_file():
         print(f"no checkpoint at {path}: training from scratch")
         return None
-    saved = load_safe(path, kind="checkpoint")
+    try:
+        saved = load_safe(path, kind="checkpoint")
+    except CheckpointError as exc:
+        print(f"{exc.problem}: training from scratch")
+        return None
     if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"checkpoint {path} is not an emo-env agent checkpoint (expected {CHECKPOINT_FORMAT!r})")
     found = (saved["agent"], saved["obs_mode"], saved["obs_dim"], saved["num_classes"])

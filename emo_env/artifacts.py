@@ -18,9 +18,11 @@ with ``<tag> = <dataset>_<held-out fold>_<modality>``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import pickle
 import re
+import sys
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -29,9 +31,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from emo_env.config import resolve_path
 
-__all__ = ["CheckpointError", "atomic_path", "save_atomic", "load_safe", "bundled_store_path",
+__all__ = ["ArtifactError", "CheckpointError", "atomic_path", "save_atomic", "load_safe", "read_npz",
+           "json_checksum", "write_json_checked", "read_json_checked", "folder_lock", "bundled_store_path",
            "ENCODERS_FILE", "POLICY_FILE", "CHECKPOINT_FILE", "REPORT_FILE", "encoder_outputs", "summary_dir",
            "agent_folder", "agent_dir"]
 
@@ -41,8 +46,24 @@ CHECKPOINT_FILE = "checkpoint.pt"
 REPORT_FILE = "report.json"
 
 
-class CheckpointError(ValueError):
+class ArtifactError(ValueError):
+    """A file that an earlier run wrote is missing, truncated, corrupt or not what it should be. The
+    message is one line: the file and what is wrong with it (``problem``), then what to do (``remedy``)
+    where the reader knows."""
+
+    def __init__(self, problem: str, remedy: str = "") -> None:
+        super().__init__(f"{problem}; {remedy}" if remedy else problem)
+        self.problem, self.remedy = problem, remedy
+
+
+class CheckpointError(ArtifactError):
     """A checkpoint, policy or weights file is missing, truncated, corrupt or of an unexpected kind."""
+
+
+def _damage(exc: BaseException) -> str:
+    """What parsing a damaged file raised, in a few words."""
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @contextmanager
@@ -74,22 +95,99 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
     return Path(path)
 
 
-def load_safe(path: str | Path, kind: str = "checkpoint") -> Any:
-    """``torch.load(path, weights_only=True)`` on CPU; a missing or damaged file is a one-line
-    :class:`CheckpointError` naming the file."""
+def load_safe(path: str | Path, kind: str = "checkpoint", remedy: str = "") -> Any:
+    """``torch.load(path, weights_only=True)`` on CPU, after checking the CRC-32 of every record of the
+    file's zip archive; a missing or damaged file is a one-line :class:`CheckpointError` naming the
+    file, ending with ``remedy`` (what to do) when given."""
     import torch
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{kind} {path} does not exist")
+        raise CheckpointError(f"{kind} {path} does not exist", remedy)
     try:
+        with zipfile.ZipFile(path) as archive:  # torch.load itself checks no CRC: a flipped byte would load
+            damaged = archive.testzip()
+        if damaged is not None:
+            raise CheckpointError(f"{kind} {path} is corrupt (CRC mismatch in {damaged})", remedy)
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as exc:
+    except CheckpointError:
+        raise
+    except Exception as exc:  # whatever parsing damaged bytes raises
         # torch's own message spans many lines and suggests weights_only=False, which would run the file's code
         if "Unsupported global" in str(exc):
             raise CheckpointError(f"{kind} {path} holds Python objects other than tensors and plain values: not an "
                                   f"emo-env {kind}, and not unpickled") from exc
-        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__})") from exc
+        raise CheckpointError(f"{kind} {path} is truncated or corrupt ({type(exc).__name__})", remedy) from exc
+
+
+def read_npz(path: str | Path, kind: str, remedy: str = "") -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``path``, each read to its end so that the zip's CRC-32 of every
+    member is checked (no pickles). A missing, truncated or corrupt file is a one-line
+    :class:`ArtifactError` naming the ``kind`` of file and the file, ending with ``remedy``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{kind} {path} does not exist", remedy)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04":  # numpy would try it as a pickle and say so
+        raise ArtifactError(f"{kind} {path} is not an .npz archive (it starts with {head!r})", remedy)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except Exception as exc:  # whatever parsing damaged bytes raises: zip, zlib, npy header, allocation errors
+        raise ArtifactError(f"{kind} {path} is truncated or corrupt ({_damage(exc)})", remedy) from None
+
+
+def write_json_checked(path: str | Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as JSON atomically with the SHA-256 of its content, which
+    :func:`read_json_checked` verifies: a flipped digit is noticed, never read back as a figure."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps({"sha256": json_checksum(record), "record": record}, sort_keys=True))
+    return Path(path)
+
+
+def read_json_checked(path: str | Path, kind: str) -> dict[str, Any]:
+    """The record :func:`write_json_checked` wrote to ``path``; a missing, damaged or altered file is a
+    one-line :class:`ArtifactError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{kind} {path} does not exist")
+    try:
+        saved = json.loads(path.read_bytes())
+    except ValueError as exc:  # not JSON, or not text
+        raise ArtifactError(f"{kind} {path} is truncated or corrupt ({_damage(exc)})") from None
+    if not isinstance(saved, dict) or set(saved) != {"record", "sha256"}:
+        raise ArtifactError(f"{kind} {path} has no checksum (an older emo-env wrote it, or it is not a record)")
+    record = saved["record"]
+    if not isinstance(record, dict) or json_checksum(record) != saved["sha256"]:
+        raise ArtifactError(f"{kind} {path} is corrupt (checksum mismatch)")
+    return record
+
+
+def json_checksum(value: Any) -> str:
+    """SHA-256 of ``value`` as JSON with sorted keys (read back with ``json.loads``, it has the same checksum)."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+@contextmanager
+def folder_lock(folder: str | Path) -> Iterator[None]:
+    """Hold ``folder/.lock`` for the block: a second run writing the same folder waits until the first
+    is done (and says so), then finds its files complete."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(folder / ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"another run is writing {folder}: waiting for it to finish", file=sys.stderr, flush=True)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
 
 
 def bundled_store_path() -> Path:

@@ -47,15 +47,16 @@ def find_run(path: str | Path) -> RunFiles:
     except FileNotFoundError:
         raise FileNotFoundError(f"{report} does not exist: train_agent.py writes it at the end of a run, "
                                 "with the feature store the policy was trained on") from None
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ValueError(f"{report}: cannot read settings.store ({type(exc).__name__}: {exc})") from None
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, not text, or no settings.store
+        raise ValueError(f"{report}: cannot read settings.store ({type(exc).__name__}: {str(exc)[:80]}); "
+                         "train_agent.py --resume writes it again") from None
     # a relative path is relative to where train_agent.py ran: here, or a folder above the run
     candidates = [Path(recorded), *(folder / recorded for folder in (run_dir.resolve(), *run_dir.resolve().parents))]
     store = next((c for c in candidates if c.is_file()), None)
     if store is None:
         raise FileNotFoundError(f"{report}: the run's feature store {recorded} does not exist "
                                 f"(looked in the current folder and in {run_dir} and the folders above it)")
-    return RunFiles(policy, load_store(store, verify=False), settings.get("modality"))
+    return RunFiles(policy, load_store(store), settings.get("modality"))
 
 
 def load_run_encoders(store: FeatureStore, encoders: str | Path | None = None, device: str = "cpu") -> Encoders:

@@ -180,7 +180,7 @@ class OnlineRecognizer:
         if missing:
             raise FileNotFoundError(f"the bundled encoders are missing ({', '.join(missing)}): rebuild them with "
                                     "`python -m pretrained_encoders.bundle`, or pass an agent run")
-        store = load_store(paths[0], verify=False)
+        store = load_store(paths[0])
         encoders = load_encoders(paths[1], device)
         check_encoders(encoders, store, paths[1])
         k = len(encoders.class_names)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from emo_env.data.clip_file import REINGEST, read_clip_file
 from emo_env.data.ragged import RaggedClips
 
 __all__ = ["IngestError", "Corpus", "load_corpus", "list_folds"]
@@ -112,22 +112,8 @@ def _read_split(path: Path) -> pd.DataFrame:
 
 
 def _read_clip(path: Path, steps: int) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in ("faces", "mels")}
-    except FileNotFoundError as exc:
-        raise IngestError(f"clip file {path} does not exist") from exc
-    except KeyError as exc:
-        raise IngestError(f"clip file {path} lacks array {exc.args[0]}") from exc
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise IngestError(f"clip file {path} is truncated or corrupt ({exc})") from exc
-    faces, mels = arrays["faces"], arrays["mels"]
-    if faces.dtype != np.uint8 or faces.ndim != 4 or faces.shape[-1] != 3:
-        raise IngestError(f"{path}: faces must be uint8 [T, S, S, 3], got {faces.dtype} {list(faces.shape)}")
-    if mels.ndim != 3:
-        raise IngestError(f"{path}: mels must be [T, frames, bands], got {list(mels.shape)}")
-    if len(faces) != steps or len(mels) != steps:
-        raise IngestError(f"{path}: index says {steps} steps, file has {len(faces)} faces and {len(mels)} mel windows")
-    if not np.isfinite(mels).all():
-        raise IngestError(f"{path}: mels contain NaN or inf")
+    arrays = read_clip_file(path)
+    if len(arrays["times"]) != steps:
+        raise IngestError(f"{path}: the split file says {steps} steps, the clip file has {len(arrays['times'])}; "
+                          f"{REINGEST}")
     return arrays

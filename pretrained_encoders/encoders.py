@@ -21,6 +21,7 @@ __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "Encoders", "save_encoders", "
 ENCODERS_FORMAT = "emo-env-encoders"
 ENCODERS_VERSION = 3  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step)
 KINDS = ("audio", "visual", "fusion", "temporal")
+REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made it (--resume reuses its checkpoints)"
 
 
 @dataclass
@@ -74,22 +75,23 @@ def save_encoders(path: str | Path, models: Mapping[str, nn.Module], spec: Mappi
 
 def load_encoders(path: str | Path, device: torch.device | str = "cpu") -> Encoders:
     """Rebuild every model from ``encoders.pt`` (``weights_only=True``), checking format and checksum."""
-    data = load_safe(path, kind="encoders file")
+    data = load_safe(path, kind="encoders file", remedy=REBUILD_ENCODERS)
     if not isinstance(data, dict) or data.get("format") != ENCODERS_FORMAT:
         raise CheckpointError(f"{path} is not an encoders file "
                               f"(format {data.get('format') if isinstance(data, dict) else None!r})")
     if data.get("version") != ENCODERS_VERSION:
         raise CheckpointError(f"{path}: encoders format version {data.get('version')} is not supported "
-                              f"(this code reads version {ENCODERS_VERSION})")
-    states = data["state_dicts"]
-    if state_checksum(states) != data.get("checksum"):
-        raise CheckpointError(f"{path} is corrupt: checksum mismatch")
+                              f"(this code reads version {ENCODERS_VERSION})", REBUILD_ENCODERS)
+    states = data.get("state_dicts")
+    if not isinstance(states, dict) or state_checksum(states) != data.get("checksum"):
+        raise CheckpointError(f"{path} is corrupt: checksum mismatch", REBUILD_ENCODERS)
     models = {}
     for kind in KINDS:
         model = build_model(kind, data["spec"])
         try:
             model.load_state_dict(states[kind])
         except (KeyError, RuntimeError) as exc:
-            raise CheckpointError(f"{path}: weights of the {kind} model do not fit its spec ({exc})") from exc
+            raise CheckpointError(f"{path}: weights of the {kind} model do not fit its spec ({exc})",
+                                  REBUILD_ENCODERS) from exc
         models[kind] = model.eval()
     return Encoders(spec=data["spec"], **models).to(device)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import torch
 from emo_env.artifacts import encoder_outputs
 from emo_env.config import ConfigError
 from emo_env.data.prepare import ensure_ingested, ingest_params
+from emo_env.data.store import StoreError, load_store
 from emo_env.device import resolve_device
 
 from .data import list_folds, load_corpus
@@ -54,7 +55,7 @@ def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: tor
 def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, device: str = "auto",
                 progress: bool = True) -> dict[str, Path]:
     """The feature store of each fold (``None``: every fold of the corpus), as ``pretrain_encoder.py
-    --all-folds`` writes them; the corpus is ingested and the missing stores are built first."""
+    --all-folds`` writes them; the corpus is ingested and the missing or damaged stores are built first."""
     ingest_dir = Path(ensure_ingested(config, progress=progress))
     known = list_folds(ingest_dir)
     unknown = sorted(set(folds or ()) - set(known))
@@ -64,5 +65,11 @@ def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, d
     for fold, store in stores.items():
         if not store.is_file():
             print(f"building the store of fold {fold}: {store}")
-            run_fold(config, ingest_dir, fold, device=resolve_device(device), progress=progress)
+        else:
+            try:
+                load_store(store)  # every checksum: a damaged store is never reused
+                continue
+            except StoreError as exc:
+                print(f"rebuilding the store of fold {fold}: {exc.problem}")
+        run_fold(config, ingest_dir, fold, device=resolve_device(device), progress=progress)
     return stores

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -230,12 +231,21 @@ def _spec(settings: PretrainSettings, corpus: Corpus, data_params: Mapping[str, 
 
 def prepare_run_dir(run_dir: Path, config: Mapping[str, Any], resume: bool) -> None:
     """Record the run's config in ``run_dir``; without ``resume`` drop old checkpoints and logs, with it
-    refuse a run directory written by a different config."""
+    refuse a run directory written by a different config (one whose record is damaged starts over)."""
     record = run_dir / "run_config.json"
     if distributed.is_main():
         wanted = json.loads(json.dumps(_identity(config)))
-        if resume and record.is_file() and json.loads(record.read_text()) != wanted:
-            raise CheckpointError(f"--resume: {record} was written by a different config; rerun without --resume")
+        if resume and record.is_file():
+            try:
+                recorded = json.loads(record.read_bytes())
+            except ValueError as exc:  # damaged: which config its checkpoints belong to is unknown
+                print(f"--resume: {record} is corrupt ({type(exc).__name__}): its checkpoints are dropped, "
+                      f"training from the start", file=sys.stderr)
+                resume = False
+            else:
+                if recorded != wanted:
+                    raise CheckpointError(f"--resume: {record} was written by a different config; "
+                                          f"rerun without --resume")
         if not resume:
             for sub in ("checkpoints", "tensorboard"):
                 shutil.rmtree(run_dir / sub, ignore_errors=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -220,7 +221,8 @@ def fit(
     a validation set that nothing else is reported on). Validation, when the task has any, is logged.
 
     With ``checkpoint``, every epoch is saved there atomically and an existing checkpoint of the
-    same stage is continued from (a finished one just restores the kept weights).
+    same stage is continued from (a finished one just restores the kept weights); a damaged one is
+    named on stderr and the stage trains from its start.
     """
     rank, world = distributed.rank(), distributed.world_size()
     use_ddp = distributed_data_parallel and world > 1
@@ -231,10 +233,8 @@ def fit(
     result = FitResult(best_epoch=-1, best_accuracy=None)
     best_state: dict[str, torch.Tensor] | None = None
     start = 0
-    if checkpoint is not None and checkpoint.is_file():
-        state = load_safe(checkpoint)
-        if state.get("stage") != stage:
-            raise CheckpointError(f"checkpoint {checkpoint} belongs to stage {state.get('stage')!r}, not {stage!r}")
+    state = _saved_state(checkpoint, stage)
+    if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -287,6 +287,21 @@ def fit(
         model.load_state_dict(best_state)
     model.eval()
     return result
+
+
+def _saved_state(checkpoint: Path | None, stage: str) -> dict[str, Any] | None:
+    """The state ``checkpoint`` holds for ``stage``; None without one, or when it is damaged (said in one line)."""
+    if checkpoint is None or not checkpoint.is_file():
+        return None
+    try:
+        state = load_safe(checkpoint)
+    except CheckpointError as exc:
+        print(f"{exc.problem}: training stage {stage} again from its start", file=sys.stderr)
+        return None
+    if not isinstance(state, dict) or state.get("stage") != stage:
+        found = state.get("stage") if isinstance(state, dict) else None
+        raise CheckpointError(f"checkpoint {checkpoint} belongs to stage {found!r}, not {stage!r}")
+    return state
 
 
 def _writer(log_dir: Path | None, start: int) -> Any:

@@ -32,7 +32,7 @@ def write_fake_ingest(root: Path, *, speakers: int = 3, clips_per_class: int = 1
                 np.savez(root / "clips" / f"{clip_id}.npz",
                          faces=np.clip(faces, 0, 255).astype(np.uint8), mels=mels.astype(np.float16),
                          times=((np.arange(t) + 0.5) / 10.0).astype(np.float32), face_found=np.ones(t, bool),
-                         boxes=np.tile(np.float32([10, 10, 64, 64]), (t, 1)))
+                         boxes=np.tile(np.float32([10, 10, 64, 64]), (t, 1)), source_hash=np.array("0" * 64))
                 rows.append({"clip_id": clip_id, "label": label, "speaker": f"s{s}", "group": "", "steps": t,
                              "file": f"clips/{clip_id}.npz", "source_hash": "0" * 16})
     index = pd.DataFrame(rows)

@@ -56,7 +56,7 @@ def test_preview_writes_a_png_from_an_npz_or_a_video(tiny_corpus, tiny_ingest, t
     (["ingest", "--set", "data.face_scale_step=1.0"], "error: data.face_scale_step must be > 1, got 1.0"),
     (["ingest", "--set", "data.face_detect_width=20"],
      "error: data.face_detect_width must be at least 24 (the detector's smallest face, in pixels), got 20"),
-    (["preview", "{tmp}/none.npz"], "error: {tmp}/none.npz: not a clip file of the ingest output"),
+    (["preview", "{tmp}/none.npz"], "error: clip file {tmp}/none.npz does not exist"),
     (["preview", "{tmp}/none.mp4"], "error: {tmp}/none.mp4: file not found"),
 ])
 def test_bad_input_is_one_clean_line(argv, message, tmp_path, capsys):

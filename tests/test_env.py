@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import emo_env
-from emo_env.artifacts import bundled_store_path
+from emo_env.artifacts import ArtifactError, bundled_store_path
 from emo_env.config import default_config
 from emo_env.data.store import load_store, write_store
 from emo_env.envs import AVEmotionEnv, AVEmotionVectorEnv, EnvConfig, build_observation
@@ -307,7 +307,8 @@ def write_ingest_dir(root: Path, store) -> Path:
         np.savez(root / "clips" / f"{clip_id}.npz", faces=rng.integers(0, 256, (steps, 64, 64, 3), dtype=np.uint8),
                  mels=rng.normal(0, 1, (steps, 96, 64)).astype(np.float16),
                  times=((np.arange(steps) + 0.5) / store.step_rate).astype(np.float32),
-                 face_found=np.ones(steps, bool), boxes=np.zeros((steps, 4), np.float32))
+                 face_found=np.ones(steps, bool), boxes=np.zeros((steps, 4), np.float32),
+                 source_hash=np.array("0" * 64))
     return root
 
 
@@ -332,7 +333,7 @@ def test_render_shows_face_mel_probabilities_and_timeline(tiny_store, tmp_path):
     plain = make(tiny_store, render_mode="rgb_array")
     plain.reset(options={"clip_id": "s1_sad_00"})
     assert plain.render()[70, 100].tolist() == [52, 52, 58]  # placeholder panel without ingest output
-    with pytest.raises(FileNotFoundError, match="no ingest output"):
+    with pytest.raises(ArtifactError, match="clip file .* does not exist"):
         broken = make(tiny_store, render_mode="rgb_array", ingest_dir=str(tmp_path))
         broken.reset(seed=0)
         broken.render()

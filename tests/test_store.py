@@ -117,6 +117,8 @@ def test_nan_features_are_refused_on_write_and_on_load(tmp_path):
 
 
     spec["sha256"] = hashlib.sha256(values.tobytes()).hexdigest()
+    rest = {key: value for key, value in header.items() if key != "header_sha256"}
+    header["header_sha256"] = hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
     body = json.dumps(header).encode()
     assert len(body) == header_len  # same length: array offsets unchanged
     start = -(-(20 + header_len) // 64) * 64 + spec["offset"]

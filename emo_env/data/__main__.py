@@ -10,9 +10,9 @@ import inspect
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from ..artifacts import ArtifactError
 from ..config import ConfigError, load_config
+from .clip_file import read_clip_file
 from .clips import Clip, DatasetError
 from .corpora import ADAPTERS
 from .ingest import sample_clip
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         args.run(args)
-    except (DatasetError, ConfigError, MediaError) as exc:
+    except (DatasetError, ConfigError, MediaError, ArtifactError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -51,11 +51,7 @@ def _ingest(args: argparse.Namespace) -> None:
 def _preview(args: argparse.Namespace) -> None:
     source = Path(args.clip)
     if source.suffix == ".npz":
-        try:
-            with np.load(source) as stored:
-                arrays = {name: stored[name] for name in ("faces", "mels", "times", "face_found")}
-        except (OSError, KeyError, ValueError) as exc:
-            raise DatasetError(f"{source}: not a clip file of the ingest output ({exc})") from None
+        arrays = read_clip_file(source)
     else:
         arrays = sample_clip(Clip(source.stem, source, label="", speaker=""), ingest_params(_config(args)))
     print(f"wrote {contact_sheet(arrays, args.out or f'{source.stem}.png', title=source.name)}")

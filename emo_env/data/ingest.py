@@ -5,7 +5,9 @@ Output in ``out_dir``: ``clips/<clip_id>.npz`` (``faces`` uint8 [T, S, S, 3], ``
 ``source_hash`` it was made from), ``index.csv`` (one row per ingested clip) and
 ``ingest_report.csv`` (``path,reason`` of every skipped clip). Every file is written atomically.
 A clip whose npz already holds the same source hash (the media files' content, the segment and
-the ingest parameters) is reused, so an interrupted ingest resumes where it stopped.
+the ingest parameters) is reused, so an interrupted ingest resumes where it stopped. Every array of
+a reused npz is read and checked first (:func:`read_clip_file`); a damaged one is made again from
+the clip's media and named in the summary. One ingest at a time writes a folder: a second waits.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from emo_env.artifacts import atomic_path
+from emo_env.artifacts import ArtifactError, atomic_path, folder_lock
 
 from ..config import ConfigError
 from .audio import LogMelExtractor
+from .clip_file import read_clip_file
 from .clips import Clip, DatasetError, Skip
 from .faces import MIN_FACE_PIXELS, FaceTracker
 from .media import MediaError, read_media
@@ -126,6 +129,11 @@ class IngestResult:
     skipped: list[Skip] = field(default_factory=list)
     reused: int = 0
     computed: int = 0
+    rebuilt: list[str] = field(default_factory=list)  # why each damaged or missing clip file was made again
+
+    def rebuilt_lines(self) -> list[str]:
+        """One line per clip file made again because it was damaged or lost."""
+        return [f"rebuilt from its media: {why}" for why in self.rebuilt]
 
     def summary(self) -> str:
         """A few lines for the console."""
@@ -133,6 +141,7 @@ class IngestResult:
             f"ingested {len(self.index)} clips, {int(self.index['steps'].sum())} steps "
             f"({self.computed} computed, {self.reused} reused) into {self.ingest_dir}"
         ]
+        lines += self.rebuilt_lines()
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} clips (see {self.ingest_dir / 'ingest_report.csv'}):")
             reasons = Counter(skip.reason.split(" (")[0] for skip in self.skipped)
@@ -177,18 +186,27 @@ def ingest_dataset(
     """Ingest ``clips`` into ``out_dir`` with ``workers`` processes (output independent of it).
 
     ``skipped`` (files an adapter left out) go into the report with the clips ingest skips.
-    Clips already ingested with the same source hash are reused.
+    Clips already ingested with the same source hash are reused; damaged clip files, and those the
+    previous index lists that are gone, are made again (``rebuilt``). A second ingest into the same
+    ``out_dir`` waits for the first to finish.
     """
     out_dir = Path(out_dir)
+    with folder_lock(out_dir):
+        return _ingest_locked(clips, out_dir, params, workers, skipped, progress)
+
+
+def _ingest_locked(clips: Sequence[Clip], out_dir: Path, params: IngestParams, workers: int,
+                   skipped: Iterable[Skip], progress: bool) -> IngestResult:
     (out_dir / "clips").mkdir(parents=True, exist_ok=True)
     for leftover in (out_dir / "clips").glob(".*.tmp"):  # from a run killed while writing
         leftover.unlink()
     _check_unique(clips)
+    listed = _listed_clips(out_dir / "index.csv")
     hasher = _SourceHasher(params)
     outcome: dict[str, int | Skip] = {}
     hashes: dict[str, str] = {}
     jobs = []
-    reused = 0
+    rebuilt = []
     for clip in clips:
         try:
             hashes[clip.clip_id] = hasher(clip)
@@ -197,12 +215,16 @@ def ingest_dataset(
             outcome[clip.clip_id] = Skip(str(exc.filename or clip.video), reason)
             continue
         target = out_dir / "clips" / f"{clip.clip_id}.npz"
-        stored = _stored_steps(target, hashes[clip.clip_id])
+        try:
+            stored = _stored_steps(target, hashes[clip.clip_id], clip.clip_id in listed)
+        except ArtifactError as exc:
+            rebuilt.append(exc.problem)
+            stored = None
         if stored is not None:
             outcome[clip.clip_id] = stored
-            reused += 1
         else:
             jobs.append((clip, params, target, hashes[clip.clip_id]))
+    reused = len(outcome) - sum(isinstance(result, Skip) for result in outcome.values())
     bar = tqdm(total=len(clips), initial=len(outcome), desc="ingest", unit="clip", disable=not progress)
     with bar:
         for (clip, *_), result in zip(jobs, _run(jobs, workers), strict=True):
@@ -217,7 +239,7 @@ def ingest_dataset(
     skips = [*skipped, *(result for result in (outcome[clip.clip_id] for clip in clips) if isinstance(result, Skip))]
     _write_csv(out_dir / "index.csv", index)
     _write_csv(out_dir / "ingest_report.csv", pd.DataFrame([[s.path, s.reason] for s in skips], columns=REPORT_COLUMNS))
-    return IngestResult(out_dir, index, skips, reused=reused, computed=len(index) - reused)
+    return IngestResult(out_dir, index, skips, reused=reused, computed=len(index) - reused, rebuilt=rebuilt)
 
 
 def _check_unique(clips: Sequence[Clip]) -> None:
@@ -250,15 +272,24 @@ class _SourceHasher:
         return self._files[path]
 
 
-def _stored_steps(target: Path, source_hash: str) -> int | None:
-    """Steps of an existing npz made from ``source_hash``, else None."""
+def _listed_clips(index: Path) -> set[str]:
+    """The clip ids the previous ingest's index lists (none when it is missing or unreadable: it is rewritten)."""
     try:
-        with np.load(target) as arrays:
-            if str(arrays["source_hash"]) == source_hash:
-                return len(arrays["times"])
-    except (OSError, KeyError, ValueError):
-        pass
-    return None
+        return set(pd.read_csv(index, usecols=["clip_id"], dtype=str, keep_default_na=False)["clip_id"])
+    except (OSError, ValueError):
+        return set()
+
+
+def _stored_steps(target: Path, source_hash: str, listed: bool) -> int | None:
+    """Steps of the clip file ``target`` when it was made from ``source_hash``; None when it is missing
+    (and not ``listed`` in the previous index) or made from another source. A damaged or lost file
+    raises :class:`ArtifactError`."""
+    if not target.is_file():
+        if listed:
+            raise ArtifactError(f"clip file {target} does not exist (the previous index lists it)")
+        return None
+    arrays = read_clip_file(target)
+    return len(arrays["times"]) if str(arrays["source_hash"]) == source_hash else None
 
 
 def _run(jobs: list, workers: int) -> Iterator[int | Skip]:

@@ -60,13 +60,14 @@ def ensure_ingested(config: dict[str, Any], *, progress: bool = True) -> Path:
     """Return the config's ingest folder, ready: the synthetic corpus is generated when its root has
     no ``clips.csv``, new or changed clips are ingested, and the fold CSVs are written.
 
-    With ``progress``, progress bars and the ingest summary go to stderr.
+    With ``progress``, progress bars and the ingest summary go to stderr; without, the lines naming
+    rebuilt clip files only.
     """
     data = config["data"]
     root = resolve_path(config, data["root"], "raw")
     if data["dataset"] == "synthetic" and not (root / "clips.csv").is_file():
         generate_from_config(config, root)
     result = ingest_from_config(config, progress=progress)
-    if progress:
-        print(result.summary(), file=sys.stderr)
+    for line in [result.summary()] if progress else result.rebuilt_lines():
+        print(line, file=sys.stderr)
     return result.ingest_dir

@@ -5,7 +5,8 @@ Layout (format version 1), all little-endian::
     b"EMOSTORE" | uint32 format version | uint64 header length | JSON header | arrays
 
 Each array starts on a 64-byte boundary; the header records its dtype, shape, byte offset and
-SHA-256. Clips are ragged: every per-step feature is one ``[total_steps, dim]`` array and
+SHA-256, and the SHA-256 of the rest of the header (``header_sha256``; stores written before it
+have none). Clips are ragged: every per-step feature is one ``[total_steps, dim]`` array and
 ``offsets[i]:offsets[i + 1]`` are clip ``i``'s rows. Per-step features are named
 ``audio``, ``visual``, ``fusion`` (encoder embeddings), ``hidden`` and ``probs`` (the temporal
 model's state and class probabilities, for the store's ``modality``).
@@ -24,7 +25,7 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 
-from emo_env.artifacts import atomic_path
+from emo_env.artifacts import ArtifactError, atomic_path, bundled_store_path, json_checksum
 
 from .ragged import RaggedClips
 
@@ -41,7 +42,7 @@ _PREFIX = struct.Struct("<8sIQ")
 _HEADER_KEYS = ("class_names", "step_rate", "modality", "clip_ids", "speakers", "metadata", "arrays")
 
 
-class StoreError(ValueError):
+class StoreError(ArtifactError):
     """A feature store is missing, corrupt, of an unknown version, or inconsistent."""
 
 
@@ -138,6 +139,8 @@ def write_store(
             "sha256": hashlib.sha256(value.tobytes()).hexdigest(),
         }
         offset = _aligned(offset + value.nbytes)
+    header = json.loads(json.dumps(header))  # as it reads back: its checksum is over that
+    header["header_sha256"] = _header_checksum(header)
     header_bytes = json.dumps(header).encode()
     data_start = _aligned(_PREFIX.size + len(header_bytes))
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -153,8 +156,29 @@ def write_store(
 
 
 def load_store(path: str | Path, verify: bool = True) -> FeatureStore:
-    """Load a store with memory-mapped features; ``verify`` checks every array's SHA-256."""
+    """Load a store with memory-mapped features; ``verify`` checks every array's SHA-256. A missing,
+    damaged or inconsistent file is a one-line :class:`StoreError` that names it and says what to do."""
     path = Path(path)
+    try:
+        return _load(path, verify)
+    except StoreError as exc:
+        raise StoreError(exc.problem, _remedy(path)) from None
+    except Exception as exc:  # whatever else parsing damaged bytes raises
+        raise StoreError(f"{path} is corrupt ({type(exc).__name__}: {exc})", _remedy(path)) from None
+
+
+def _remedy(path: Path) -> str:
+    if path.resolve() == bundled_store_path().resolve():
+        return "reinstall emo-env, or rebuild it with python -m pretrained_encoders.bundle"
+    return "rebuild it with pretrain_encoder.py and the config that made it (python -m agents.benchmark --folds " \
+           "rebuilds the per-fold stores itself)"
+
+
+def _header_checksum(header: dict[str, Any]) -> str:
+    return json_checksum({key: value for key, value in header.items() if key != "header_sha256"})
+
+
+def _load(path: Path, verify: bool) -> FeatureStore:
     if not path.is_file():
         raise StoreError(f"feature store {path} does not exist")
     size = path.stat().st_size
@@ -177,6 +201,8 @@ def load_store(path: str | Path, verify: bool = True) -> FeatureStore:
     missing = [k for k in _HEADER_KEYS if not isinstance(header, dict) or k not in header]
     if missing:
         raise StoreError(f"{path}: corrupt header (missing {', '.join(missing)})")
+    if "header_sha256" in header and header["header_sha256"] != _header_checksum(header):
+        raise StoreError(f"{path} is corrupt: checksum mismatch in the header")
     data_start = _aligned(_PREFIX.size + header_len)
     arrays: dict[str, np.ndarray] = {}
     for name, spec in header["arrays"].items():

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from emo_env.data.clip_file import read_clip_file
 from emo_env.data.store import FeatureStore
 
 __all__ = ["ClipRenderer"]
@@ -56,10 +57,8 @@ class ClipRenderer:
             return None, None
         if self._media[0] != clip:
             path = self.ingest_dir / "clips" / f"{self.store.clip_ids[clip]}.npz"
-            if not path.is_file():
-                raise FileNotFoundError(f"no ingest output {path} for clip {self.store.clip_ids[clip]!r}")
-            with np.load(path) as data:
-                faces, mels = data["faces"], data["mels"]
+            arrays = read_clip_file(path)
+            faces, mels = arrays["faces"], arrays["mels"]
             steps = int(self.store.lengths[clip])
             if len(faces) != steps or len(mels) != steps:
                 raise ValueError(f"{path} has {len(faces)} face crops and {len(mels)} mel windows, "
