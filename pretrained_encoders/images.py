@@ -1,8 +1,8 @@
 """Visual-encoder pretraining on a face image set (AffectNet), the paper's first stage: the weights it
 writes are then fine-tuned on a clip corpus with ``encoder.visual_weights``.
 
-    python pretrain_encoder.py --config configs/affectnet.yaml --set data.root=/path/to/AffectNet
-    python pretrain_encoder.py --config configs/rml.yaml --set data.root=/path/to/RML \\
+    python pretrain_encoder.py --config affectnet --set data.root=/path/to/AffectNet
+    python pretrain_encoder.py --config rml --set data.root=/path/to/RML \\
         --set encoder.visual_weights=runs/affectnet/encoders/affectnet_visual/visual_weights.pt
 
 Trains on the ``training`` list and selects the best epoch on the ``validation`` list (AffectNet's

@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from emo_env.artifacts import CheckpointError, load_safe, save_atomic
+from emo_env.optional import tensorboard_writer
 
 from . import distributed
 
@@ -292,6 +293,4 @@ def fit(
 def _writer(log_dir: Path | None, start: int) -> Any:
     if log_dir is None:
         return None
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(log_dir), purge_step=start or None)
+    return tensorboard_writer(log_dir, purge_step=start or None)
