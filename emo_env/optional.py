@@ -6,7 +6,6 @@ TensorBoard is installed.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,15 +45,15 @@ def missing_extra_message(exc: ModuleNotFoundError, what: str) -> str | None:
 def tensorboard_writer(log_dir: str | Path, **kwargs: Any) -> Any:
     """A ``torch.utils.tensorboard.SummaryWriter`` on ``log_dir``, or None (said once on stderr) when
     TensorBoard is not installed: training logs its curves to TensorBoard only with the extra."""
-    if importlib.util.find_spec("tensorboard") is None:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # torch.utils.tensorboard imports tensorboard
         _say_no_tensorboard()
         return None
-    from torch.utils.tensorboard import SummaryWriter
-
     return SummaryWriter(str(log_dir), **kwargs)
 
 
 @functools.cache
 def _say_no_tensorboard() -> None:
-    print("note: no TensorBoard logs (tensorboard is not installed: pip install 'emo-env[tensorboard]')",
+    print("note: no TensorBoard logs: tensorboard is not installed (pip install 'emo-env[tensorboard]')",
           file=sys.stderr)

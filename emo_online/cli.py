@@ -265,7 +265,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--threshold", type=float, help="threshold of the default policy, without --run (default: "
                                                         "tuned on the bundled store's training split)")
     parser.add_argument("--audio", type=Path, help="separate audio file (WAV/FLAC) for VIDEO (default: its own track)")
-    parser.add_argument("--out", type=Path, help="write the annotated video here (.mp4, .mov or .mkv)")
+    parser.add_argument("--out", type=Path,
+                        help="write the annotated video here (.mp4, .mov or .mkv; default: none written)")
     parser.add_argument("--json", action="store_true", help="print each decision as one JSON line")
     parser.add_argument("--fast", action="store_true", help="as fast as possible instead of real time")
     parser.add_argument("--utterance-s", type=float, help="a live utterance is decided by then at the latest "

@@ -52,7 +52,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser.add_argument("--speaker", help="held-out speaker (or group) (default: the config's encoder.speaker, "
                                           f"{encoder['speaker']} built in)")
     parser.add_argument("--modality", choices=("audio", "visual", "fusion"),
-                        help=f"(default: the config's encoder.modality, {encoder['modality']} built in)")
+                        help="what the temporal model and the store's beliefs are built on (default: the "
+                             f"config's encoder.modality, {encoder['modality']} built in)")
     parser.add_argument("--all-folds", action="store_true", help="train every fold of the ingest output in turn")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoints of this run")
     add_common_options(parser, describe="the ingest and encoder settings")

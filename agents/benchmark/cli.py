@@ -42,7 +42,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                                                     f"agent.benchmark.workers, {bench['workers']} built in)")
     parser.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                         help="run the grid as Ray tasks: on the cluster at ADDRESS, or a local Ray instance "
-                             "(needs pip install 'emo-env[ray]')")
+                             "(needs pip install 'emo-env[ray]'; default: local processes, --workers)")
     parser.add_argument("--validation", action="store_true",
                         help="hold out a training speaker of each store instead of its test speaker (for tuning)")
     parser.add_argument("--out", type=Path, help="output folder (default: the config's agent.benchmark.out_dir, "
