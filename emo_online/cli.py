@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m emo_online") 
         else:
             play_file(recognizer, args.video, audio=args.audio, fast=args.fast, report=report, out=args.out)
     except (MediaError, StoreError, CheckpointError, FileNotFoundError, ValueError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

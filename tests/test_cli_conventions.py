@@ -4,7 +4,9 @@ command runs each of them, naming the extra to install when an optional dependen
 
 import argparse
 import importlib
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -93,3 +95,13 @@ def test_training_without_tensorboard_says_so_and_writes_no_logs(monkeypatch, tm
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     assert tensorboard_writer(tmp_path / "tb") is None
     assert "pip install 'emo-env[tensorboard]'" in capsys.readouterr().err and not (tmp_path / "tb").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["emo_env.data", "pretrained_encoders", "pretrained_encoders.cli", "agents",
+                                    "agents.cli", "agents.benchmark", "emo_online"])
+def test_python_dash_m_runs_each_command(module):
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: ") and "\nexamples:\n" in done.stdout

@@ -31,7 +31,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m emo_env.data"
     try:
         args.run(args)
     except (DatasetError, ConfigError, MediaError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     return 0
 
