@@ -33,6 +33,7 @@ from emo_env.envs.episodes import open_store
 
 __all__ = ["main"]
 
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = command_parser(prog, "Train one agent on AVEmotion-v0, evaluate it on the held-out split, save the "
                                   "policy, the report and the plots.", [

@@ -39,6 +39,7 @@ from .summary import summarize_folds, write_summary
 
 __all__ = ["main"]
 
+
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = command_parser(prog, "Ingest the corpus if needed, train the encoders for a held-out fold and export the "
                                   "feature store.", [

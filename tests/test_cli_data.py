@@ -62,14 +62,16 @@ def test_preview_writes_a_png_from_an_npz_or_a_video(tiny_corpus, tiny_ingest, t
 def test_bad_input_is_one_clean_line(argv, message, tmp_path, capsys):
     assert main([arg.format(tmp=tmp_path) for arg in argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"python -m emo_env.data: {message.format(tmp=tmp_path)}") and "Traceback" not in err and err.count("\n") == 1
+    assert err.startswith(f"python -m emo_env.data: {message.format(tmp=tmp_path)}")
+    assert "Traceback" not in err and err.count("\n") == 1
 
 
 @pytest.mark.slow
 def test_module_entry_point_exits_cleanly(tmp_path):
     run = subprocess.run([sys.executable, "-m", "emo_env.data", "ingest", "--root", str(tmp_path / "none")],
                          capture_output=True, text=True, timeout=120)
-    assert run.returncode == 2 and run.stderr.startswith("python -m emo_env.data: error: synthetic root") and "Traceback" not in run.stderr
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr.startswith("python -m emo_env.data: error: synthetic root")
 
 
 @pytest.mark.slow
