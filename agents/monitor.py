@@ -1,8 +1,9 @@
 """What a learning agent reports to while it trains: progress bar, TensorBoard, learning curve, checkpoints.
 
-Agents call :meth:`Monitor.on_step` once per (vector) step with the episodes that just finished
-(arrays ``return``, ``correct``, ``fraction``) and their training scalars; the monitor decides what
-to show, log, record and checkpoint, so agents carry none of that code.
+Agents call :meth:`Monitor.on_step` (the interface, defined in :mod:`agents.policy`) once per (vector)
+step with the episodes that just finished (arrays ``return``, ``correct``, ``fraction``) and their
+training scalars; the monitor decides what to show, log, record and checkpoint, so agents carry none
+of that code.
 """
 
 from __future__ import annotations
@@ -10,28 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from agents.policy import Monitor, Policy
 from emo_env.artifacts import save_atomic
-
-if TYPE_CHECKING:
-    from agents.policy import Policy
+from emo_env.optional import tensorboard_writer
 
 __all__ = ["CHECKPOINT_FORMAT", "Monitor", "TrainingMonitor"]
 
 CHECKPOINT_FORMAT = "emo-env-agent-checkpoint/1"
 EPISODE_STATS = ("return", "correct", "fraction")
-
-
-class Monitor:
-    """Receives training progress; the base class ignores it."""
-
-    def on_step(self, policy: Policy, finished: Mapping[str, np.ndarray] | None,
-                scalars: Mapping[str, Any]) -> None:
-        """Called after every environment (vector) step; ``policy.num_steps`` is the step count."""
-
 
 
 class TrainingMonitor(Monitor):
@@ -70,9 +61,7 @@ class TrainingMonitor(Monitor):
         self._scalars: dict[str, Any] = {}
         self._writer = self._bar = None
         if log_dir is not None:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self._writer = SummaryWriter(str(log_dir))
+            self._writer = tensorboard_writer(log_dir)
         if progress:
             from tqdm.auto import tqdm
 

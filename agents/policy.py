@@ -13,19 +13,17 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from agents.builtin import BUILTIN_AGENTS
 from emo_env.artifacts import save_atomic
 from emo_env.device import resolve_device
 from emo_env.envs.observations import OBS_MODES
 
-if TYPE_CHECKING:
-    from agents.monitor import Monitor
-
-__all__ = ["POLICY_FORMAT", "PolicySpec", "Policy", "NoConfig", "masked_argmax", "seeded"]
+__all__ = ["POLICY_FORMAT", "PolicySpec", "Policy", "Monitor", "NoConfig", "masked_argmax", "seeded"]
 
 POLICY_FORMAT = "emo-env-policy/1"
 
@@ -68,6 +66,15 @@ def masked_argmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return scores.masked_fill(~mask.bool(), float("-inf")).argmax(dim=1)
 
 
+class Monitor:
+    """What a learning agent reports its training progress to (:meth:`Policy.learn`); the base class
+    ignores it. :class:`agents.monitor.TrainingMonitor` shows, logs, records and checkpoints it."""
+
+    def on_step(self, policy: Policy, finished: Mapping[str, np.ndarray] | None,
+                scalars: Mapping[str, Any]) -> None:
+        """Called after every environment (vector) step; ``policy.num_steps`` is the step count."""
+
+
 class Policy:
     """Observation and action mask in, action out, batched.
 
@@ -92,9 +99,8 @@ class Policy:
     def registry_key(cls) -> str:
         """What :func:`agents.get_agent` finds the class by (saved policies record it): its ``name`` if
         the registry holds the class under it, else its import path ``package.module:Class``."""
-        from agents.registry import AGENTS  # the registry imports this module
-
-        return cls.name if cls.name in AGENTS and AGENTS[cls.name] is cls else _import_path(cls)
+        path = _import_path(cls)
+        return cls.name if BUILTIN_AGENTS.get(cls.name) == path else path
 
     def __init__(self, spec: PolicySpec, config: Mapping[str, Any] | None = None, *, seed: int = 0,
                  device: str | torch.device = "auto") -> None:

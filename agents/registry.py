@@ -11,44 +11,24 @@ from pathlib import Path
 
 import torch
 
+from agents.builtin import BUILTIN_AGENTS
 from agents.policy import POLICY_FORMAT, Policy, PolicySpec
 from emo_env.artifacts import CheckpointError, load_safe
+from emo_env.optional import missing_extra_message
 
 __all__ = ["AGENTS", "get_agent", "load_policy"]
-
-#: name -> where the class lives; stable-baselines3 is imported only when one of its agents is used.
-_BUILTIN = {
-    "dqn": "agents.dqn:DQNAgent",
-    "reinforce": "agents.reinforce:ReinforceAgent",
-    "sb3-dqn": "agents.sb3:SB3DqnAgent",
-    "sb3-ppo": "agents.sb3:SB3PpoAgent",
-    "sb3-a2c": "agents.sb3:SB3A2CAgent",
-    "sb3-maskable-ppo": "agents.sb3:SB3MaskablePpoAgent",
-    "sb3-recurrent-ppo": "agents.sb3:SB3RecurrentPpoAgent",
-    "threshold": "agents.baselines:ThresholdPolicy",
-    "time-threshold": "agents.baselines:TimeThresholdPolicy",
-    "fixed": "agents.baselines:FixedTimePolicy",
-    "end": "agents.baselines:EndPolicy",
-    "random": "agents.baselines:RandomPolicy",
-    "dp": "agents.dp:DPPolicy",
-    "sr1": "agents.early_rules:SR1Policy",
-    "teaser": "agents.early_rules:TeaserPolicy",
-    "economy": "agents.early_rules:EconomyPolicy",
-    "calimera": "agents.early_rules:CalimeraPolicy",
-}
-
 
 class _Registry(Mapping[str, type[Policy]]):
     """The registered agents, name -> policy class, each imported on first use."""
 
     def __getitem__(self, name: str) -> type[Policy]:
-        return _builtin(_BUILTIN[name])
+        return _builtin(BUILTIN_AGENTS[name])
 
     def __iter__(self) -> Iterator[str]:
-        return iter(_BUILTIN)
+        return iter(BUILTIN_AGENTS)
 
     def __len__(self) -> int:
-        return len(_BUILTIN)
+        return len(BUILTIN_AGENTS)
 
 
 AGENTS: Mapping[str, type[Policy]] = _Registry()
@@ -64,7 +44,7 @@ def _builtin(path: str) -> type[Policy]:
 def get_agent(name: str) -> type[Policy]:
     """The policy class registered as ``name``, or the one a ``package.module:Class`` spec names (a
     :class:`Policy` subclass from the working directory or the environment); an unknown name is an error
-    listing the known ones."""
+    listing the known ones, an agent whose optional library is missing an ImportError naming the extra."""
     if not isinstance(name, str):
         raise ValueError(f"agent {name!r}: expected a registered name or package.module:Class")
     if ":" in name:
@@ -73,6 +53,11 @@ def get_agent(name: str) -> type[Policy]:
         return AGENTS[name]
     except KeyError:
         raise ValueError(f"unknown agent {name!r} (known: {', '.join(AGENTS)}, or package.module:Class)") from None
+    except ModuleNotFoundError as exc:  # an agent of an optional library (stable-baselines3) not installed
+        message = missing_extra_message(exc, f"agent {name!r}")
+        if message is None:
+            raise
+        raise ImportError(message) from None
 
 
 def _import_agent(spec: str) -> type[Policy]:

@@ -9,11 +9,11 @@ from typing import Any
 from agents.registry import AGENTS, get_agent
 from agents.training import FAIR_BASELINES
 from emo_env.artifacts import CheckpointError, encoder_outputs
-from emo_env.config import ConfigError
+from emo_env.config import ConfigError, describe_settings
 from emo_env.data.store import StoreError
 from emo_env.envs import EnvConfig
 
-__all__ = ["USER_ERRORS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs"]
+__all__ = ["USER_ERRORS", "store_path", "env_kwargs_from_config", "agent_settings", "baseline_configs", "describe_run"]
 
 #: The errors a CLI reports in one line (bad config, store, checkpoint, file or value).
 USER_ERRORS = (ConfigError, StoreError, CheckpointError, FileNotFoundError, ValueError)
@@ -69,3 +69,14 @@ def _section(config: dict[str, Any], agent: str) -> dict[str, Any]:
         raise ConfigError(f"config has no section agent.{key} (agents: {', '.join(AGENTS)})")
     obs_mode = config["env"]["obs_mode"]
     return {"obs_mode": obs_mode if obs_mode in cls.obs_modes else cls.obs_modes[0]}
+
+
+def describe_run(config: dict[str, Any], agent: str) -> str:
+    """The env settings and ``agent``'s hyperparameters of a run, one line each: key, value and meaning."""
+    cls = get_agent(agent)
+    settings = agent_settings(config, agent)["hyperparameters"]
+    env = env_kwargs_from_config(config, None, agent)
+    return (f"env settings (emo_env.envs.EnvConfig; obs_mode is agent.{cls.registry_key()}.obs_mode where set):\n"
+            f"{describe_settings(EnvConfig, 'env', {k: v for k, v in env.items() if k != 'store'})}\n"
+            f"agent {agent} ({cls.Config.__module__}.{cls.Config.__qualname__}):\n"
+            f"{describe_settings(cls.Config, f'agent.{cls.registry_key()}', settings) or '  (no hyperparameters)'}")

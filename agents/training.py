@@ -80,9 +80,10 @@ def compute_baselines(env_kwargs: Mapping[str, Any],
                       configs: Mapping[str, Mapping[str, Any] | None] | None = None) -> Baselines:
     """The fair baselines (each tuned on the training split by its :meth:`~Policy.learn`, with its
     hyperparameters from ``configs``), answer-at-the-end and the oracle sweep over the threshold
-    baseline's candidates, all on ``probs`` observations."""
-    kwargs = {**env_kwargs, "obs_mode": "probs", "modality": None}
-    spec = env_spec(open_store(kwargs.get("store")), "probs")
+    baseline's candidates, all on ``probs`` observations. The store is loaded once, here."""
+    store = open_store(env_kwargs.get("store"))
+    kwargs = {**env_kwargs, "store": store, "obs_mode": "probs", "modality": None}
+    spec = env_spec(store, "probs")
     fair, tuned = {}, {}
     for name in FAIR_BASELINES:
         policy = get_agent(name)(spec, (configs or {}).get(name))
@@ -96,9 +97,11 @@ def compute_baselines(env_kwargs: Mapping[str, Any],
 def end_and_oracle(env_kwargs: Mapping[str, Any],
                    threshold_config: Mapping[str, Any] | None = None) -> tuple[Evaluation, pd.DataFrame]:
     """On the held-out split, with ``probs`` observations: answering at the end, and the oracle (the
-    threshold baseline swept over its candidates, ``threshold_config``'s or :data:`~agents.baselines.THRESHOLDS`)."""
-    kwargs = {**env_kwargs, "obs_mode": "probs", "modality": None}
-    spec = env_spec(open_store(kwargs.get("store")), "probs")
+    threshold baseline swept over its candidates, ``threshold_config``'s or :data:`~agents.baselines.THRESHOLDS`).
+    The store is loaded once, here."""
+    store = open_store(env_kwargs.get("store"))
+    kwargs = {**env_kwargs, "store": store, "obs_mode": "probs", "modality": None}
+    spec = env_spec(store, "probs")
     candidates = ThresholdPolicy(spec, threshold_config).config.candidates or THRESHOLDS
     return evaluate(EndPolicy(spec), kwargs), threshold_sweep(spec, kwargs, candidates)
 
@@ -127,7 +130,8 @@ def run_agent(name: str, *, env_kwargs: Mapping[str, Any], hyperparameters: Mapp
               run_info: Mapping[str, Any] | None = None) -> RunResult:
     """Train agent ``name`` on the train split of the env ``env_kwargs`` describes, then evaluate it on the
     held-out split. With ``out_dir``: TensorBoard logs, checkpoints (``resume`` continues from the last
-    one; a damaged one is named and training starts over) and the saved policy go there."""
+    one; a damaged one is named and training starts over) and the saved policy go there. The store (a path
+    or a loaded store) is loaded once, here, and the loaded store is what training and evaluation get."""
     cls = get_agent(name)
     store = open_store(env_kwargs.get("store"))
     env_kwargs = {**env_kwargs, "store": store}

@@ -2,7 +2,8 @@
 
 A config is a plain nested ``dict`` loaded once at the edge (a CLI) and passed down; library
 code takes plain arguments. Every key must exist in ``emo_env/defaults.yaml``: an unknown key
-is a :class:`ConfigError` naming the file and the key.
+is a :class:`ConfigError` naming the file and the key. A run config is a file or the name of a
+config shipped with the package (``emo_env/configs/<name>.yaml``: ``synthetic``, ``ravdess``, ...).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ConfigError", "default_config", "load_config", "resolve_path", "field_docs", "describe_settings"]
+__all__ = ["ConfigError", "default_config", "load_config", "resolve_path", "field_docs", "describe_settings",
+           "shipped_configs", "config_path"]
 
 # params.json of the paper's public code: key -> dotted key here.
 PARAMS_JSON_KEYS = {
@@ -47,14 +49,32 @@ def default_config() -> dict[str, Any]:
     return config
 
 
+def shipped_configs() -> list[str]:
+    """Names of the run configs shipped with the package (one per supported corpus), sorted."""
+    folder = resources.files("emo_env").joinpath("configs")
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def config_path(name_or_path: str | Path) -> Path:
+    """The file of a run config: an existing path as it is, or a shipped config's name (``ravdess``)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix or len(path.parts) > 1:
+        return path
+    if str(path) not in shipped_configs():
+        raise ConfigError(f"config {str(name_or_path)!r} is neither a file nor a shipped config "
+                          f"({', '.join(shipped_configs())})")
+    return Path(str(resources.files("emo_env").joinpath("configs", f"{path}.yaml")))
+
+
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict[str, Any]:
-    """Load defaults, then ``path`` (YAML or params.json), then ``key=value`` overrides.
+    """Load defaults, then the run config ``path`` (a YAML or params.json file, or a shipped config's
+    name: :func:`shipped_configs`), then ``key=value`` overrides.
 
     Override values are parsed as YAML (``encoder.num_epochs=2``, ``data.classes=[a,b]``).
     """
     config = default_config()
     if path is not None:
-        path = Path(path)
+        path = config_path(path)
         _merge(config, _read_file(path), source=str(path))
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -92,12 +112,17 @@ def field_docs(cls: type) -> dict[str, str]:
 
 def describe_settings(cls: type, prefix: str, values: Mapping[str, Any]) -> str:
     """One line per setting of ``values`` (a config section owned by dataclass ``cls``): the dotted key to
-    ``--set``, its value, and the field's doc."""
+    ``--set``, its value, and the field's doc as plain text."""
     docs = field_docs(cls)
     rows = [(f"{prefix}.{name}", json.dumps(value)) for name, value in values.items()]
     width = min(40, max((len(f"{key} = {value}") for key, value in rows), default=0))
-    return "\n".join(f"  {f'{key} = {value}':<{width}}  {docs.get(key.rsplit('.', 1)[1], '')}".rstrip()
+    return "\n".join(f"  {f'{key} = {value}':<{width}}  {_plain(docs.get(key.rsplit('.', 1)[1], ''))}".rstrip()
                      for key, value in rows)
+
+
+def _plain(doc: str) -> str:
+    """A docstring line as plain text for a terminal (no reStructuredText literal markup)."""
+    return doc.replace("``", "")
 
 
 def _read_file(path: Path) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``python -m emo_online``: play a video file (or a camera) through the online recognizer.
 
     python -m emo_online VIDEO [--run PATH] [--out annotated.mp4] [--json] [--fast] [--runtime onnx]
+        [--seed N] [--device auto] [--no-progress] [--describe]
 
 A file is one utterance: its video and audio track are pushed in decoding order, at their own pace
 (``--fast``: as fast as possible), and the decision is printed with its time; ``--out`` writes the
@@ -28,8 +29,10 @@ import numpy as np
 import torch
 
 from emo_env.artifacts import CheckpointError, atomic_path
+from emo_env.command_line import command_parser
 from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
 from emo_env.data.store import StoreError
+from emo_env.device import resolve_device
 
 from .annotate import AnnotatedVideo
 from .recognizer import Decision, OnlineRecognizer
@@ -40,33 +43,43 @@ __all__ = ["main", "play_file", "play_camera", "video_duration"]
 CAMERA_MAX_LAG_S = 1.0  # a live stream whose audio or video stalls longer than this is padded
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (2 for bad input, with a one-line message)."""
-    args = _parser().parse_args(argv)
+def main(argv: Sequence[str] | None = None, prog: str = "python -m emo_online") -> int:
+    """Run the CLI (``emo-env online``); return the exit status (2 for bad input, with a one-line message)."""
+    parser = _parser(prog)
+    args = parser.parse_args(argv)
+    if args.video is None and not args.describe:
+        parser.error("the following arguments are required: VIDEO")
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
-    camera = args.video.isdigit() and not Path(args.video).exists()
+    if args.seed is not None:
+        torch.manual_seed(args.seed)
+    camera = args.video is not None and args.video.isdigit() and not Path(args.video).exists()
     options: dict[str, Any] = {"runtime": args.runtime}
     if camera:
         options["max_lag_s"] = CAMERA_MAX_LAG_S
     if args.utterance_s is not None:
         options["utterance_s"] = args.utterance_s
     try:
-        if not camera and not Path(args.video).is_file():
+        if args.video is not None and not camera and not Path(args.video).is_file():
             raise MediaError(args.video, "file not found")
+        device = str(resolve_device(args.device))
         if args.run is not None:
-            recognizer = OnlineRecognizer.from_run(args.run, encoders=args.encoders, device=args.device, **options)
+            recognizer = OnlineRecognizer.from_run(args.run, encoders=args.encoders, device=device, **options)
         else:
-            recognizer = OnlineRecognizer.from_default(threshold=args.threshold, device=args.device, **options)
-        print(f"policy: {recognizer.policy_name}; algorithmic latency {recognizer.latency_s:.3f} s "
-              f"(mel window centred on each step)", file=sys.stderr)
+            recognizer = OnlineRecognizer.from_default(threshold=args.threshold, device=device, **options)
+        if args.describe:
+            print(_describe(recognizer, device))
+            return 0
+        if not args.no_progress:
+            print(f"policy: {recognizer.policy_name}; algorithmic latency {recognizer.latency_s:.3f} s "
+                  f"(mel window centred on each step)", file=sys.stderr)
         report = _json_line if args.json else _text_line
         if camera:
             play_camera(recognizer, int(args.video), report=report, out=args.out)
         else:
             play_file(recognizer, args.video, audio=args.audio, fast=args.fast, report=report, out=args.out)
     except (MediaError, StoreError, CheckpointError, FileNotFoundError, ValueError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -213,6 +226,16 @@ def _wait(began: float, media_time: float, fast: bool) -> None:
         time.sleep(max(0.0, began + media_time - time.monotonic()))
 
 
+def _describe(recognizer: OnlineRecognizer, device: str) -> str:
+    rows = {"policy": recognizer.policy_name, "observations": recognizer.obs_mode, "modality": recognizer.modality,
+            "classes": ", ".join(recognizer.class_names), "step rate": f"{recognizer.step_rate:g} steps/s",
+            "sample rate": f"{recognizer.sample_rate} Hz", "horizon": f"{recognizer.horizon_steps} steps",
+            "utterance": f"{recognizer.utterance_s:g} s at the latest (live)",
+            "algorithmic latency": f"{recognizer.latency_s:.3f} s (mel window centred on each step)",
+            "runtime": recognizer.runtime, "device": device}
+    return "\n".join(f"  {key:<20} {value}" for key, value in rows.items())
+
+
 def _text_line(decision: Decision) -> None:
     how = "forced at the last step" if decision.forced else "policy answered"
     print(f"{decision.time_s:6.2f} s  {decision.emotion:<9} {100 * decision.confidence:5.1f} %  step {decision.step}  "
@@ -224,25 +247,40 @@ def _json_line(decision: Decision) -> None:
     print(json.dumps(decision.to_dict()), flush=True)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m emo_online", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("video", metavar="VIDEO", help="video file with an audio track, or a camera index (0, 1, ...)")
-    parser.add_argument("--run", type=Path, help="agent run folder of train_agent.py (default: the bundled "
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = command_parser(prog, "Play a video file (or a camera) through the online recognizer and print the "
+                                  "decision: the emotion, its confidence and when it was made.", [
+        "%(prog)s clip.mp4 --fast                    # the bundled encoders and threshold policy",
+        "%(prog)s clip.mp4 --run runs/synthetic/agents/dqn --json",
+        "%(prog)s clip.mp4 --out annotated.mp4 --runtime onnx",
+        "%(prog)s 0                                  # camera 0 and the microphone (pip install sounddevice)",
+        "%(prog)s --run runs/synthetic/agents/dqn --describe"])
+    parser.add_argument("video", metavar="VIDEO", nargs="?",
+                        help="video file with an audio track, or a camera index (0, 1, ...); "
+                             "required unless --describe")
+    parser.add_argument("--run", type=Path, help="agent run folder of train (default: the bundled "
                                                  "encoders with the threshold baseline)")
     parser.add_argument("--encoders", type=Path,
                         help="encoders.pt that exported the run's store (default: found from the store)")
-    parser.add_argument("--threshold", type=float, help="threshold of the default policy (without --run; default: "
+    parser.add_argument("--threshold", type=float, help="threshold of the default policy, without --run (default: "
                                                         "tuned on the bundled store's training split)")
-    parser.add_argument("--audio", type=Path, help="separate audio file (WAV/FLAC) for VIDEO")
-    parser.add_argument("--out", type=Path, help="write the annotated video here (.mp4, .mov or .mkv)")
+    parser.add_argument("--audio", type=Path, help="separate audio file (WAV/FLAC) for VIDEO (default: its own track)")
+    parser.add_argument("--out", type=Path,
+                        help="write the annotated video here (.mp4, .mov or .mkv; default: none written)")
     parser.add_argument("--json", action="store_true", help="print each decision as one JSON line")
     parser.add_argument("--fast", action="store_true", help="as fast as possible instead of real time")
     parser.add_argument("--utterance-s", type=float, help="a live utterance is decided by then at the latest "
                                                           "(default: the store's longest clip)")
-    parser.add_argument("--device", default="cpu", help="cpu (default; one step at a time) | auto | cuda")
-    parser.add_argument("--threads", type=int, default=1, help="torch, ONNX Runtime and OpenCV threads (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch, ONNX Runtime and OpenCV threads")
     parser.add_argument("--runtime", choices=RUNTIMES, default="torch",
-                        help="run the encoders in torch (default) or ONNX Runtime (several times cheaper per step; "
+                        help="run the encoders in torch or ONNX Runtime (several times cheaper per step; "
                              "pip install 'emo-env[onnx]')")
+    parser.add_argument("--seed", type=int, metavar="N", help="seed torch's generator, for a policy of your own "
+                                                              "that samples (default: unseeded; the bundled "
+                                                              "encoders and policies draw nothing at random)")
+    parser.add_argument("--device", default="auto", metavar="DEVICE",
+                        help="where torch runs: auto (a GPU when present) | cpu | cuda | cuda:N")
+    parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
+    parser.add_argument("--describe", action="store_true",
+                        help="print the recognizer's settings (policy, encoders, step rate, latency), then exit")
     return parser

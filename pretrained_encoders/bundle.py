@@ -2,7 +2,7 @@
 
     python -m pretrained_encoders.bundle [--workdir runs/synthetic] [--set key=value ...]
 
-Runs exactly the default configuration (``configs/synthetic.yaml``: the defaults of
+Runs exactly the default configuration (the shipped config ``synthetic``: the defaults of
 ``emo_env/defaults.yaml``; seed 0, held-out speaker s8, fusion) on CPU, generating and ingesting
 the synthetic corpus when needed, then copies ``encoders.pt`` into ``pretrained_encoders/bundled/`` and the feature
 store into ``emo_env/bundled/``. Same seed, same files.

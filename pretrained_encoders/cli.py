@@ -1,10 +1,10 @@
 """``pretrain_encoder.py``: ingest if needed, train the encoders for a held-out fold, export the store.
 
-    python pretrain_encoder.py --config configs/synthetic.yaml [--speaker s3] [--modality fusion]
-        [--all-folds] [--set key=value ...] [--resume] [--device auto]
+    python pretrain_encoder.py --config synthetic [--speaker s3] [--modality fusion]
+        [--all-folds] [--set key=value ...] [--resume] [--seed N] [--device auto] [--no-progress] [--describe]
     torchrun --nproc_per_node 2 pretrain_encoder.py ...   # frame-level encoders on 2 processes (DDP)
 
-On a face image set (``configs/affectnet.yaml``) it pretrains the visual encoder only
+On a face image set (the shipped config ``affectnet``) it pretrains the visual encoder only
 (:mod:`pretrained_encoders.images`), for a clip run to fine-tune with ``encoder.visual_weights``.
 """
 
@@ -21,7 +21,8 @@ from typing import Any
 import torch
 
 from emo_env.artifacts import CheckpointError, summary_dir
-from emo_env.config import ConfigError, describe_settings, load_config
+from emo_env.command_line import add_common_options, add_config_options, command_parser, common_overrides
+from emo_env.config import ConfigError, default_config, describe_settings, load_config
 from emo_env.data.clips import DatasetError
 from emo_env.data.ingest import IngestParams
 from emo_env.data.prepare import ensure_ingested
@@ -38,28 +39,34 @@ from .summary import summarize_folds, write_summary
 
 __all__ = ["main"]
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pretrain_encoder.py", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, help="YAML run config or paper-style params.json")
-    parser.add_argument("--speaker", help="held-out speaker (or group): overrides encoder.speaker")
-    parser.add_argument("--modality", choices=("audio", "visual", "fusion"), help="overrides encoder.modality")
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    parser = command_parser(prog, "Ingest the corpus if needed, train the encoders for a held-out fold and export the "
+                                  "feature store.", [
+        "%(prog)s                                   # the default run: synthetic corpus, held-out s8, fusion",
+        "%(prog)s --speaker s3 --modality audio --seed 1",
+        "%(prog)s --config ravdess --set data.root=/data/RAVDESS --all-folds",
+        "%(prog)s --config affectnet --set data.root=/data/AffectNet   # the visual front end on face images",
+        "torchrun --nproc_per_node 2 pretrain_encoder.py --no-progress   # frame-level encoders on 2 processes"])
+    add_config_options(parser, set_example="encoder.num_epochs=2")
+    encoder = default_config()["encoder"]
+    parser.add_argument("--speaker", help="held-out speaker (or group) (default: the config's encoder.speaker, "
+                                          f"{encoder['speaker']} built in)")
+    parser.add_argument("--modality", choices=("audio", "visual", "fusion"),
+                        help="what the temporal model and the store's beliefs are built on (default: the "
+                             f"config's encoder.modality, {encoder['modality']} built in)")
     parser.add_argument("--all-folds", action="store_true", help="train every fold of the ingest output in turn")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key, e.g. --set encoder.num_epochs=2 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoints of this run")
-    parser.add_argument("--device", help="auto | cpu | cuda | cuda:N (overrides the config's device)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--describe", action="store_true",
-                        help="print the ingest and encoder settings (value and meaning of each, after --config/--set), "
-                             "then exit")
+    add_common_options(parser, describe="the ingest and encoder settings")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    overrides = list(args.overrides)
-    for key, value in (("encoder.speaker", args.speaker), ("encoder.modality", args.modality), ("device", args.device)):
+def main(argv: Sequence[str] | None = None, prog: str = "pretrain_encoder.py") -> int:
+    """Run ``pretrain_encoder.py`` (``emo-env pretrain``); return the exit status (2 for bad input, with a one-line
+    message)."""
+    args = _parser(prog).parse_args(argv)
+    overrides = common_overrides(args)
+    for key, value in (("encoder.speaker", args.speaker), ("encoder.modality", args.modality)):
         if value is not None:
             overrides.append(f"{key}={value}")
     try:
@@ -101,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             files = write_summary(summary, summary_dir(config))
             print(f"cross-fold summary: {files['summary.md']}")
     except (ConfigError, DatasetError, IngestError, CheckpointError, StoreError, ValueError, ImportError) as exc:
-        print(f"pretrain_encoder.py: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     finally:
         distributed.shutdown()
@@ -122,3 +129,7 @@ def _summary(output: PretrainOutput) -> None:
     print(f"held-out {r['fold']}: clip accuracy at the end of the clip: {acc} "
           f"(total {r['timings_s']['total']:.0f} s)")
     print(f"store:    {output.store}\nencoders: {output.encoders}\nreport:   {output.report_files['report.md']}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

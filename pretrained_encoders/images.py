@@ -1,8 +1,8 @@
 """Visual-encoder pretraining on a face image set (AffectNet), the paper's first stage: the weights it
 writes are then fine-tuned on a clip corpus with ``encoder.visual_weights``.
 
-    python pretrain_encoder.py --config configs/affectnet.yaml --set data.root=/path/to/AffectNet
-    python pretrain_encoder.py --config configs/rml.yaml --set data.root=/path/to/RML \\
+    python pretrain_encoder.py --config affectnet --set data.root=/path/to/AffectNet
+    python pretrain_encoder.py --config rml --set data.root=/path/to/RML \\
         --set encoder.visual_weights=runs/affectnet/encoders/affectnet_visual/visual_weights.pt
 
 Trains on the ``training`` list and selects the best epoch on the ``validation`` list (AffectNet's
@@ -25,7 +25,8 @@ from tqdm.auto import tqdm
 from emo_env.artifacts import atomic_path
 from emo_env.config import resolve_path
 from emo_env.data.clips import DatasetError
-from emo_env.data.corpora.affectnet import FaceImage, discover_images, load_face
+from emo_env.data.corpora import IMAGE_SETS
+from emo_env.data.corpora.affectnet import FaceImage, load_face
 
 from . import distributed
 from .augment import jitter_faces
@@ -38,7 +39,7 @@ from .training import FrameTask, fit, predict, stage_seed
 __all__ = ["IMAGE_DATASETS", "ImagePretrainOutput", "pretrain_visual_on_images", "load_faces"]
 
 # Face image sets (frame level, not clips) by ``data.dataset`` name: discover(root, classes, label_map, split, ...).
-IMAGE_DATASETS = {"affectnet": discover_images}
+IMAGE_DATASETS = IMAGE_SETS
 
 
 @dataclass

@@ -24,6 +24,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from emo_env.artifacts import CheckpointError, load_safe, save_atomic
+from emo_env.optional import tensorboard_writer
 
 from . import distributed
 
@@ -307,6 +308,4 @@ def _saved_state(checkpoint: Path | None, stage: str) -> dict[str, Any] | None:
 def _writer(log_dir: Path | None, start: int) -> Any:
     if log_dir is None:
         return None
-    from torch.utils.tensorboard import SummaryWriter
-
-    return SummaryWriter(str(log_dir), purge_step=start or None)
+    return tensorboard_writer(log_dir, purge_step=start or None)

@@ -13,7 +13,7 @@ from agents.monitor import Monitor
 from agents.networks import ClassSymmetricQ
 from agents.policy import Policy, masked_argmax
 from agents.replay import ReplayBuffer
-from agents.training import env_spec
+from agents.training import compute_baselines, env_spec, run_agent
 from emo_env.artifacts import CheckpointError
 from emo_env.config import default_config
 from emo_env.data.store import load_store
@@ -313,3 +313,16 @@ def test_ppo_patient_start_answers_late_before_any_update(halt_prob, store):
 def test_ppo_initial_halt_prob_is_checked():
     with pytest.raises(ValueError, match="initial_halt_prob"):
         get_agent("sb3-ppo").Config(initial_halt_prob=1.0)
+
+
+def test_a_run_given_a_store_path_loads_the_store_once(tiny_store, tmp_path, monkeypatch):
+    import emo_env.envs.episodes
+
+    loads = []
+    monkeypatch.setattr(emo_env.envs.episodes, "load_store", lambda path: loads.append(path) or load_store(path))
+    env_kwargs = {"store": str(tiny_store), "obs_mode": "probs"}
+    run_agent("dqn", env_kwargs=env_kwargs, total_steps=64, device="cpu", progress=False, out_dir=tmp_path,
+              eval_every=32, hyperparameters={"learning_starts": 16, "batch_size": 8})
+    assert loads == [str(tiny_store)]  # training, its periodic evaluations and the final one share it
+    compute_baselines(env_kwargs)
+    assert loads == [str(tiny_store)] * 2  # the fair baselines' tuning and evaluations, the oracle sweep

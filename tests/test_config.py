@@ -8,7 +8,7 @@ import pytest
 
 from agents import AGENTS, get_agent
 from agents.policy import NoConfig
-from emo_env.config import ConfigError, default_config, field_docs, load_config
+from emo_env.config import ConfigError, config_path, default_config, field_docs, load_config, shipped_configs
 from emo_env.data.ingest import IngestParams
 from emo_env.data.synthetic import Difficulty, generate_corpus
 from emo_env.envs import EnvConfig
@@ -122,3 +122,16 @@ def test_field_docs_are_the_docstrings_under_the_fields_of_every_owner():
         assert set(docs) == {f.name for f in dataclasses.fields(owner)}, owner  # every field is documented
         assert all(doc and "\n" not in doc for doc in docs.values())
     assert field_docs(EnvConfig)["latency_cost"].startswith("Cost of one wait")
+
+
+def test_shipped_configs_load_by_name(tmp_path, monkeypatch):
+    names = shipped_configs()
+    assert {"synthetic", "ravdess", "rml", "affectnet"} <= set(names)
+    for name in names:  # every shipped config is valid against the defaults
+        assert load_config(name)["data"]["dataset"] == name
+    assert config_path("ravdess").parent.name == "configs" and config_path("ravdess").is_file()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ravdess").write_text("seed: 5\n")  # a file of that name wins over the shipped config
+    assert load_config("ravdess")["seed"] == 5
+    with pytest.raises(ConfigError, match=r"'ravdes' is neither a file nor a shipped config \(affectnet, "):
+        load_config("ravdes")

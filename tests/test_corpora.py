@@ -274,7 +274,7 @@ def trees(tmp_path_factory, source):
 
 
 def _config(corpus: str, root: Path, work: Path) -> dict:
-    return load_config(REPO / "configs" / f"{corpus}.yaml", [f"data.root={root}", f"workdir={work}", "data.workers=1"])
+    return load_config(corpus, [f"data.root={root}", f"workdir={work}", "data.workers=1"])
 
 
 def _relative(path: str, root: Path) -> str:
@@ -431,7 +431,7 @@ def affectnet(tmp_path_factory, source) -> Path:
 
 
 def test_affectnet_faces_for_visual_pretraining(affectnet):
-    data = load_config(REPO / "configs" / "affectnet.yaml")["data"]
+    data = load_config("affectnet")["data"]
     classes = data["classes"]
     found = discover_images(affectnet, classes, data["label_map"])
     assert [image.label for image in found.images] == list(EXPRESSIONS[:7])
@@ -465,7 +465,7 @@ def test_affectnet_bad_labels_are_errors(affectnet, tmp_path):
 
 
 def _pretrain_encoder(config: str, root: Path, workdir: Path, *extra: str) -> None:
-    command = [sys.executable, str(REPO / "pretrain_encoder.py"), "--config", str(REPO / "configs" / config),
+    command = [sys.executable, str(REPO / "pretrain_encoder.py"), "--config", config,
                "--no-progress", "--set", f"data.root={root}", "--set", f"workdir={workdir}", "--set", "data.workers=1",
                "--set", "encoder.num_epochs=1", "--set", "encoder.embed_dim=8", *extra]
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=300)
@@ -475,7 +475,7 @@ def _pretrain_encoder(config: str, root: Path, workdir: Path, *extra: str) -> No
 @pytest.mark.slow
 def test_pretrain_encoder_on_affectnet_then_fine_tune_on_an_rml_tree(affectnet, trees, tmp_path):
     """The paper's recipe: the visual encoder pretrained on AffectNet, then the cascade on RML from it."""
-    _pretrain_encoder("affectnet.yaml", affectnet, tmp_path, "--set", "encoder.batch_size=4")
+    _pretrain_encoder("affectnet", affectnet, tmp_path, "--set", "encoder.batch_size=4")
     weights = tmp_path / "encoders" / "affectnet_visual" / "visual_weights.pt"
     report = json.loads((weights.parent / "report.json").read_text())
     assert report["images"] == {"training": 7, "validation": 1} and len(report["skipped"]["training"]) == 4
@@ -484,7 +484,7 @@ def test_pretrain_encoder_on_affectnet_then_fine_tune_on_an_rml_tree(affectnet, 
     assert pretrained["cnn.head.weight"].shape == (7, 8)  # AffectNet's 7 classes
 
     tree = trees("rml")
-    _pretrain_encoder("rml.yaml", tree.root, tmp_path, "--speaker", "s2", "--set", "encoder.fusion_epochs=1",
+    _pretrain_encoder("rml", tree.root, tmp_path, "--speaker", "s2", "--set", "encoder.fusion_epochs=1",
                       "--set", "encoder.temporal_epochs=1", "--set", "encoder.oof_folds=0",
                       "--set", "encoder.hidden_dim=8", "--set", f"encoder.visual_weights={weights}")
     store = load_store(tmp_path / "stores" / "rml_s2_fusion.emostore")

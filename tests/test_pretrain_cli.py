@@ -4,7 +4,6 @@ the rebuild command reproduces its own output, and the shipped files are what it
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -78,7 +77,7 @@ def test_shipped_bundle_is_the_documented_default_run():
     encoders = load_encoders(pretrained_encoders.bundled_encoders_path())
     size = bundled_store_path().stat().st_size + pretrained_encoders.bundled_encoders_path().stat().st_size
     assert size < 10_000_000
-    run_config = load_config(Path(__file__).parents[1] / "configs" / "synthetic.yaml")
+    run_config = load_config("synthetic")
     assert run_config == default_config()
     for section in ("seed", "workdir", "data", "synthetic", "encoder"):  # what the store depends on
         assert store.metadata["config"][section] == run_config[section], section

@@ -1,9 +1,10 @@
 """Benchmark: every agent trained on every fold and seed, on the same stores, splits and rewards, with
 its held-out results averaged over the folds.
 
-    python -m agents.benchmark [--config configs/synthetic.yaml] [--agents dqn,reinforce,threshold,...]
-        [--seeds 0,1,2,3,4] [--folds all | --folds s1,s3 | --store PATH] [--workers N] [--ray [ADDRESS]]
-        [--validation] [--set key=value ...] [--out DIR] [--no-sweep] [--resume] [--no-progress]
+    python -m agents.benchmark [--config synthetic] [--agents dqn,reinforce,threshold,...]
+        [--seed 0,1,2,3,4] [--folds all | --folds s1,s3 | --store PATH] [--workers N] [--ray [ADDRESS]]
+        [--validation] [--set key=value ...] [--out DIR] [--no-sweep] [--resume] [--device auto]
+        [--no-progress] [--describe]
 
 ``--folds`` uses the per-fold stores that ``pretrain_encoder.py --all-folds`` writes, building any
 that are missing; without it the benchmark runs on one store (as ``train_agent.py`` picks it).

@@ -26,9 +26,10 @@ def ingest_params(config: dict[str, Any]) -> IngestParams:
     return IngestParams.from_section(config["data"])
 
 
-def generate_from_config(config: dict[str, Any], out_dir: str | Path) -> Path:
+def generate_from_config(config: dict[str, Any], out_dir: str | Path, *, progress: bool = False) -> Path:
     """Generate the synthetic corpus described by the config's ``synthetic`` section and ``seed``."""
-    return generate_corpus(out_dir, seed=config["seed"], workers=config["data"]["workers"], **config["synthetic"])
+    return generate_corpus(out_dir, seed=config["seed"], workers=config["data"]["workers"], progress=progress,
+                           **config["synthetic"])
 
 
 def ingest_from_config(config: dict[str, Any], *, progress: bool = True) -> IngestResult:
@@ -66,7 +67,7 @@ def ensure_ingested(config: dict[str, Any], *, progress: bool = True) -> Path:
     data = config["data"]
     root = resolve_path(config, data["root"], "raw")
     if data["dataset"] == "synthetic" and not (root / "clips.csv").is_file():
-        generate_from_config(config, root)
+        generate_from_config(config, root, progress=progress)
     result = ingest_from_config(config, progress=progress)
     for line in [result.summary()] if progress else result.rebuilt_lines():
         print(line, file=sys.stderr)

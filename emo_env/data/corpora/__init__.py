@@ -1,6 +1,7 @@
 """Dataset adapters: one ``discover(root, classes, label_map) -> Discovery`` function per corpus.
 
-Add a corpus with one line in :data:`ADAPTERS`.
+Add a corpus with one line in :data:`ADAPTERS`. Face image sets (for pretraining the visual front end
+only, not clip corpora) are listed in :data:`IMAGE_SETS`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..clips import DatasetError, Discovery
-from . import baum1s, cremad, enterface, generic_csv, iemocap, ravdess, rml, synthetic
+from . import affectnet, baum1s, cremad, enterface, generic_csv, iemocap, ravdess, rml, synthetic
 
-__all__ = ["Adapter", "ADAPTERS", "get_adapter"]
+__all__ = ["Adapter", "ADAPTERS", "IMAGE_SETS", "get_adapter"]
 
 Adapter = Callable[[Path, Sequence[str], Mapping[str, "str | None"]], Discovery]
 
@@ -25,6 +26,9 @@ ADAPTERS: dict[str, Adapter] = {
     "cremad": cremad.discover,
     "iemocap": iemocap.discover,
 }
+
+#: Face image sets with expression labels: name -> its ``discover_images`` (pretrain_encoder.py only).
+IMAGE_SETS = {"affectnet": affectnet.discover_images}
 
 
 def get_adapter(name: str) -> Adapter:

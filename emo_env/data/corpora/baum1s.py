@@ -13,7 +13,7 @@ Labels (the keys of ``data.label_map``) and their default mapping: happiness/hap
 sadness/sad -> sad, anger/angry -> anger, disgust -> disgust, fear -> fear,
 surprise -> surprise, neutral -> neutral; the other affective and mental states (boredom,
 contempt, unsure, thinking, concentrating, bothered, interest) are dropped. The usual setting,
-the six basic emotions, is ``configs/baum1s.yaml``.
+the six basic emotions, is the shipped config ``baum1s``.
 
 Folds: leave one speakers group out. The sorted subjects are cut into ``groups`` contiguous,
 near-equal groups ``g1`` .. ``g<groups>`` (default 5), recorded as each clip's group.

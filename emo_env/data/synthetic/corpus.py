@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 import av
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from emo_env.data.synthetic.expression import (
     EMOTIONS,
@@ -72,12 +73,13 @@ class _Job:
 def generate_corpus(out_dir: str | Path, *, seed: int = 0, speakers: int = 8, clips_per_emotion: int = 10,
                     min_duration_s: float = 2.0, max_duration_s: float = 4.0, neutral: bool = False,
                     width: int = 320, height: int = 240, fps: int = 30, workers: int = 2,
-                    **difficulty: Any) -> Path:
+                    progress: bool = False, **difficulty: Any) -> Path:
     """Generate the corpus into ``out_dir`` and return ``out_dir``.
 
     ``speakers`` speakers (``s1..sN``) x the six RML emotions (+ neutral, last) x ``clips_per_emotion``
     clips of ``min_duration_s``..``max_duration_s`` seconds each. ``workers`` processes render clips
-    in parallel (1 = in this process); the output is the same for any value. Extra keyword
+    in parallel (1 = in this process); the output is the same for any value. ``progress`` shows a
+    progress bar (stderr). Extra keyword
     arguments are the difficulty knobs of :class:`Difficulty` (documented there with their defaults).
     """
     if speakers < 1 or clips_per_emotion < 1:
@@ -100,7 +102,7 @@ def generate_corpus(out_dir: str | Path, *, seed: int = 0, speakers: int = 8, cl
                  width, height, fps, knobs)
             for s in range(1, speakers + 1) for emotion in class_names(neutral)
             for k in range(1, clips_per_emotion + 1)]
-    results = list(_run(jobs, workers))
+    results = list(tqdm(_run(jobs, workers), total=len(jobs), unit="clip", disable=not progress))
     _write_csv(out_dir / "clips.csv", ["path", "label", "speaker", "duration"],
                ([r["path"], job.emotion, f"s{job.speaker}", f"{r['duration']:.6g}"]
                 for job, r in zip(jobs, results, strict=True)))
@@ -113,9 +115,12 @@ def generate_corpus(out_dir: str | Path, *, seed: int = 0, speakers: int = 8, cl
 def _run(jobs: Sequence[_Job], workers: int) -> Iterable[dict[str, Any]]:
     if workers <= 1 or len(jobs) == 1:
         return map(_make_clip, jobs)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker)
-    with pool:
-        return list(pool.map(_make_clip, jobs, chunksize=max(1, len(jobs) // (8 * workers))))
+    return _run_in_pool(jobs, workers)
+
+
+def _run_in_pool(jobs: Sequence[_Job], workers: int) -> Iterator[dict[str, Any]]:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker) as pool:
+        yield from pool.map(_make_clip, jobs, chunksize=max(1, len(jobs) // (8 * workers)))
 
 
 def _init_worker() -> None:

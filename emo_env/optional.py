@@ -1,0 +1,59 @@
+"""The optional parts of the package: which extra of ``pip install 'emo-env[EXTRA]'`` brings which
+module, the one-line message for a missing one, and the TensorBoard writer, written only when
+TensorBoard is installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["EXTRAS", "missing_extra_message", "tensorboard_writer"]
+
+#: Top-level module -> the extra that installs it.
+EXTRAS = {
+    "stable_baselines3": "sb3",
+    "sb3_contrib": "sb3",
+    "sklearn": "pretrain",
+    "scipy": "pretrain",
+    "torchmetrics": "pretrain",
+    "rliable": "benchmark",
+    "arch": "benchmark",
+    "tensorboard": "tensorboard",
+    "ray": "ray",
+    "onnxruntime": "onnx",
+    "onnxscript": "onnx",
+    "onnx": "onnx",
+    "torchvision": "vision",
+    "librosa": "realism",
+    "ai_edge_litert": "realism",
+}
+
+
+def missing_extra_message(exc: ModuleNotFoundError, what: str) -> str | None:
+    """The one-line message for ``what`` failing on a module that an extra brings, or None when ``exc``
+    is about any other module."""
+    module = (exc.name or "").partition(".")[0]
+    extra = EXTRAS.get(module)
+    if extra is None:
+        return None
+    return f"{what} needs {module}, which is not installed: pip install 'emo-env[{extra}]'"
+
+
+def tensorboard_writer(log_dir: str | Path, **kwargs: Any) -> Any:
+    """A ``torch.utils.tensorboard.SummaryWriter`` on ``log_dir``, or None (said once on stderr) when
+    TensorBoard is not installed: training logs its curves to TensorBoard only with the extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # torch.utils.tensorboard imports tensorboard
+        _say_no_tensorboard()
+        return None
+    return SummaryWriter(str(log_dir), **kwargs)
+
+
+@functools.cache
+def _say_no_tensorboard() -> None:
+    print("note: no TensorBoard logs: tensorboard is not installed (pip install 'emo-env[tensorboard]')",
+          file=sys.stderr)
