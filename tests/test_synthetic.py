@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emo_env.data.synthetic import EMOTIONS, SAMPLE_RATE, class_names, generate_corpus
+from emo_env.data.synthetic import EMOTIONS, SAMPLE_RATE, class_names, clip_timing, generate_corpus
 from emo_env.data.synthetic.face import AUS, FACE_PROFILES
 
 FPS = 30
@@ -159,6 +159,17 @@ def test_anger_is_louder_and_higher_pitched_than_sadness(tiny_corpus):
         late = slice(len(anger) // 2, None), slice(len(sad) // 2, None)  # after the onset
         assert _rms_db(anger[late[0]]) > _rms_db(sad[late[1]]) + 3, speaker
         assert _median_pitch(anger[late[0]]) > _median_pitch(sad[late[1]]) * 2 ** (2 / 12), speaker
+
+
+def test_clip_timing_replays_the_generated_clips(tiny_corpus):
+    rows = _rows(tiny_corpus / "clips.csv")
+    for row in rows:
+        timing = clip_timing(Path(row["path"]).stem, seed=0, min_duration_s=1.5, max_duration_s=2.0, speakers=3)
+        assert timing.duration == pytest.approx(float(row["duration"]), abs=1e-5), row["path"]
+        assert 0.0 < timing.onset and timing.onset + timing.rise <= 0.9 * timing.duration + 1e-9
+    assert len({clip_timing(Path(row["path"]).stem).onset for row in rows}) == len(rows)
+    with pytest.raises(ValueError, match="'s1_calm_01' is not a synthetic corpus clip id"):
+        clip_timing("s1_calm_01")
 
 
 def test_same_seed_same_clips_whatever_the_workers_and_corpus_size(tmp_path):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import av
 import cv2
@@ -43,7 +43,8 @@ from emo_env.data.synthetic.voice import SAMPLE_RATE, VoiceIdentity, synthesize
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["generate_corpus", "Difficulty", "EMOTIONS", "NEUTRAL", "SAMPLE_RATE", "class_names", "clip_id"]
+__all__ = ["generate_corpus", "Difficulty", "EMOTIONS", "NEUTRAL", "SAMPLE_RATE", "class_names", "clip_id",
+           "ClipTiming", "clip_timing"]
 
 _VIDEO_BITRATE_PER_PIXEL = 6.0  # target bits per pixel per second (qmax 8 lets it rise: ~620 kbit/s at 320x240)
 _STREAM_SPEAKER, _STREAM_CLIP = 0, 1  # seed-sequence branches for speakers and clips
@@ -52,6 +53,45 @@ _STREAM_SPEAKER, _STREAM_CLIP = 0, 1  # seed-sequence branches for speakers and 
 def clip_id(speaker: int, emotion: str, index: int, width: int = 2) -> str:
     """The id of clip ``index`` (1-based) of ``emotion`` by speaker ``speaker`` (1-based): ``s3_anger_07``."""
     return f"s{speaker}_{emotion}_{index:0{width}d}"
+
+
+class ClipTiming(NamedTuple):
+    """A clip's length and the time course of its expression, in seconds (``frames`` at the corpus's fps)."""
+
+    frames: int
+    duration: float
+    onset: float
+    rise: float
+
+
+_LAYOUT = ("speakers", "clips_per_emotion", "neutral", "width", "height", "workers")
+
+
+def clip_timing(clip: str, *, seed: int = 0, min_duration_s: float = 2.0, max_duration_s: float = 4.0, fps: int = 30,
+                **settings: Any) -> ClipTiming:
+    """The timing of clip ``clip`` (an id as :func:`clip_id` writes it) of the corpus that :func:`generate_corpus`
+    writes with these keywords, replayed from the clip's own random stream without rendering anything: the
+    ground truth of when its expression starts. ``settings`` are the difficulty knobs; the corpus's size and
+    frame size (``speakers``, ``clips_per_emotion``, ``neutral``, ``width``, ``height``, ``workers``) are
+    accepted and change no clip's timing."""
+    speaker, emotion, index = clip.split("_") if clip.count("_") == 2 else ("", "", "")
+    if not (speaker[:1] == "s" and speaker[1:].isdigit() and index.isdigit() and emotion in class_names(True)):
+        raise ValueError(f"clip id {clip!r} is not a synthetic corpus clip id like 's3_anger_07'")
+    knobs = Difficulty(**{key: value for key, value in settings.items() if key not in _LAYOUT})
+    return _draw_timing(_clip_rng(seed, int(speaker[1:]), emotion, int(index)), min_duration_s, max_duration_s, fps,
+                        knobs)
+
+
+def _clip_rng(seed: int, speaker: int, emotion: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, _STREAM_CLIP, speaker, class_names(True).index(emotion), index])
+
+
+def _draw_timing(rng: np.random.Generator, min_duration_s: float, max_duration_s: float, fps: int,
+                 knobs: Difficulty) -> ClipTiming:
+    """The first draws of a clip's stream: its length, then its expression's onset and rise."""
+    frames = max(1, int(round(rng.uniform(min_duration_s, max_duration_s) * fps)))
+    onset, rise = expression_timing(rng, knobs, frames / fps)
+    return ClipTiming(frames, frames / fps, onset, rise)
 
 
 @dataclass(frozen=True)
@@ -139,11 +179,8 @@ def _make_clip(job: _Job) -> dict[str, Any]:
     """Render, synthesize and write one clip; return its relative path, duration and face boxes."""
     knobs = job.difficulty
     face_id, voice_id = _speaker(job.seed, job.speaker, knobs)
-    emotion_code = class_names(True).index(job.emotion)
-    rng = np.random.default_rng([job.seed, _STREAM_CLIP, job.speaker, emotion_code, job.index])
-    n_frames = max(1, int(round(rng.uniform(job.min_duration_s, job.max_duration_s) * job.fps)))
-    duration = n_frames / job.fps
-    onset, rise = expression_timing(rng, knobs, duration)
+    rng = _clip_rng(job.seed, job.speaker, job.emotion, job.index)
+    n_frames, duration, onset, rise = _draw_timing(rng, job.min_duration_s, job.max_duration_s, job.fps, knobs)
     intensity = knobs.expression_intensity * rng.uniform(1.0 - knobs.intensity_jitter, 1.0)
 
     speech = synthesize(voice_id, voice_id.prosody(job.emotion, knobs.voice_separation),
