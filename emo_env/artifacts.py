@@ -19,6 +19,7 @@ with ``<tag> = <dataset>_<held-out fold>_<modality>``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -84,26 +85,55 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+_SEAL = b"emo-env sha256 "  # the zip comment of a sealed torch file: this, then the hex digest
+_SEAL_SIZE = len(_SEAL) + 64
+
+
+def _seal(archive: bytes) -> bytes:
+    """``archive`` (a zip without a comment) with the SHA-256 of all its bytes before the comment field
+    as its zip comment: every byte of the file is then checked, headers and padding included, which the
+    records' CRC-32 alone does not do. Zip readers, ``torch.load`` among them, skip the comment."""
+    if archive[-22:-18] != b"PK\x05\x06" or archive[-2:] != b"\0\0":
+        raise ValueError("torch.save wrote no zip archive ending in an empty comment")
+    body = archive[:-2]
+    return body + _SEAL_SIZE.to_bytes(2, "little") + _SEAL + hashlib.sha256(body).hexdigest().encode()
+
+
+def _seal_intact(data: bytes) -> bool | None:
+    """Whether a sealed file's digest matches its bytes; None for a file without a seal (older files)."""
+    if len(data) < _SEAL_SIZE + 22 or data[-_SEAL_SIZE:-64] != _SEAL:
+        return None
+    body = data[: -_SEAL_SIZE - 2]
+    return hashlib.sha256(body).hexdigest().encode() == data[-64:]
+
+
 def save_atomic(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temp file in the same folder, fsync, then rename it over ``path``."""
+    """``torch.save`` to a temp file in the same folder, sealed with the file's SHA-256 (its zip
+    comment, checked by :func:`load_safe`), fsync, then rename it over ``path``."""
     import torch  # imported here: the env and the data layer do not need torch
 
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        torch.save(obj, f)
+        f.write(_seal(buffer.getvalue()))
         f.flush()
         os.fsync(f.fileno())
     return Path(path)
 
 
 def load_safe(path: str | Path, kind: str = "checkpoint", remedy: str = "") -> Any:
-    """``torch.load(path, weights_only=True)`` on CPU, after checking the CRC-32 of every record of the
-    file's zip archive; a missing or damaged file is a one-line :class:`CheckpointError` naming the
+    """``torch.load(path, weights_only=True)`` on CPU, after checking the file's seal (the SHA-256 that
+    :func:`save_atomic` wrote; files without one are accepted) and the CRC-32 of every record of its zip
+    archive; a missing or damaged file is a one-line :class:`CheckpointError` naming the
     file, ending with ``remedy`` (what to do) when given."""
     import torch
 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{kind} {path} does not exist", remedy)
+    if _seal_intact(path.read_bytes()) is False:
+        raise CheckpointError(f"{kind} {path} is corrupt (its bytes do not match the SHA-256 it was saved with)",
+                              remedy)
     try:
         with zipfile.ZipFile(path) as archive:  # torch.load itself checks no CRC: a flipped byte would load
             damaged = archive.testzip()

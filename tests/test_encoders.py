@@ -235,6 +235,19 @@ def test_checkpoints_are_atomic_and_pickles_are_refused(tmp_path):
         load_safe(tmp_path / "pickle.pt")
 
 
+def test_a_saved_file_with_any_byte_flipped_is_refused(tmp_path):
+    """The seal covers every byte before it, zip headers and record padding included: no flipped byte loads."""
+    path = save_atomic({"threshold": 0.87}, tmp_path / "policy.pt")
+    data = path.read_bytes()
+    body = len(data) - 2 - len("emo-env sha256 ") - 64  # the bytes before the zip comment's length field
+    torch.save({"threshold": 0.87}, tmp_path / "unsealed.pt")
+    assert load_safe(tmp_path / "unsealed.pt")["threshold"] == 0.87  # files saved without a seal still load
+    for position in range(0, body, 7):
+        path.write_bytes(data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1:])
+        with pytest.raises(CheckpointError, match="policy.pt"):
+            load_safe(path)
+
+
 def test_fer2013_front_end_is_the_bundled_network_frozen_in_every_mode():
     """The fer2013 encoder's front-end features are the bundled mini-Xception's pooled activations of the grey
     face; training moves the projection and the head only, and never the front end's batch statistics."""
