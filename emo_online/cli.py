@@ -30,7 +30,7 @@ import torch
 
 from emo_env.artifacts import CheckpointError, atomic_path
 from emo_env.command_line import command_parser
-from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
+from emo_env.data.media import AudioChunk, MediaError, VideoFrame, has_audio_track, read_media
 from emo_env.data.store import StoreError
 from emo_env.device import resolve_device
 
@@ -91,11 +91,16 @@ def play_file(recognizer: OnlineRecognizer, video: str | Path, *, audio: str | P
     """Play ``video`` (with its audio track, or ``audio``) through ``recognizer`` as one utterance, in real
     time (paced by the video frames; audio is pushed as it is decoded) unless ``fast``; ``report`` each
     decision; with ``out`` write the annotated video. Returns the decision (forced at the last step if
-    the policy never answered)."""
-    recognizer.reset(start_s=0.0, duration_s=video_duration(video))
-    items = read_media(video, audio, sample_rate=recognizer.sample_rate)
+    the policy never answered). A video without an audio track is answered from the face alone and one
+    whose face is never found from the voice alone; with neither, :class:`MediaError`."""
+    hears = audio is not None or has_audio_track(video)
+    recognizer.reset(start_s=0.0, duration_s=video_duration(video), audio=hears)
+    items = read_media(video, audio, sample_rate=recognizer.sample_rate, require_audio=False)
     with _annotated(out, recognizer, _frame_rate(video) if out else 0.0) as annotated:
-        return _play(recognizer, items, fast, report, annotated)
+        decision = _play(recognizer, items, fast, report, annotated)
+    if decision is None and recognizer.history:
+        raise MediaError(video, "no face found in any frame and no audio track: nothing to recognize")
+    return decision
 
 
 def _play(recognizer: OnlineRecognizer, items: Iterable[VideoFrame | AudioChunk], fast: bool,

@@ -44,9 +44,10 @@ from pretrained_encoders.encoders import Encoders, load_encoders
 from .loading import check_encoders, find_run, load_run_encoders
 from .step import step_runner
 
-__all__ = ["Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
+__all__ = ["BOTH", "Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
 
 AUDIO_TOLERANCE_S = 0.02  # audio timestamps this close to the running sample clock count as contiguous
+BOTH = ("audio", "visual")  # a voice and a face
 
 
 class PolicyLike(Protocol):
@@ -71,6 +72,7 @@ class Decision:
     latency_s: float  # algorithmic latency: how long after time_s the step's inputs are complete
     compute_s: float  # wall time spent in the call that made the decision
     forced: bool  # made at the last step, where waiting is not allowed (or by finish())
+    modalities: tuple[str, ...] = BOTH  # what the probabilities came from (the temporal model's, or one head's)
 
     @property
     def confidence(self) -> float:
@@ -79,7 +81,8 @@ class Decision:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (for JSON)."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: list(value) if isinstance(value := getattr(self, f.name), tuple) else value
+                for f in fields(self)}
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class StepRecord:
     probs: np.ndarray = field(repr=False)  # float32 [K], as the policy saw them
     observation: np.ndarray = field(repr=False)  # float32 [obs_dim]: what the policy saw
     action: int  # 0 = wait, 1 + k = class k
+    modalities: tuple[str, ...] = BOTH  # what the probabilities came from; none: nothing present yet (it waits)
 
 
 class OnlineRecognizer:
@@ -113,8 +117,18 @@ class OnlineRecognizer:
     gaps are zero-padded, overlapping audio and out-of-order frames are dropped (counted in
     :attr:`dropped`). With ``max_lag_s``, a stalled stream does not hold the other back: audio
     more than ``max_lag_s`` behind the video is zero-padded, and video that far behind the audio
-    repeats its last frame. ``runtime`` runs the encoders in ``"torch"`` (default) or in ``"onnx"``
-    (ONNX Runtime, several times cheaper per step; the ``onnx`` extra), see :mod:`emo_online.step`.
+    repeats its last frame.
+
+    One modality alone is answered too. A stream without audio (``reset(audio=False)``: a file without an
+    audio track, a camera without a microphone) runs its steps on video time, and a stream whose face has
+    not been found yet has no visual modality. When a modality the temporal model was trained on is
+    absent, the probabilities are the mean, over the steps so far, of the present modality's own class
+    head (the audio or visual encoder's softmax, which the temporal model's calibration does not cover),
+    and :attr:`Decision.modalities` names that modality. Before any modality is present the recognizer
+    waits; with none at the end there is no decision.
+
+    ``runtime`` runs the encoders in ``"torch"`` (default) or in ``"onnx"`` (ONNX Runtime, several times
+    cheaper per step; the ``onnx`` extra), see :mod:`emo_online.step`.
     """
 
     def __init__(
@@ -145,6 +159,7 @@ class OnlineRecognizer:
         self.policy_name = policy_name or type(policy).__name__
         self.obs_mode = obs_mode
         self.modality = modality or encoders.modality
+        self.needs = BOTH if encoders.modality == "fusion" else (encoders.modality,)  # the temporal model's inputs
         self.class_names = encoders.class_names
         self.step_rate = float(self.params.step_rate)
         self.sample_rate = int(self.params.sample_rate)
@@ -192,13 +207,17 @@ class OnlineRecognizer:
                    feature_dtype=store.features["probs"].dtype, **options)
 
     # -- the stream --------------------------------------------------------------------------------
-    def reset(self, start_s: float | None = None, duration_s: float | None = None) -> None:
+    def reset(self, start_s: float | None = None, duration_s: float | None = None, *, audio: bool = True) -> None:
         """Start a new utterance at ``start_s`` (default: the first time pushed) lasting ``duration_s``
-        seconds if known (default: up to ``utterance_s``)."""
+        seconds if known (default: up to ``utterance_s``); ``audio=False``: no audio will come (the
+        answer comes from the face alone)."""
         self._sampler = self.params.sampler()
         self._start = start_s
         self._total = num_steps(self.utterance_s if duration_s is None else duration_s, self.step_rate)
         self._audio_end = 0  # samples of the utterance pushed so far
+        self._hears = audio
+        self._face_seen = False  # a face was found at some step of this utterance
+        self._fallback = {name: np.zeros(len(self.class_names), np.float64) for name in BOTH}  # summed head probs
         self._last_frame: VideoFrame | None = None
         self._step.reset()
         self._finished = False
@@ -241,9 +260,10 @@ class OnlineRecognizer:
         if duration is None:
             duration = 0.0 if last is None else shown - last.time
         steps = self._push_frame(VideoFrame(shown, float(duration), frame))
-        if self.max_lag_s is not None and self._audio_end < (behind := round((t - self.max_lag_s) * self.sample_rate)):
-            steps += self._sampler.push(AudioChunk(np.zeros(behind - self._audio_end, np.float32)))
-            self._audio_end = behind
+        if not self._hears:  # silence for every window up to this frame: its steps run on video time
+            steps += self._pad_audio(round(shown * self.sample_rate) + self._sampler.mels.span)
+        elif self.max_lag_s is not None:
+            steps += self._pad_audio(round((t - self.max_lag_s) * self.sample_rate))
         return self._run(steps, began)
 
     def push_audio(self, samples: np.ndarray, t: float | None = None) -> Decision | None:
@@ -251,6 +271,8 @@ class OnlineRecognizer:
         or ``[n, channels]``, averaged), the first one at ``t`` seconds (default: right after the
         previous chunk)."""
         samples = _mono(samples)
+        if not self._hears:
+            raise ValueError("this utterance was reset with audio=False: push no audio")
         if self.done:
             return None
         began = time.perf_counter()
@@ -286,8 +308,9 @@ class OnlineRecognizer:
         decision = self._run(steps, began)
         if decision is None and self.history:  # the last step came before the end was known: force it
             last = self.history[-1]
-            decision = self._decide(last.index, last.probs, self._act(last.observation, last.probs, final=True),
-                                    began, final=True)
+            if last.modalities:
+                decision = self._decide(last.index, last.probs, self._act(last.observation, last.probs, final=True),
+                                        began, final=True, modalities=last.modalities)
         return decision
 
     # -- one step ----------------------------------------------------------------------------------
@@ -298,25 +321,43 @@ class OnlineRecognizer:
             self._start = float(t)
         return float(t) - self._start
 
+    def _pad_audio(self, end: int) -> list[Step]:
+        """Silence up to sample ``end`` of the utterance (nothing if the audio is already there)."""
+        if end <= self._audio_end:
+            return []
+        steps = self._sampler.push(AudioChunk(np.zeros(end - self._audio_end, np.float32)))
+        self._audio_end = end
+        return steps
+
     def _push_frame(self, frame: VideoFrame) -> list[Step]:
         self._last_frame = frame
         return self._sampler.push(frame)
 
     def _run(self, steps: list[Step], began: float) -> Decision | None:
         for step in steps:
-            parts = self._features(step)
+            self._face_seen = self._face_seen or step.face.found
+            present = tuple(name for name, seen in zip(BOTH, (self._hears, self._face_seen), strict=True) if seen)
+            modalities = self.needs if set(self.needs) <= set(present) else present
+            parts = self._features(step, present, modalities)
             obs = build_observation(self.obs_mode, fraction=min((step.index + 1) / self.horizon_steps, 1.0), **parts)
             final = step.index == self._total - 1
-            action = self._act(obs, parts["probs"], final)
+            action = self._act(obs, parts["probs"], final) if modalities else 0
             self.history.append(StepRecord(step.index, step.time, step.face.box, step.face.found, parts["probs"], obs,
-                                           action))
+                                           action, modalities))
             if action:
-                return self._decide(step.index, parts["probs"], action, began, final)
+                return self._decide(step.index, parts["probs"], action, began, final, modalities)
         return None
 
-    def _features(self, step: Step) -> dict[str, np.ndarray]:
-        """Encoders and one temporal step; the parts of the observation, rounded as the store rounds them."""
+    def _features(self, step: Step, present: tuple[str, ...], modalities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Encoders and one temporal step; the parts of the observation, rounded as the store rounds them.
+        When the answer comes from one head (``modalities`` is not the temporal model's), ``probs`` is the
+        mean of its probabilities over its steps so far (uniform with none)."""
         outputs = self._step(step.mel, step.face.image)  # mel windows in float16, as ingest stores them
+        for name in present:
+            self._fallback[name] += outputs[f"{name}_probs"]
+        if modalities != self.needs:
+            summed = self._fallback[modalities[0]] if modalities else np.ones(len(self.class_names))
+            outputs["probs"] = (summed / summed.sum()).astype(np.float32)
         names = ("hidden", "probs", "embedding") if self.obs_mode == "frame" else ("hidden", "probs")
         return {name: outputs[name].astype(self.feature_dtype).astype(np.float32) for name in names}
 
@@ -330,13 +371,14 @@ class OnlineRecognizer:
             action = 1 + int(probs.argmax())
         return action
 
-    def _decide(self, index: int, probs: np.ndarray, action: int, began: float, final: bool) -> Decision:
+    def _decide(self, index: int, probs: np.ndarray, action: int, began: float, final: bool,
+                modalities: tuple[str, ...]) -> Decision:
         k = action - 1
         self.decision = Decision(
             emotion=self.class_names[k], class_index=k,
             probs={name: float(p) for name, p in zip(self.class_names, probs, strict=True)},
             step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s,
-            compute_s=time.perf_counter() - began, forced=final)
+            compute_s=time.perf_counter() - began, forced=final, modalities=modalities)
         return self.decision
 
     def _check_policy(self) -> None:

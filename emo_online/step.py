@@ -34,41 +34,36 @@ __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxS
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 INPUTS = ("mel", "face", "h", "c", "index")
-OUTPUTS = ("probs", "hidden", "h", "c", "embedding")
+OUTPUTS = ("probs", "hidden", "h", "c", "embedding", "audio_probs", "visual_probs")
 
 
 class StepModel(nn.Module):
     """The encoders of one online step in one forward.
 
     ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [1, 1, H], index float scalar)``
-    -> ``(probs [1, K], hidden [1, H], h, c, embedding [1, E])``: the temporal model's calibrated
-    probabilities and hidden state after this step, its new LSTM state, and the embedding of
-    ``frame_modality`` (the temporal model's own when None). Inputs of a modality that is not needed
-    are ignored.
+    -> ``(probs [1, K], hidden [1, H], h, c, embedding [1, E], audio_probs [1, K], visual_probs [1, K])``:
+    the temporal model's calibrated probabilities and hidden state after this step, its new LSTM state,
+    the embedding of ``frame_modality`` (the temporal model's own when None), and the softmax of the
+    audio and of the visual encoder's own class head on this step (what the recognizer answers from when
+    only one modality is present).
     """
 
     def __init__(self, encoders: Encoders, frame_modality: str | None = None) -> None:
         super().__init__()
         self.temporal_modality = encoders.modality
         self.frame_modality = frame_modality or encoders.modality
-        needed = {self.temporal_modality, self.frame_modality}
-        if "fusion" in needed:
-            needed |= {"audio", "visual"}
-        self.needed = frozenset(needed)
         self.audio, self.visual = encoders.audio, encoders.visual
         self.fusion, self.temporal = encoders.fusion, encoders.temporal
 
     def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
                 index: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        embeddings: dict[str, torch.Tensor] = {}
-        if "audio" in self.needed:
-            embeddings["audio"] = self.audio(mel)[0]
-        if "visual" in self.needed:
-            embeddings["visual"] = self.visual(face)[0]
-        if "fusion" in self.needed:
-            embeddings["fusion"] = self.fusion(embeddings["audio"], embeddings["visual"])[0]
+        (audio, audio_logits), (visual, visual_logits) = self.audio(mel), self.visual(face)
+        embeddings = {"audio": audio, "visual": visual}
+        if "fusion" in (self.temporal_modality, self.frame_modality):
+            embeddings["fusion"] = self.fusion(audio, visual)[0]
         probs, hidden, h, c = self.temporal.advance(embeddings[self.temporal_modality], h, c, index)
-        return probs, hidden, h, c, embeddings[self.frame_modality]
+        return (probs, hidden, h, c, embeddings[self.frame_modality], torch.softmax(audio_logits.float(), dim=-1),
+                torch.softmax(visual_logits.float(), dim=-1))
 
 
 class StepRunner(ABC):
@@ -93,9 +88,10 @@ class StepRunner(ABC):
         inputs: dict[str, np.ndarray] = {
             "mel": np.ascontiguousarray(mel, np.float16)[None], "face": np.ascontiguousarray(face, np.uint8)[None],
             "h": self._h, "c": self._c, "index": np.array(self._index, np.float32)}
-        probs, hidden, self._h, self._c, embedding = self._run(inputs)
+        probs, hidden, self._h, self._c, *rest = self._run(inputs)
         self._index += 1
-        return {"probs": probs[0], "hidden": hidden[0], "embedding": embedding[0]}
+        named = zip(OUTPUTS[4:], rest, strict=True)
+        return {"probs": probs[0], "hidden": hidden[0]} | {name: output[0] for name, output in named}
 
     @abstractmethod
     def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 from av.video.reformatter import VideoReformatter
 
-__all__ = ["MediaError", "VideoFrame", "AudioChunk", "read_media"]
+__all__ = ["MediaError", "VideoFrame", "AudioChunk", "read_media", "has_audio_track"]
 
 
 class MediaError(ValueError):
@@ -63,11 +63,14 @@ def read_media(
     sample_rate: int = 16000,
     start: float | None = None,
     end: float | None = None,
+    require_audio: bool = True,
 ) -> Iterator[VideoFrame | AudioChunk]:
     """Yield a clip's video frames and audio chunks in decoding order.
 
     ``audio`` names a separate WAV/FLAC file; without it the container's first audio track is
-    used. ``start``/``end`` (seconds in the file) select a segment. Raises :class:`MediaError`.
+    used (whatever streams come before it), and a container without one is an error unless
+    ``require_audio`` is false (then only frames come). ``start``/``end`` (seconds in the file)
+    select a segment. Raises :class:`MediaError`.
     """
     video = Path(video)
     offset = start or 0.0
@@ -81,7 +84,7 @@ def read_media(
                 raise MediaError(video, "no video stream")
             vstream = container.streams.video[0]
             astream = container.streams.audio[0] if container.streams.audio and separate is None else None
-            if astream is None and separate is None:
+            if astream is None and separate is None and require_audio:
                 raise MediaError(video, "no audio track (and no separate audio file)")
             origin = offset + (float(vstream.start_time * cast(Fraction, vstream.time_base)) if vstream.start_time
                                else 0.0)
@@ -112,6 +115,17 @@ def read_media(
                 yield AudioChunk(tail)
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(video, f"cannot decode ({_describe(exc)})") from None
+
+
+def has_audio_track(path: str | Path) -> bool:
+    """Whether the media file ``path`` holds an audio stream (from its header, nothing decoded)."""
+    if not Path(path).is_file():
+        raise MediaError(path, "file not found")
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(path, f"cannot read ({_describe(exc)})") from None
 
 
 class _AudioPlacer:
