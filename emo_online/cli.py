@@ -6,19 +6,21 @@
 A file is one utterance: its video and audio track are pushed in decoding order, at their own pace
 (``--fast``: as fast as possible), and the decision is printed with its time; ``--out`` writes the
 annotated video. A camera index (``0``) reads frames with OpenCV and the microphone with the
-optional ``sounddevice`` package (OpenCV does not capture audio): one decision per utterance, a new
-utterance starting after each decision, until Ctrl-C.
+optional ``sounddevice`` package (OpenCV does not capture audio; without it, the face alone): one
+decision per utterance, a new utterance starting after each decision, until Ctrl-C. A file without
+an audio track is answered from the face, one whose face is never found from the voice.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import queue
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, cast
@@ -135,11 +137,16 @@ def _play(recognizer: OnlineRecognizer, items: Iterable[VideoFrame | AudioChunk]
 def play_camera(recognizer: OnlineRecognizer, index: int, *, report: Callable[[Decision], None] = print,
                 out: str | Path | None = None) -> None:
     """Recognize utterance after utterance from camera ``index`` and the default microphone until Ctrl-C
-    (needs ``sounddevice``); each decision starts the next utterance. Not exercised by the tests."""
-    recognizer.reset(start_s=0.0)
+    (without ``sounddevice``, from the face alone); each decision starts the next utterance. Not exercised
+    by the tests."""
+    hears = importlib.util.find_spec("sounddevice") is not None
+    if not hears:
+        print("no microphone: the optional package sounddevice is not installed (pip install sounddevice); "
+              "answering from the face alone", file=sys.stderr)
+    recognizer.reset(start_s=0.0, audio=hears)
     with _annotated(out, recognizer, 30.0) as annotated:
         try:
-            for kind, data, t in camera_stream(index, recognizer.sample_rate):
+            for kind, data, t in camera_stream(index, recognizer.sample_rate, audio=hears):
                 if kind == "video":
                     decision = recognizer.push_video(data, t)
                     if annotated is not None:
@@ -152,19 +159,14 @@ def play_camera(recognizer: OnlineRecognizer, index: int, *, report: Callable[[D
                     annotated.flush()
                 if decision is not None:
                     report(decision)
-                    recognizer.reset(start_s=t)
+                    recognizer.reset(start_s=t, audio=hears)
         except KeyboardInterrupt:
             pass  # the end of a live session: keep what was written
 
 
-def camera_stream(index: int, sample_rate: int) -> Iterator[tuple[str, np.ndarray, float]]:
-    """``("video", RGB frame, t)`` from OpenCV and ``("audio", samples, t)`` from ``sounddevice``, on one
-    clock (seconds since the stream opened; audio timed by its sample count)."""
-    try:
-        import sounddevice
-    except ImportError:
-        raise ImportError("a camera needs live audio, which OpenCV does not capture: install the optional "
-                          "package sounddevice (pip install sounddevice) for the microphone") from None
+def camera_stream(index: int, sample_rate: int, audio: bool = True) -> Iterator[tuple[str, np.ndarray, float]]:
+    """``("video", RGB frame, t)`` from OpenCV and, with ``audio``, ``("audio", samples, t)`` from
+    ``sounddevice``, on one clock (seconds since the stream opened; audio timed by its sample count)."""
     capture = cv2.VideoCapture(index)
     if not capture.isOpened():
         raise MediaError(f"camera {index}", "cannot be opened")
@@ -172,8 +174,7 @@ def camera_stream(index: int, sample_rate: int) -> Iterator[tuple[str, np.ndarra
     heard = 0
     began = time.monotonic()
     try:
-        with sounddevice.InputStream(samplerate=sample_rate, channels=1, dtype="float32",
-                                     callback=lambda data, frames, when, status: chunks.put(data[:, 0].copy())):
+        with _microphone(sample_rate, chunks.put) if audio else nullcontext():
             while True:
                 ok, bgr = capture.read()
                 if not ok:
@@ -185,6 +186,14 @@ def camera_stream(index: int, sample_rate: int) -> Iterator[tuple[str, np.ndarra
                     heard += samples.size
     finally:
         capture.release()
+
+
+def _microphone(sample_rate: int, put: Callable[[np.ndarray], None]) -> Any:
+    """The default microphone's input stream, handing each chunk of mono samples to ``put``."""
+    import sounddevice
+
+    return sounddevice.InputStream(samplerate=sample_rate, channels=1, dtype="float32",
+                                   callback=lambda data, frames, when, status: put(data[:, 0].copy()))
 
 
 @contextmanager
@@ -261,7 +270,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "%(prog)s 0                                  # camera 0 and the microphone (pip install sounddevice)",
         "%(prog)s --run runs/synthetic/agents/dqn --describe"])
     parser.add_argument("video", metavar="VIDEO", nargs="?",
-                        help="video file with an audio track, or a camera index (0, 1, ...); "
+                        help="video file (its audio track if any; a face or a voice alone is answered from it), "
+                             "or a camera index (0, 1, ...); "
                              "required unless --describe")
     parser.add_argument("--run", type=Path, help="agent run folder of train (default: the bundled "
                                                  "encoders with the threshold baseline)")

@@ -44,7 +44,7 @@ from pretrained_encoders.encoders import Encoders, load_encoders
 from .loading import check_encoders, find_run, load_run_encoders
 from .step import step_runner
 
-__all__ = ["BOTH", "Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
+__all__ = ["Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
 
 AUDIO_TOLERANCE_S = 0.02  # audio timestamps this close to the running sample clock count as contiguous
 BOTH = ("audio", "visual")  # a voice and a face
