@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -47,3 +48,33 @@ def burst(seconds: float, at: float, sample_rate: int = 16000, width: float = 0.
     """Silence with a short tone burst centred at ``at`` seconds."""
     t = np.arange(round(seconds * sample_rate)) / sample_rate
     return (0.8 * np.sin(2 * np.pi * freq * t) * (np.abs(t - at) <= width / 2)).astype(np.float32)
+
+
+def write_with_data_stream(path: Path, container_format: str, video_codec: str, audio: np.ndarray,
+                           sample_rate: int = 22050, fps: int = 25) -> Path:
+    """One second of grey ramp frames and ``audio`` (float32 ``[n]``) as MP3 in ``container_format``, with a
+    data stream added first and one packet on it, as in files that carry cue points or metadata (the
+    MPEG-TS demuxer lists the streams data, video, audio; the FLV one audio, data as text, video)."""
+    options = {"flvflags": "no_metadata"} if container_format == "flv" else {}
+    with av.open(str(path), "w", format=container_format, options=options) as container:
+        data = container.add_data_stream()
+        video = container.add_stream(video_codec, rate=fps)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = container.add_stream("libmp3lame", rate=sample_rate)
+        sound.layout = "mono"
+        container.start_encoding()
+        cue = av.Packet(b"\x02\x00\x0aonCuePoint\x08\x00\x00\x00\x00\x00\x00\x09")
+        cue.stream, cue.pts, cue.dts, cue.time_base = data, 0, 0, Fraction(1, 1000)
+        container.mux(cue)
+        for i in range(fps):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 9, np.uint8), format="rgb24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        for start in range(0, audio.size, 1152):
+            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, start:start + 1152]), format="fltp",
+                                               layout="mono")
+            chunk.sample_rate, chunk.pts = sample_rate, start
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode())
+    return path

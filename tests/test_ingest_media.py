@@ -1,9 +1,10 @@
 """Decoding and the streaming pieces: frames and audio on one clock, log-mel windows centred on steps."""
 
+import av
 import numpy as np
 import pytest
 import soundfile as sf
-from media_files import burst, write_video
+from media_files import burst, write_video, write_with_data_stream
 
 from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, MediaError, VideoFrame, read_media
@@ -51,6 +52,23 @@ def test_missing_corrupt_and_silent_media(tmp_path):
         list(read_media(junk))
     with pytest.raises(MediaError, match="no audio track"):
         list(read_media(write_video(tmp_path / "mute.mp4")))
+    items = list(read_media(tmp_path / "mute.mp4", require_audio=False))  # the frames alone
+    assert len(items) == 30 and all(isinstance(item, VideoFrame) for item in items)
+
+
+@pytest.mark.parametrize(("container_format", "video_codec"), [("mpegts", "mpeg4"), ("flv", "flv")])
+def test_the_audio_track_is_found_whatever_streams_come_first(tmp_path, container_format, video_codec):
+    """Files that hold a data stream besides MP3 audio and video (as FLV files of some corpora do, with the
+    data stream first) give the video's own audio track."""
+    path = write_with_data_stream(tmp_path / f"clip.{container_format}", container_format, video_codec,
+                                  burst(1.0, at=0.55, sample_rate=22050))
+    with av.open(str(path)) as container:
+        assert container.streams.data or container.streams.subtitles  # the extra stream is there
+        assert container.streams[0].type != "video"
+    frames, audio = _decode(path)
+    assert len(frames) == 25 and frames[-1].time + frames[-1].duration == pytest.approx(1.0)
+    assert abs(audio.size - 16000) < 1600  # MP3 adds an encoder delay and pads the last frame
+    assert np.argmax(np.abs(audio)) / 16000 == pytest.approx(0.55, abs=0.05)
 
 
 def test_step_grid():
