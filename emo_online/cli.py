@@ -252,6 +252,8 @@ def _describe(recognizer: OnlineRecognizer, device: str) -> str:
 
 def _text_line(decision: Decision) -> None:
     how = "forced at the last step" if decision.forced else "policy answered"
+    if len(decision.modalities) == 1:
+        how += {"audio": "; from the voice alone", "visual": "; from the face alone"}[decision.modalities[0]]
     print(f"{decision.time_s:6.2f} s  {decision.emotion:<9} {100 * decision.confidence:5.1f} %  step {decision.step}  "
           f"({how}; available {decision.latency_s:.2f} s later + {1000 * decision.compute_s:.1f} ms compute)",
           flush=True)

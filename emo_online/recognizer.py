@@ -69,7 +69,7 @@ class Decision:
     probs: dict[str, float]  # temporal model's class probabilities at the decision step
     step: int  # 0-based step of the decision
     time_s: float  # seconds of the utterance observed: (step + 1) / step_rate, as the env's decision_time_s
-    latency_s: float  # algorithmic latency: how long after time_s the step's inputs are complete
+    latency_s: float  # algorithmic latency: how long after time_s the step's inputs are complete (0 without audio)
     compute_s: float  # wall time spent in the call that made the decision
     forced: bool  # made at the last step, where waiting is not allowed (or by finish())
     modalities: tuple[str, ...] = BOTH  # what the probabilities came from (the temporal model's, or one head's)
@@ -377,7 +377,7 @@ class OnlineRecognizer:
         self.decision = Decision(
             emotion=self.class_names[k], class_index=k,
             probs={name: float(p) for name, p in zip(self.class_names, probs, strict=True)},
-            step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s,
+            step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s if self._hears else 0.0,
             compute_s=time.perf_counter() - began, forced=final, modalities=modalities)
         return self.decision
 
