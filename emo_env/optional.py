@@ -27,8 +27,9 @@ EXTRAS = {
     "onnxscript": "onnx",
     "onnx": "onnx",
     "torchvision": "vision",
+    "h5py": "frontends",
     "librosa": "realism",
-    "ai_edge_litert": "realism",
+    "moviepy": "video",
 }
 
 
