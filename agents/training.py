@@ -85,8 +85,8 @@ def _on_probs(env_kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], PolicySpec
 def compute_baselines(env_kwargs: Mapping[str, Any],
                       configs: Mapping[str, Mapping[str, Any] | None] | None = None) -> Baselines:
     """The fair baselines (each tuned on the training split by its :meth:`~Policy.learn`, with its
-    hyperparameters from ``configs``), answer-at-the-end and the oracle sweep over the threshold
-    baseline's candidates, all on ``probs`` observations. The store is loaded once, here."""
+    hyperparameters from ``configs``), answer-at-the-end and the oracle sweep (:func:`end_and_oracle`), all on
+    ``probs`` observations. The store is loaded once, here."""
     kwargs, spec = _on_probs(env_kwargs)
     fair, tuned = {}, {}
     for name in FAIR_BASELINES:
