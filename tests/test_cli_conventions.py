@@ -91,6 +91,7 @@ def test_a_missing_optional_dependency_names_its_extra(monkeypatch, capsys):
         registry._builtin.cache_clear()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("module", "missing", "extra"), [("pretrained_encoders", "sklearn", "pretrain")])
 def test_python_dash_m_names_the_missing_extra_too(module, missing, extra):
     code = (f"import runpy, sys; sys.modules[{missing!r}] = None; sys.argv = ['-m', '--describe']; "
