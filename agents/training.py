@@ -76,14 +76,18 @@ def env_spec(store: FeatureStore, obs_mode: str, modality: str | None = None) ->
     return PolicySpec(obs_mode, int(obs_dim), store.num_classes)
 
 
+def _on_probs(env_kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], PolicySpec]:
+    """``env_kwargs`` with the store loaded and ``probs`` observations of both modalities, and their spec."""
+    store = open_store(env_kwargs.get("store"))
+    return {**env_kwargs, "store": store, "obs_mode": "probs", "modality": None}, env_spec(store, "probs")
+
+
 def compute_baselines(env_kwargs: Mapping[str, Any],
                       configs: Mapping[str, Mapping[str, Any] | None] | None = None) -> Baselines:
     """The fair baselines (each tuned on the training split by its :meth:`~Policy.learn`, with its
-    hyperparameters from ``configs``), answer-at-the-end and the oracle sweep over the threshold
-    baseline's candidates, all on ``probs`` observations. The store is loaded once, here."""
-    store = open_store(env_kwargs.get("store"))
-    kwargs = {**env_kwargs, "store": store, "obs_mode": "probs", "modality": None}
-    spec = env_spec(store, "probs")
+    hyperparameters from ``configs``), answer-at-the-end and the oracle sweep (:func:`end_and_oracle`), all on
+    ``probs`` observations. The store is loaded once, here."""
+    kwargs, spec = _on_probs(env_kwargs)
     fair, tuned = {}, {}
     for name in FAIR_BASELINES:
         policy = get_agent(name)(spec, (configs or {}).get(name))
@@ -99,9 +103,7 @@ def end_and_oracle(env_kwargs: Mapping[str, Any],
     """On the held-out split, with ``probs`` observations: answering at the end, and the oracle (the
     threshold baseline swept over its candidates, ``threshold_config``'s or :data:`~agents.baselines.THRESHOLDS`).
     The store is loaded once, here."""
-    store = open_store(env_kwargs.get("store"))
-    kwargs = {**env_kwargs, "store": store, "obs_mode": "probs", "modality": None}
-    spec = env_spec(store, "probs")
+    kwargs, spec = _on_probs(env_kwargs)
     candidates = ThresholdPolicy(spec, threshold_config).config.candidates or THRESHOLDS
     return evaluate(EndPolicy(spec), kwargs), threshold_sweep(spec, kwargs, candidates)
 

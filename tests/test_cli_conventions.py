@@ -91,6 +91,19 @@ def test_a_missing_optional_dependency_names_its_extra(monkeypatch, capsys):
         registry._builtin.cache_clear()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("module", "missing", "extra"), [("pretrained_encoders", "sklearn", "pretrain")])
+def test_python_dash_m_names_the_missing_extra_too(module, missing, extra):
+    code = (f"import runpy, sys; sys.modules[{missing!r}] = None; sys.argv = ['-m', '--describe']; "
+            f"runpy.run_module({module!r}, run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[1])
+    prog = f"python -m {module}"
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"{prog}: error: {prog} needs {missing}, which is not installed: " \
+                          f"pip install 'emo-env[{extra}]'\n"
+
+
 def test_training_without_tensorboard_says_so_and_writes_no_logs(monkeypatch, tmp_path, capsys):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     assert tensorboard_writer(tmp_path / "tb") is None

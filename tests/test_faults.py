@@ -175,7 +175,7 @@ def test_a_damaged_fold_store_is_rebuilt_before_the_benchmark_uses_it(how, small
 
     monkeypatch.setattr("pretrained_encoders.folds.run_fold", train_fold)
     damage(stores["s1"], how)
-    outcome = run(benchmark_main, ["--folds", "all", "--agents", "end", "--seeds", "0", "--no-sweep", "--workers", "1",
+    outcome = run(benchmark_main, ["--folds", "all", "--agents", "end", "--seed", "0", "--no-sweep", "--workers", "1",
                                    "--out", tmp_path / "bench", "--no-progress",
                                    *set_args(*overrides, "agent.benchmark.bootstrap_reps=100")], capsys)
     assert outcome.code == 0, outcome.err
@@ -274,7 +274,7 @@ def test_damaged_encoders_stop_the_online_recognizer_with_one_line(how, online_r
 # --- benchmark run folders under --resume: a damaged record is never read back; the run is made again ----
 
 def bench_args(store: Path, out: Path) -> list:
-    return ["--store", store, "--agents", "dqn,threshold", "--seeds", "0", "--no-sweep", "--out", out,
+    return ["--store", store, "--agents", "dqn,threshold", "--seed", "0", "--no-sweep", "--out", out,
             "--workers", "1", "--no-progress", "--resume",
             *set_args("agent.total_steps=300", "agent.checkpoint_every=100", "agent.benchmark.bootstrap_reps=100")]
 

@@ -89,7 +89,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
     def command(name: str, run: Callable[[argparse.Namespace], None], help: str, examples: list[str],
                 describe: str | None = None) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, **help_layout(help, [f"{prog} {name} {line}" for line in examples]))
+        lines = [f"{prog} {name} {line}".rstrip() for line in examples]
+        sub = commands.add_parser(name, help=help, **help_layout(help, lines))
         sub.set_defaults(run=run)
         if describe is not None:
             add_config_options(sub, set_example="data.step_rate=5")
@@ -110,7 +111,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     sub.add_argument("--out", help="ingest folder (default: the config's data.ingest_dir, or WORKDIR/ingest)")
     sub.add_argument("--workers", type=int, help="processes (default: the config's data.workers, "
                                                  f"{default_config()['data']['workers']} built in)")
-    sub.add_argument("--quiet", dest="no_progress", action="store_true", help=argparse.SUPPRESS)  # before --no-progress
+    sub.add_argument("--quiet", dest="no_progress", action="store_true", help=argparse.SUPPRESS)  # its former name
     sub = command("preview", _preview, "write a contact sheet PNG of one clip (an ingested .npz or a video)",
                   ["corpus/s1/s1_happy_01.mp4 --out happy.png", "ingest/clips/s1_happy_01.npz"])
     add_config_options(sub, set_example="data.step_rate=5")
