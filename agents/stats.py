@@ -13,8 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from rliable import library as rly
-from rliable import metrics as rly_metrics
 
 __all__ = ["score_matrix", "interval_table", "improvement_table"]
 
@@ -36,7 +34,9 @@ def _estimates(scores: Mapping[str, np.ndarray | tuple[np.ndarray, ...]], func: 
         np.random.seed(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            return rly.get_interval_estimates(scores, func, reps=reps, random_state=np.random.RandomState(seed))
+            from rliable import library  # the benchmark extra: imported where it is used
+
+            return library.get_interval_estimates(scores, func, reps=reps, random_state=np.random.RandomState(seed))
     finally:
         np.random.set_state(state)
 
@@ -45,11 +45,13 @@ def interval_table(runs: pd.DataFrame, agents: Sequence[str], measures: Sequence
                    seed: int = 0) -> pd.DataFrame:
     """Per agent and measure: the mean over runs, the IQM, and their 95 % stratified-bootstrap intervals
     (``<measure>``, ``<measure>_low``, ``<measure>_high``, ``<measure>_iqm``, ``<measure>_iqm_low``, ...)."""
+    from rliable import metrics
+
     rows: dict[str, dict[str, float]] = {agent: {} for agent in agents}
     for measure in measures:
         scores = {agent: score_matrix(runs, agent, measure) for agent in agents}
         points, intervals = _estimates(
-            scores, lambda x: np.array([rly_metrics.aggregate_mean(x), rly_metrics.aggregate_iqm(x)]), reps, seed)
+            scores, lambda x: np.array([metrics.aggregate_mean(x), metrics.aggregate_iqm(x)]), reps, seed)
         for agent in agents:
             for i, suffix in enumerate(("", "_iqm")):
                 rows[agent][f"{measure}{suffix}"] = float(points[agent][i])
@@ -67,7 +69,9 @@ def improvement_table(runs: pd.DataFrame, agents: Sequence[str], baselines: Sequ
              for a in agents for b in baselines if a != b}
     if not pairs:
         return pd.DataFrame(columns=["agent", "baseline"])
-    poi, poi_ci = _estimates(pairs, rly_metrics.probability_of_improvement, reps, seed)
+    from rliable import metrics
+
+    poi, poi_ci = _estimates(pairs, metrics.probability_of_improvement, reps, seed)
     diff, diff_ci = _estimates(pairs, lambda x, y: np.array([x.mean() - y.mean()]), reps, seed)
     rows = []
     for pair in pairs:

@@ -92,7 +92,8 @@ def test_a_missing_optional_dependency_names_its_extra(monkeypatch, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("module", "missing", "extra"), [("pretrained_encoders", "sklearn", "pretrain")])
+@pytest.mark.parametrize(("module", "missing", "extra"), [("pretrained_encoders", "sklearn", "pretrain"),
+                                                     ("agents.benchmark", "rliable", "benchmark")])
 def test_python_dash_m_names_the_missing_extra_too(module, missing, extra):
     code = (f"import runpy, sys; sys.modules[{missing!r}] = None; sys.argv = ['-m', '--describe']; "
             f"runpy.run_module({module!r}, run_name='__main__')")

@@ -2,7 +2,7 @@
 
 import sys
 
-from agents.benchmark.cli import main
+from emo_env.optional import run_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main("agents.benchmark.cli", sys.argv[1:], prog="python -m agents.benchmark"))

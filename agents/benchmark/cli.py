@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from collections.abc import Sequence
@@ -57,6 +58,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, prog: str = "python -m agents.benchmark") -> int:
     """Run the benchmark (``emo-env benchmark``); return the exit status (2 for bad input, with a one-line message)."""
     args = _parser(prog).parse_args(argv)
+    importlib.import_module("rliable")  # the benchmark extra, asked for before any run rather than after them all
     overrides = common_overrides(args) + (["agent.progress=false"] if args.no_progress else [])
     try:
         config = load_config(args.config, overrides)
