@@ -34,7 +34,7 @@ def one_thread():
 
 def readme_agent() -> str:
     """The ``my_agent.py`` of the README's "Your own agent" section."""
-    found = re.search(r'```python\n("""my_agent\.py.*?)```', README.read_text(), re.DOTALL)
+    found = re.search(r"<!-- file: my_agent\.py -->\n```python\n(.*?)```", README.read_text(), re.DOTALL)
     assert found, "README has no my_agent.py example"
     return found.group(1)
 
