@@ -9,8 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emo_env.envs.observations import split_beliefs
-
 __all__ = ["ACTIVATIONS", "mlp", "ClassSymmetricQ", "QEnsemble"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU, "gelu": nn.GELU}
@@ -29,11 +27,12 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "rel
 
 
 class ClassSymmetricQ(nn.Module):
-    """Q-values of ``wait`` and ``predict k`` for observations that end with ``[probs K, time]``.
+    """Q-values of ``wait`` and ``predict k`` for observations made of class-indexed parts and a time:
+    ``[P x K probabilities, time]`` (``probs``: P = 1; ``belief``: the voice's, the face's and the fused, P = 3).
 
-    A trunk MLP reads the class-order-free context (any leading features, the probabilities sorted
-    in decreasing order, the time); ``wait`` is a linear read-out of it, and every ``predict k`` comes
-    from one head shared by all classes, on the context and class ``k``'s own probability. Permuting
+    A trunk MLP reads the class-order-free context (each part's probabilities sorted in decreasing
+    order, the time); ``wait`` is a linear read-out of it, and every ``predict k`` comes from one head
+    shared by all classes, on the context and class ``k``'s own probability in every part. Permuting
     the classes permutes the predict values, so the values cannot memorise which class a training
     clip belongs to: they learn how reliable a probability is at a given time, which carries over
     to unseen speakers.
@@ -41,23 +40,26 @@ class ClassSymmetricQ(nn.Module):
 
     def __init__(self, obs_dim: int, num_classes: int, hidden: Sequence[int], activation: str = "relu") -> None:
         super().__init__()
-        if obs_dim < num_classes + 1:
-            raise ValueError(f"observation of {obs_dim} values cannot end with {num_classes} probabilities and a time")
+        if obs_dim < num_classes + 1 or (obs_dim - 1) % num_classes:
+            raise ValueError(f"an observation of {obs_dim} values is not a time after parts of {num_classes} "
+                             "class probabilities")
         self.num_classes = num_classes
+        self.parts = (obs_dim - 1) // num_classes
         width = int(hidden[-1]) if hidden else obs_dim
         self.trunk = mlp(obs_dim, hidden[:-1], width, activation) if hidden else nn.Identity()
         self.trunk_activation = ACTIVATIONS[activation]() if hidden else nn.Identity()
         self.wait = nn.Linear(width, 1)
-        self.predict = mlp(width + 1, [width], 1, activation)
+        self.predict = mlp(width + self.parts, [width], 1, activation)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        leading, probs, time = split_beliefs(obs, self.num_classes)
-        context = torch.cat([leading, probs.sort(dim=1, descending=True).values, time], dim=1)
+        parts, time = obs[:, :-1].reshape(len(obs), self.parts, self.num_classes), obs[:, -1:]
+        context = torch.cat([parts.sort(dim=2, descending=True).values.flatten(1), time], dim=1)
         z = self.trunk_activation(self.trunk(context))
-        # The head's first layer on [z, p_k], with z's part computed once instead of once per class.
+        # The head's first layer on [z, p_k of every part], with z's part computed once instead of once per class.
         first, activation, out = self.predict
-        first = cast(nn.Linear, first)  # mlp(width + 1, [width], 1): Linear, activation, Linear
-        hidden = F.linear(z, first.weight[:, :-1], first.bias)[:, None, :] + probs[:, :, None] * first.weight[:, -1]
+        first = cast(nn.Linear, first)  # mlp(width + P, [width], 1): Linear, activation, Linear
+        own = parts.transpose(1, 2) @ first.weight[:, -self.parts:].T  # [B, K, width]
+        hidden = F.linear(z, first.weight[:, :-self.parts], first.bias)[:, None, :] + own
         return torch.cat([self.wait(z), out(activation(hidden)).squeeze(2)], dim=1)
 
 

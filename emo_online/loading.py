@@ -82,7 +82,7 @@ def load_run_encoders(store: FeatureStore, encoders: str | Path | None = None, d
 def check_encoders(encoders: Encoders, store: FeatureStore, path: Path | str = "encoders") -> None:
     """Raise :class:`CheckpointError` unless ``encoders`` are the ones that exported ``store``."""
     wanted = store.metadata.get("encoder_checksums", {}).get("full")
-    states = {kind: getattr(encoders, kind).state_dict() for kind in ("audio", "visual", "fusion", "temporal")}
+    states = {kind: model.state_dict() for kind, model in encoders.models().items()}
     if wanted is not None and state_checksum(states) != wanted:
         raise CheckpointError(f"{path} are not the encoders that exported {store.path} (checksum mismatch)")
     if encoders.class_names != list(store.class_names) or encoders.modality != store.modality:

@@ -37,9 +37,10 @@ from emo_env.data.ingest import IngestParams
 from emo_env.data.media import AudioChunk, VideoFrame
 from emo_env.data.steps import Step, num_steps
 from emo_env.data.store import load_store
-from emo_env.envs.observations import OBS_MODES, build_observation, horizon_steps
+from emo_env.envs.observations import FRONTEND_PARTS, OBS_MODES, build_observation, horizon_steps
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
+from pretrained_encoders.models.frontends import FRONTEND_DIMS
 
 from .loading import check_encoders, find_run, load_run_encoders
 from .step import step_runner
@@ -122,9 +123,9 @@ class OnlineRecognizer:
     One modality alone is answered too. A stream without audio (``reset(audio=False)``: a file without an
     audio track, a camera without a microphone) runs its steps on video time, and a stream whose face has
     not been found yet has no visual modality. When a modality the temporal model was trained on is
-    absent, the probabilities are the mean, over the steps so far, of the present modality's own class
-    head (the audio or visual encoder's softmax, which the temporal model's calibration does not cover),
-    and :attr:`Decision.modalities` names that modality. Before any modality is present the recognizer
+    absent, the probabilities are those of the present modality's own temporal model (calibrated as the
+    fused one is; the absent modality's probabilities in ``belief`` observations are uniform), and
+    :attr:`Decision.modalities` names that modality. Before any modality is present the recognizer
     waits; with none at the end there is no decision.
 
     ``runtime`` runs the encoders in ``"torch"`` (default) or in ``"onnx"`` (ONNX Runtime, several times
@@ -217,7 +218,6 @@ class OnlineRecognizer:
         self._audio_end = 0  # samples of the utterance pushed so far
         self._hears = audio
         self._face_seen = False  # a face was found at some step of this utterance
-        self._fallback = {name: np.zeros(len(self.class_names), np.float64) for name in BOTH}  # summed head probs
         self._last_frame: VideoFrame | None = None
         self._step.reset()
         self._finished = False
@@ -338,7 +338,7 @@ class OnlineRecognizer:
             self._face_seen = self._face_seen or step.face.found
             present = tuple(name for name, seen in zip(BOTH, (self._hears, self._face_seen), strict=True) if seen)
             modalities = self.needs if set(self.needs) <= set(present) else present
-            parts = self._features(step, present, modalities)
+            parts = self._features(step, modalities)
             obs = build_observation(self.obs_mode, fraction=min((step.index + 1) / self.horizon_steps, 1.0), **parts)
             final = step.index == self._total - 1
             action = self._act(obs, parts["probs"], final) if modalities else 0
@@ -348,17 +348,18 @@ class OnlineRecognizer:
                 return self._decide(step.index, parts["probs"], action, began, final, modalities)
         return None
 
-    def _features(self, step: Step, present: tuple[str, ...], modalities: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Encoders and one temporal step; the parts of the observation, rounded as the store rounds them.
-        When the answer comes from one head (``modalities`` is not the temporal model's), ``probs`` is the
-        mean of its probabilities over its steps so far (uniform with none)."""
+    def _features(self, step: Step, modalities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """Encoders and one step of the temporal models; the parts of the observation, rounded as the store
+        rounds them. When one modality answers (``modalities`` is not the temporal model's), ``probs`` are its
+        own temporal model's, and an absent modality's probabilities are uniform."""
         outputs = self._step(step.mel, step.face.image)  # mel windows in float16, as ingest stores them
-        for name in present:
-            self._fallback[name] += outputs[f"{name}_probs"]
         if modalities != self.needs:
-            summed = self._fallback[modalities[0]] if modalities else np.ones(len(self.class_names))
-            outputs["probs"] = (summed / summed.sum()).astype(np.float32)
-        names = ("hidden", "probs", "embedding") if self.obs_mode == "frame" else ("hidden", "probs")
+            uniform = np.full(len(self.class_names), 1.0 / len(self.class_names), np.float32)
+            for name in BOTH:
+                if name not in modalities:
+                    outputs[f"probs_{name}"] = uniform
+            outputs["probs"] = outputs[f"probs_{modalities[0]}"] if modalities else uniform
+        names = ("probs", "probs_audio", "probs_visual") + (("frontend",) if self.obs_mode == "frame" else ())
         return {name: outputs[name].astype(self.feature_dtype).astype(np.float32) for name in names}
 
     def _act(self, obs: np.ndarray, probs: np.ndarray, final: bool) -> int:
@@ -384,9 +385,8 @@ class OnlineRecognizer:
     def _check_policy(self) -> None:
         spec = self.policy.spec
         k = len(self.class_names)
-        dims = {"hidden": self.encoders.temporal.lstm.hidden_size, "probs": k,
-                "embedding": int(self.encoders.spec["embed_dim"])}
-        parts = {name: np.zeros(dim, np.float32) for name, dim in dims.items()}
+        parts = {name: np.zeros(k, np.float32) for name in ("probs", "probs_audio", "probs_visual")}
+        parts["frontend"] = np.zeros(sum(FRONTEND_DIMS[name] for name in FRONTEND_PARTS[self.modality]), np.float32)
         obs_dim = build_observation(self.obs_mode, fraction=0.0, **parts).shape[-1]
         if int(spec.obs_dim) != obs_dim or int(spec.num_classes) != k:
             raise ValueError(f"the policy acts on {spec.obs_mode!r} observations of {spec.obs_dim} values and "

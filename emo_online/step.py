@@ -1,7 +1,7 @@
 """One online step of the encoders as a single forward pass, run by torch or by ONNX Runtime.
 
 :class:`StepModel` chains what a step needs (audio encoder, visual encoder, fusion network, one
-step of the temporal model) into one module. :func:`step_runner` wraps it for a runtime:
+step of each modality's temporal model, and the front-end features of ``frame`` observations) into one module. :func:`step_runner` wraps it for a runtime:
 
 - ``"torch"`` (the default) calls the module;
 - ``"onnx"`` exports it once to an ONNX graph (in memory, with torch's exporter) and runs that in
@@ -27,71 +27,80 @@ import numpy as np
 import torch
 from torch import nn
 
+from emo_env.data.store import MODALITIES
+from emo_env.envs.observations import FRONTEND_PARTS
 from pretrained_encoders.encoders import Encoders
+from pretrained_encoders.models.frontends import FaceFrontEnd, voice_frontend
 
 __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxStep", "step_runner"]
 
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 INPUTS = ("mel", "face", "h", "c", "index")
-OUTPUTS = ("probs", "hidden", "h", "c", "embedding", "audio_probs", "visual_probs")
+OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "frontend")
 
 
 class StepModel(nn.Module):
     """The encoders of one online step in one forward.
 
-    ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [1, 1, H], index float scalar)``
-    -> ``(probs [1, K], hidden [1, H], h, c, embedding [1, E], audio_probs [1, K], visual_probs [1, K])``:
-    the temporal model's calibrated probabilities and hidden state after this step, its new LSTM state,
-    the embedding of ``frame_modality`` (the temporal model's own when None), and the softmax of the
-    audio and of the visual encoder's own class head on this step (what the recognizer answers from when
-    only one modality is present).
+    ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [3, 1, H], index float scalar)``
+    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, frontend [1, D])``: the calibrated
+    probabilities of the temporal model of the default modality, of the voice's and of the face's after this
+    step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), and the store's
+    front-end features of ``frame_modality`` (voice descriptors, face network features, or both; an empty
+    ``[1, 0]`` when None).
     """
 
     def __init__(self, encoders: Encoders, frame_modality: str | None = None) -> None:
         super().__init__()
-        self.temporal_modality = encoders.modality
-        self.frame_modality = frame_modality or encoders.modality
-        self.audio, self.visual = encoders.audio, encoders.visual
-        self.fusion, self.temporal = encoders.fusion, encoders.temporal
+        self.modality = encoders.modality
+        self.audio, self.visual, self.fusion = encoders.audio, encoders.visual, encoders.fusion
+        self.temporals = nn.ModuleList(encoders.temporals[m] for m in MODALITIES)
+        parts = FRONTEND_PARTS[frame_modality] if frame_modality else ()
+        spec = encoders.spec
+        self.voice = voice_frontend(int(spec["mel_bands"]), spec["data"]) if "voice" in parts else None
+        self.face = FaceFrontEnd().to(next(encoders.fusion.parameters()).device) if "face" in parts else None
 
     def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
                 index: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        (audio, audio_logits), (visual, visual_logits) = self.audio(mel), self.visual(face)
-        embeddings = {"audio": audio, "visual": visual}
-        if "fusion" in (self.temporal_modality, self.frame_modality):
-            embeddings["fusion"] = self.fusion(audio, visual)[0]
-        probs, hidden, h, c = self.temporal.advance(embeddings[self.temporal_modality], h, c, index)
-        return (probs, hidden, h, c, embeddings[self.frame_modality], torch.softmax(audio_logits.float(), dim=-1),
-                torch.softmax(visual_logits.float(), dim=-1))
+        audio, visual = self.audio(mel)[0], self.visual(face)[0]
+        embeddings = {"audio": audio, "visual": visual, "fusion": self.fusion(audio, visual)[0]}
+        probs, hs, cs = {}, [], []
+        for i, (m, temporal) in enumerate(zip(MODALITIES, self.temporals, strict=True)):
+            probs[m], _, h_m, c_m = temporal.advance(embeddings[m], h[i : i + 1], c[i : i + 1], index)
+            hs.append(h_m)
+            cs.append(c_m)
+        frontend = [part(x) for part, x in ((self.voice, mel), (self.face, face)) if part is not None]
+        features = torch.cat(frontend, dim=-1) if frontend else mel.new_zeros((1, 0), dtype=torch.float32)
+        return (probs[self.modality], probs["audio"], probs["visual"], torch.cat(hs), torch.cat(cs), features)
 
 
 class StepRunner(ABC):
-    """Runs :class:`StepModel` one step at a time and carries the temporal state between steps.
+    """Runs :class:`StepModel` one step at a time and carries the temporal states between steps.
 
     ``runner(mel, face)`` takes the step's log-mel window ``[F, M]`` and face crop ``uint8 [S, S, 3]``
-    and returns float32 arrays ``probs [K]``, ``hidden [H]`` and ``embedding [E]``;
+    and returns float32 arrays ``probs``, ``probs_audio``, ``probs_visual`` ``[K]`` and ``frontend`` ``[D]``;
     :meth:`reset` starts a new sequence.
     """
 
     def __init__(self, model: StepModel) -> None:
         self.model = model.eval()
-        self.hidden_size = model.temporal.lstm.hidden_size
+        self.hidden_size = model.temporals[0].lstm.hidden_size
         self.reset()
 
     def reset(self) -> None:
-        """Start a new sequence (zero LSTM state, step index 0)."""
+        """Start a new sequence (zero LSTM states, step index 0)."""
         self._index = 0
-        self._h = self._c = np.zeros((1, 1, self.hidden_size), np.float32)
+        self._h = self._c = np.zeros((len(MODALITIES), 1, self.hidden_size), np.float32)
 
     def __call__(self, mel: np.ndarray, face: np.ndarray) -> dict[str, np.ndarray]:
         inputs: dict[str, np.ndarray] = {
             "mel": np.ascontiguousarray(mel, np.float16)[None], "face": np.ascontiguousarray(face, np.uint8)[None],
             "h": self._h, "c": self._c, "index": np.array(self._index, np.float32)}
-        probs, hidden, self._h, self._c, *rest = self._run(inputs)
+        outputs = dict(zip(OUTPUTS, self._run(inputs), strict=True))
+        self._h, self._c = outputs.pop("h"), outputs.pop("c")
         self._index += 1
-        named = zip(OUTPUTS[4:], rest, strict=True)
-        return {"probs": probs[0], "hidden": hidden[0]} | {name: output[0] for name, output in named}
+        return {name: output[0] for name, output in outputs.items()}
 
     @abstractmethod
     def _run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -126,8 +135,8 @@ class OnnxStep(StepRunner):
         device = next(model.parameters()).device
         example = (torch.zeros((1, *mel_shape), dtype=torch.float16, device=device),
                    torch.zeros((1, face_size, face_size, 3), dtype=torch.uint8, device=device),
-                   torch.zeros((1, 1, self.hidden_size), device=device),
-                   torch.zeros((1, 1, self.hidden_size), device=device), torch.tensor(0.0, device=device))
+                   torch.zeros((len(MODALITIES), 1, self.hidden_size), device=device),
+                   torch.zeros((len(MODALITIES), 1, self.hidden_size), device=device), torch.tensor(0.0, device=device))
         with _quiet_export():
             program = torch.onnx.export(self.model, example, input_names=list(INPUTS),
                                         output_names=[f"{name}_out" for name in OUTPUTS], dynamo=True, verbose=False)

@@ -17,10 +17,11 @@ from . import distributed
 from .augment import jitter_faces, warp_mels
 from .data import Corpus
 from .models import FusedEncoder, FusionNet, build_model
+from .models.frontends import FrontEndEncoder
 from .settings import PretrainSettings
 from .training import FitResult, FrameTask, SequenceTask, fit, predict, stage_seed
 
-__all__ = ["CascadeResult", "train_cascade", "pad_clips", "unpad_clips"]
+__all__ = ["CascadeResult", "train_cascade", "compute_frontend_features", "pad_clips", "unpad_clips"]
 
 
 @dataclass
@@ -47,6 +48,15 @@ def unpad_clips(padded: torch.Tensor, lengths: Sequence[int]) -> torch.Tensor:
     return torch.cat([padded[i, :n] for i, n in enumerate(lengths)])
 
 
+@torch.no_grad()
+def compute_frontend_features(encoder: FrontEndEncoder | nn.Module, inputs: torch.Tensor, device: torch.device,
+                              chunk: int = 512) -> torch.Tensor:
+    """The frozen front end's features of every row of ``inputs`` (an encoder's or a front end's), float32 on CPU."""
+    frontend = encoder.frontend if isinstance(encoder, FrontEndEncoder) else encoder
+    frontend.to(device).eval()
+    return torch.cat([frontend(inputs[i : i + chunk].to(device)).float().cpu() for i in range(0, len(inputs), chunk)])
+
+
 def train_cascade(
     corpus: Corpus,
     train_clips: np.ndarray,
@@ -57,6 +67,7 @@ def train_cascade(
     *,
     name: str,
     temporal_modalities: Sequence[str],
+    frontend_features: Mapping[str, torch.Tensor] | None = None,
     run_dir: Path | None,
     device: torch.device,
     epoch_scale: float = 1.0,
@@ -65,6 +76,9 @@ def train_cascade(
     """Train the cascade ``name`` on ``train_clips`` for the settings' epoch counts times ``epoch_scale``
     and keep every stage's last epoch; ``val_clips`` (may be empty) are only scored each epoch, for the
     logs. The result holds the per-step outputs on ``export_clips``.
+
+    An encoder with a frozen front end (:class:`FrontEndEncoder`) trains only its top, on every step's cached
+    front-end features (``frontend_features[kind]``, all rows; computed here when not given), without augmentation.
 
     Under ``torchrun`` every process trains the frame-level encoders together (DDP); only rank 0
     goes on to the fusion and temporal stages and gets a result (the others get None).
@@ -102,13 +116,20 @@ def train_cascade(
     def aug_both(inputs: tuple[torch.Tensor, ...], g: torch.Generator) -> tuple[torch.Tensor, ...]:
         return aug_visual(aug_audio(inputs, g), g)
 
+    raw = {"audio": corpus.mels, "visual": corpus.faces}
+    augmenters = {"audio": aug_audio, "visual": aug_visual}
     models: dict[str, nn.Module] = {"audio": new("audio", "audio"), "visual": new("visual", "visual")}
-    fits = {
-        "audio": run("audio", models["audio"], frame_task([corpus.mels], aug_audio, steps), settings.num_epochs,
-                     ddp=True),
-        "visual": run("visual", models["visual"], frame_task([corpus.faces], aug_visual, steps), settings.num_epochs,
-                      ddp=True),
-    }
+    cached = dict(frontend_features or {})
+    fits: dict[str, FitResult] = {}
+    for kind in ("audio", "visual"):
+        model = models[kind]
+        if isinstance(model, FrontEndEncoder):
+            if kind not in cached:
+                cached[kind] = compute_frontend_features(model, raw[kind], device)
+            fits[kind] = run(kind, model.top, frame_task([cached[kind]], None, None), settings.num_epochs)
+        else:
+            fits[kind] = run(kind, model, frame_task([raw[kind]], augmenters[kind], steps), settings.num_epochs,
+                             ddp=True)
     models["fusion"] = new("fusion", "fusion")
     if settings.finetune:
         fused = FusedEncoder(models["audio"], models["visual"], cast(FusionNet, models["fusion"]))
@@ -121,8 +142,10 @@ def train_cascade(
     needed = corpus.rows(np.unique(np.concatenate([train_clips, val_clips, export_clips])))
     embeddings = {m: torch.zeros(len(labels), settings.embed_dim) for m in ("audio", "visual", "fusion")}
     heads = {m: torch.zeros(len(labels), len(corpus.class_names)) for m in ("audio", "visual", "fusion")}
-    for modality, inputs in (("audio", corpus.mels), ("visual", corpus.faces)):
-        embeddings[modality][needed], heads[modality][needed] = predict(models[modality], [inputs[needed]], device)
+    for kind in ("audio", "visual"):
+        model, inputs = ((cast(FrontEndEncoder, models[kind]).top, cached[kind]) if kind in cached
+                         else (models[kind], raw[kind]))
+        embeddings[kind][needed], heads[kind][needed] = predict(model, [inputs[needed]], device)
     timings["embed"] = time.perf_counter() - t0
     if not settings.finetune:
         fits["fusion"] = run("fusion", models["fusion"],

@@ -7,20 +7,22 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
 
 from emo_env.artifacts import CheckpointError, load_safe, save_atomic
 
-from .models import FusionNet, TemporalModel, build_model
+from .models import MODALITIES, FusionNet, TemporalModel, build_model
 
-__all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
+__all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "KINDS", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
-ENCODERS_VERSION = 3  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step)
-KINDS = ("audio", "visual", "fusion", "temporal")
+ENCODERS_VERSION = 4  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
+# 4: front ends (voice descriptors, FER2013 face network) and one calibrated temporal model per modality
+TEMPORAL_KINDS = tuple(f"temporal_{m}" for m in MODALITIES)
+KINDS = ("audio", "visual", "fusion", *TEMPORAL_KINDS)
 REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made it (--resume reuses its checkpoints)"
 
 
@@ -28,27 +30,38 @@ REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made
 class Encoders:
     """The models of one trained cascade, in eval mode, and the spec they were built from.
 
-    ``spec`` holds the architectures and dims, ``class_names``, the temporal model's ``modality``,
-    and the ``data`` parameters of the steps (step rate, face size, log-mel settings).
+    ``spec`` holds the architectures and dims, ``class_names``, the default ``modality``, and the ``data``
+    parameters of the steps (step rate, face size, log-mel settings). ``temporals`` holds one calibrated temporal
+    model per modality (audio, visual, fusion); :attr:`temporal` is the default modality's.
     """
 
     spec: dict[str, Any]
     audio: nn.Module
     visual: nn.Module
     fusion: FusionNet
-    temporal: TemporalModel
+    temporals: dict[str, TemporalModel]
 
     @property
     def modality(self) -> str:
         return self.spec["modality"]
 
     @property
+    def temporal(self) -> TemporalModel:
+        """The temporal model of the default modality."""
+        return self.temporals[self.modality]
+
+    def models(self) -> dict[str, nn.Module]:
+        """Every model by its kind in ``encoders.pt`` (:data:`KINDS`)."""
+        return {"audio": self.audio, "visual": self.visual, "fusion": self.fusion} | {
+            f"temporal_{m}": model for m, model in self.temporals.items()}
+
+    @property
     def class_names(self) -> list[str]:
         return list(self.spec["class_names"])
 
     def to(self, device: torch.device | str) -> Encoders:
-        for kind in KINDS:
-            getattr(self, kind).to(device)
+        for model in self.models().values():
+            model.to(device)
         return self
 
 
@@ -64,7 +77,7 @@ def state_checksum(states: Mapping[str, Mapping[str, torch.Tensor]]) -> str:
 
 
 def save_encoders(path: str | Path, models: Mapping[str, nn.Module], spec: Mapping[str, Any]) -> str:
-    """Write ``models`` (keys audio, visual, fusion, temporal) and ``spec`` atomically; returns the checksum."""
+    """Write ``models`` (keys :data:`KINDS`) and ``spec`` atomically; returns the checksum."""
     json.dumps(spec)  # the spec must stay plain data (weights_only loading)
     states = {kind: {k: v.detach().cpu() for k, v in models[kind].state_dict().items()} for kind in KINDS}
     checksum = state_checksum(states)
@@ -87,11 +100,12 @@ def load_encoders(path: str | Path, device: torch.device | str = "cpu") -> Encod
         raise CheckpointError(f"{path} is corrupt: checksum mismatch", REBUILD_ENCODERS)
     models = {}
     for kind in KINDS:
-        model = build_model(kind, data["spec"])
+        model = build_model("temporal" if kind in TEMPORAL_KINDS else kind, data["spec"])
         try:
             model.load_state_dict(states[kind])
         except (KeyError, RuntimeError) as exc:
             raise CheckpointError(f"{path}: weights of the {kind} model do not fit its spec ({exc})",
                                   REBUILD_ENCODERS) from exc
         models[kind] = model.eval()
-    return Encoders(spec=data["spec"], **models).to(device)  # type: ignore[arg-type]
+    temporals = {m: cast(TemporalModel, models.pop(f"temporal_{m}")) for m in MODALITIES}
+    return Encoders(spec=data["spec"], temporals=temporals, **models).to(device)  # type: ignore[arg-type]

@@ -26,17 +26,21 @@ from emo_env.data.store import write_store
 from . import distributed
 from .baselines import audio_features, frame_and_clip_accuracy, linear_log_probs, visual_features
 from .calibration import ECE_BINS, apply_calibration, calibration_table, fit_calibration, plot_reliability, step_indices
-from .cascade import CascadeResult, train_cascade
+from .cascade import CascadeResult, compute_frontend_features, train_cascade
 from .data import Corpus
 from .encoders import save_encoders, state_checksum
 from .models import MODALITIES, TemporalModel
+from .models.frontends import VOICE_DESCRIPTORS, FaceFrontEnd, voice_frontend
 from .models.temporal import CALIBRATION_FIELDS
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
 from .settings import PretrainSettings
 
 __all__ = ["PretrainOutput", "speaker_folds", "pretrain", "prepare_run_dir"]
 
-STORE_FEATURES = ("audio", "visual", "fusion", "hidden", "probs")
+# The store's features: the front ends' (the same for every clip of every fold), and calibrated beliefs (the
+# temporal model of the store's modality, and of each single modality).
+FRONTEND_FEATURES = {"audio": "voice", "visual": "face"}
+BELIEF_FEATURES = {"probs": None, "probs_audio": "audio", "probs_visual": "visual"}
 
 
 @dataclass
@@ -92,14 +96,19 @@ def pretrain(
     held_out = np.flatnonzero(corpus.split == 1)
     train_speakers = np.array(corpus.speakers)[train]
     folds = speaker_folds(train_speakers, settings.oof_folds)
+    t0 = time.perf_counter()
+    frontend = store_frontend_features(corpus, spec, device)
+    cached = {kind: frontend[FRONTEND_FEATURES[kind]] for kind in ("audio", "visual")
+              if _uses_store_frontend(settings, kind)}
+    frontend_s = time.perf_counter() - t0
     none = np.zeros(0, dtype=np.int64)
     # (name, fit clips, validation clips scored for the logs only, exported clips, temporal modalities)
     plan: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, Sequence[str]]] = []
     for k, speakers in enumerate(folds, start=1):
         in_fold = np.isin(train_speakers, speakers)
-        plan.append((f"oof{k}", train[~in_fold], train[in_fold], train[in_fold], [settings.modality]))
+        plan.append((f"oof{k}", train[~in_fold], train[in_fold], train[in_fold], MODALITIES))
     plan.append(("full", train, none, held_out if folds else np.arange(corpus.num_clips), MODALITIES))
-    jobs = [(corpus, fit_clips, val_clips, export_clips, settings, spec, name, modalities, run_dir, device,
+    jobs = [(corpus, fit_clips, val_clips, export_clips, settings, spec, name, modalities, cached, run_dir, device,
              len(train) / len(fit_clips))
             for name, fit_clips, val_clips, export_clips, modalities in plan]
     t0 = time.perf_counter()
@@ -110,23 +119,27 @@ def pretrain(
     if not distributed.is_main():
         return None
     results = {job[6]: (result, job[3]) for job, result in zip(jobs, trained, strict=True)}
-    timings = {**(timings_s or {}), "cascades": time.perf_counter() - t0}
+    timings = {**(timings_s or {}), "front ends": frontend_s, "cascades": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
     full = results["full"][0]
     assert full is not None
-    features = _gather_features(corpus, settings, results)
-    uncalibrated = features["probs"]
+    beliefs = _gather_beliefs(corpus, results)
     steps = step_indices(corpus.lengths)
     train_rows = corpus.rows(train)
-    calibration = (fit_calibration(uncalibrated[train_rows], corpus.row_labels().numpy()[train_rows], steps[train_rows])
-                   if folds else (0.0,) * len(CALIBRATION_FIELDS))
-    features["probs"] = apply_calibration(uncalibrated, calibration, steps)
-    temporal = cast(TemporalModel, full.models[f"temporal:{settings.modality}"])
-    temporal.calibration.copy_(torch.tensor(calibration))
+    row_labels = corpus.row_labels().numpy()
+    calibrations = {m: (fit_calibration(beliefs[m][train_rows], row_labels[train_rows], steps[train_rows])
+                        if folds else (0.0,) * len(CALIBRATION_FIELDS)) for m in MODALITIES}
+    calibrated = {m: apply_calibration(beliefs[m], calibrations[m], steps) for m in MODALITIES}
+    uncalibrated, calibration = beliefs[settings.modality], calibrations[settings.modality]
+    features = {name: calibrated[m or settings.modality] for name, m in BELIEF_FEATURES.items()}
+    features |= {name: frontend[name].numpy() for name in FRONTEND_FEATURES.values()}
+    temporals = {f"temporal_{m}": cast(TemporalModel, full.models[f"temporal:{m}"]) for m in MODALITIES}
+    for m in MODALITIES:
+        temporals[f"temporal_{m}"].calibration.copy_(torch.tensor(calibrations[m]))
     encoders_path = run_dir / ENCODERS_FILE
     checksum = save_encoders(encoders_path, {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
-                             | {"temporal": temporal}, spec)
+                             | temporals, spec)
     metadata = {
         "config": dict(config),
         "code_version": __version__,
@@ -140,6 +153,8 @@ def pretrain(
         "train_beliefs": _belief_source(folds),
         "oof_folds": folds,
         "calibration": list(calibration),
+        "modality_calibration": {m: list(calibrations[m]) for m in MODALITIES},
+        "frontends": {name: _frontend_description(kind, spec) for kind, name in FRONTEND_FEATURES.items()},
     }
     write_store(store_path, class_names=corpus.class_names, step_rate=float(data_params["step_rate"]),
                 modality=settings.modality, clip_ids=corpus.clip_ids, speakers=corpus.speakers, labels=corpus.labels,
@@ -166,19 +181,37 @@ def pretrain(
     return PretrainOutput(store=store_path, encoders=encoders_path, report=report, report_files=report_files)
 
 
-def _gather_features(corpus: Corpus, settings: PretrainSettings,
-                     results: Mapping[str, tuple[CascadeResult | None, np.ndarray]]) -> dict[str, np.ndarray]:
-    """The store's features, float32 ``[steps, dim]``: each cascade's outputs on the clips it exports."""
-    features = {name: np.zeros((int(corpus.offsets[-1]), dim), np.float32) for name, dim in (
-        ("audio", settings.embed_dim), ("visual", settings.embed_dim), ("fusion", settings.embed_dim),
-        ("hidden", settings.hidden_dim), ("probs", len(corpus.class_names)))}
+def _gather_beliefs(corpus: Corpus,
+                    results: Mapping[str, tuple[CascadeResult | None, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Each modality's temporal beliefs, float32 ``[steps, K]``: each cascade's outputs on the clips it exports."""
+    beliefs = {m: np.zeros((int(corpus.offsets[-1]), corpus.num_classes), np.float32) for m in MODALITIES}
     for result, export_clips in results.values():
         assert result is not None
         rows = corpus.rows(export_clips)
-        for name in STORE_FEATURES:
-            key = f"{name}:{settings.modality}" if name in ("hidden", "probs") else name
-            features[name][rows] = result.features[key].numpy()
-    return features
+        for m in MODALITIES:
+            beliefs[m][rows] = result.features[f"probs:{m}"].numpy()
+    return beliefs
+
+
+def store_frontend_features(corpus: Corpus, spec: Mapping[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    """The store's front-end features of every step: ``voice`` (descriptors of the log-mel window) and ``face``
+    (the bundled FER2013 mini-Xception's features of the face crop), whatever the cascade's architectures."""
+    return {"voice": compute_frontend_features(voice_frontend(int(spec["mel_bands"]), spec["data"]), corpus.mels,
+                                                        device),
+            "face": compute_frontend_features(FaceFrontEnd(), corpus.faces, device)}
+
+
+def _uses_store_frontend(settings: PretrainSettings, kind: str) -> bool:
+    """Whether the cascade's ``kind`` encoder sits on the store's front end (its cached features are reused)."""
+    if kind == "audio":
+        return settings.audio_arch == "descriptors"
+    return settings.visual_arch == "fer2013" and settings.visual_weights is None
+
+
+def _frontend_description(kind: str, spec: Mapping[str, Any]) -> str:
+    if kind == "audio":
+        return f"{len(VOICE_DESCRIPTORS)} voice descriptors of the log-mel window (pretrained_encoders.models.frontends)"
+    return "the bundled FER2013 mini-Xception's 128 pooled features and 7 class log-probabilities"
 
 
 def _offsets(corpus: Corpus, clips: np.ndarray) -> np.ndarray:
@@ -187,13 +220,14 @@ def _offsets(corpus: Corpus, clips: np.ndarray) -> np.ndarray:
 
 
 def _train(corpus: Corpus, fit_clips: np.ndarray, val_clips: np.ndarray, export_clips: np.ndarray,
-           settings: PretrainSettings, spec: dict[str, Any], name: str, modalities: Sequence[str], run_dir: Path,
-           device: torch.device, epoch_scale: float, *, progress: bool,
+           settings: PretrainSettings, spec: dict[str, Any], name: str, modalities: Sequence[str],
+           cached: Mapping[str, torch.Tensor], run_dir: Path, device: torch.device, epoch_scale: float, *,
+           progress: bool,
            threads: int | None = None) -> CascadeResult | None:
     if threads is not None:
         torch.set_num_threads(threads)
     return train_cascade(corpus, fit_clips, val_clips, export_clips, settings, spec, name=name,
-                         temporal_modalities=modalities, run_dir=run_dir, device=device, epoch_scale=epoch_scale,
+                         temporal_modalities=modalities, frontend_features=cached, run_dir=run_dir, device=device, epoch_scale=epoch_scale,
                          progress=progress)
 
 

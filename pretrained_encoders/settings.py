@@ -19,11 +19,12 @@ class PretrainSettings:
     """Seed of every stage (the config's top-level seed)."""
     modality: str = "fusion"
     """Audio, visual or fusion: what the temporal model and the store's default observation use."""
-    audio_arch: str = "compact"
-    """Audio encoder: compact or vggish."""
-    visual_arch: str = "compact"
-    """Visual encoder: compact, mobilenetv2 (needs torchvision) or fer2013 (the bundled FER2013 mini-Xception,
-    pretrained on real photos and frozen, with a trained projection)."""
+    audio_arch: str = "descriptors"
+    """Audio encoder: descriptors (fixed prosody and voice-quality descriptors with a trained projection),
+    compact or vggish (networks trained in each fold)."""
+    visual_arch: str = "fer2013"
+    """Visual encoder: fer2013 (the bundled FER2013 mini-Xception, pretrained on real photos and frozen, with a
+    trained projection), compact or mobilenetv2 (needs torchvision; trained in each fold)."""
     audio_weights: str | None = None
     """Local file of pretrained audio weights (never downloaded)."""
     visual_weights: str | None = None

@@ -11,20 +11,20 @@ RML_CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
 
 
 def write_fabricated_store(path: Path, *, seed: int = 0, speakers: int = 3, clips_per_class: int = 2,
-                           min_steps: int = 4, max_steps: int = 14, hidden_dim: int = 8, embed_dim: int = 6) -> Path:
+                           min_steps: int = 4, max_steps: int = 14, voice_dim: int = 5, face_dim: int = 7) -> Path:
     """A small feature store whose features carry the label noisily, growing with time (never the label itself).
 
     Per clip: class logits = evidence ramp towards the label (clip-specific strength, sometimes a
-    confusable second class) + Gaussian noise; probs = softmax; hidden = tanh of a random
-    projection of the logits; audio/visual/fusion embeddings = noisy class prototypes scaled by
-    the ramp. The last speaker is the eval split.
+    confusable second class) + Gaussian noise; probs = softmax; each modality's probs = softmax of the
+    logits plus more noise; voice/face front-end features = noisy class prototypes scaled by the ramp.
+    The last speaker is the eval split.
     """
     rng = np.random.default_rng(seed)
     k = len(RML_CLASSES)
-    projection = rng.normal(0, 0.5, (k, hidden_dim))
-    prototypes = {name: rng.normal(0, 1, (k, embed_dim)) for name in ("audio", "visual", "fusion")}
+    prototypes = {"voice": rng.normal(0, 1, (k, voice_dim)), "face": rng.normal(0, 1, (k, face_dim))}
     clip_ids, clip_speakers, labels, lengths, split = [], [], [], [], []
-    features: dict[str, list[np.ndarray]] = {name: [] for name in ("hidden", "probs", "audio", "visual", "fusion")}
+    features: dict[str, list[np.ndarray]] = {
+        name: [] for name in ("probs", "probs_audio", "probs_visual", "voice", "face")}
     for s in range(1, speakers + 1):
         for label, name in enumerate(RML_CLASSES):
             for c in range(clips_per_class):
@@ -34,11 +34,12 @@ def write_fabricated_store(path: Path, *, seed: int = 0, speakers: int = 3, clip
                 if rng.random() < 0.3:
                     target = target + np.eye(k)[(label + 1) % k] * rng.uniform(0.5, 3.0)
                 logits = ramp * target + rng.normal(0, 0.8, (steps, k))
-                probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-                features["probs"].append(probs / probs.sum(axis=1, keepdims=True))
-                features["hidden"].append(np.tanh(logits @ projection + rng.normal(0, 0.1, (steps, hidden_dim))))
+                for part, noise in (("probs", 0.0), ("probs_audio", 1.0), ("probs_visual", 0.7)):
+                    noisy = logits + rng.normal(0, noise, (steps, k)) if noise else logits
+                    probs = np.exp(noisy - noisy.max(axis=1, keepdims=True))
+                    features[part].append(probs / probs.sum(axis=1, keepdims=True))
                 for modality, table in prototypes.items():
-                    features[modality].append(ramp * table[label] + rng.normal(0, 1, (steps, embed_dim)))
+                    features[modality].append(ramp * table[label] + rng.normal(0, 1, (steps, table.shape[1])))
                 clip_ids.append(f"s{s}_{name}_{c:02d}")
                 clip_speakers.append(f"s{s}")
                 labels.append(label)

@@ -216,10 +216,11 @@ def test_defaults_yaml_matches_the_agent_hyperparameters(name):
 def test_class_symmetric_q_values_follow_the_classes():
     """Permuting the classes of an observation permutes the predict values and leaves wait's alone."""
     torch.manual_seed(0)
-    net = ClassSymmetricQ(obs_dim=3 + 4 + 1, num_classes=4, hidden=[16, 16])  # belief layout: hidden, probs, time
-    obs = torch.cat([torch.randn(5, 3), torch.softmax(torch.randn(5, 4), 1), torch.rand(5, 1)], dim=1)
+    net = ClassSymmetricQ(obs_dim=2 * 4 + 1, num_classes=4, hidden=[16, 16])  # two parts of probabilities, time
+    obs = torch.cat([torch.softmax(torch.randn(5, 4), 1), torch.softmax(torch.randn(5, 4), 1), torch.rand(5, 1)],
+                    dim=1)
     order = torch.tensor([2, 0, 3, 1])
-    permuted = torch.cat([obs[:, :3], obs[:, 3:7][:, order], obs[:, 7:]], dim=1)
+    permuted = torch.cat([obs[:, :4][:, order], obs[:, 4:8][:, order], obs[:, 8:]], dim=1)
     q, q_permuted = net(obs), net(permuted)
     assert q.shape == (5, 5)
     torch.testing.assert_close(q_permuted[:, 0], q[:, 0])

@@ -65,20 +65,20 @@ def test_observations_are_the_store_features_of_the_step(tiny_store, obs_mode):
         row = store.offsets[clip] + t
         horizon = int(store.lengths.max())
         expected = build_observation(obs_mode, fraction=min((t + 1) / horizon, 1.0),
-                                     hidden=store.features["hidden"][row], probs=store.features["probs"][row],
-                                     embedding=store.features["audio"][row])
+                                     probs=store.features["probs"][row],
+                                     probs_audio=store.features["probs_audio"][row],
+                                     probs_visual=store.features["probs_visual"][row],
+                                     frontend=store.features["voice"][row])
         assert obs.dtype == np.float32 and obs in env.observation_space
         np.testing.assert_array_equal(obs, expected)
         assert info["step"] == t and info["fraction"] == pytest.approx((t + 1) / length)
-    dims = {"belief": 8 + 6 + 1, "frame": 6 + 1, "probs": 6 + 1}[obs_mode]
+    dims = {"belief": 3 * 6 + 1, "frame": 5 + 1, "probs": 6 + 1}[obs_mode]
     assert env.observation_space.shape == (dims,)
     space = env.observation_space
     assert np.isfinite(space.low).all() and np.isfinite(space.high).all()
     assert space.low[-1] == 0 and space.high[-1] == 1
-    if obs_mode == "belief":
-        assert (space.low[:8] == -1).all() and (space.high[:8] == 1).all()
     if obs_mode != "frame":
-        assert (space.low[-7:-1] == 0).all() and (space.high[-7:-1] == 1).all()
+        assert (space.low[:-1] == 0).all() and (space.high[:-1] == 1).all()
     train, evaluation = make(tiny_store, obs_mode=obs_mode), make(tiny_store, obs_mode=obs_mode, split="eval")
     assert train.observation_space == evaluation.observation_space
 
@@ -265,7 +265,7 @@ def test_make_with_module_prefix_in_a_fresh_process(tiny_store):
             "print(obs.shape, info['clip_id'])\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("(15,)")
+    assert result.stdout.startswith("(7,)")  # the default obs_mode, probs: K probabilities + time
 
 
 def test_missing_bundled_store_is_a_clear_error(tmp_path, monkeypatch):

@@ -54,9 +54,9 @@ def test_tiny_run_writes_a_valid_store(tiny_run, ingest_dir):
     store = load_store(output.store)
     assert output.store == encoder_outputs(config, "s3")[1] and output.store.name == "synthetic_s3_fusion.emostore"
     assert store.modality == "fusion" and store.num_classes == 6 and store.step_rate == 10.0
-    assert sorted(store.features) == ["audio", "fusion", "hidden", "probs", "visual"]
-    assert {k: v.shape[1] for k, v in store.features.items()} == {"audio": 16, "visual": 16, "fusion": 16,
-                                                                   "hidden": 16, "probs": 6}
+    assert sorted(store.features) == ["face", "probs", "probs_audio", "probs_visual", "voice"]
+    assert {k: v.shape[1] for k, v in store.features.items()} == {"voice": 38, "face": 135, "probs": 6,
+                                                                   "probs_audio": 6, "probs_visual": 6}
     assert all(v.dtype == np.float16 for v in store.features.values())
     assert set(np.array(store.speakers)[store.split == 1]) == {"s3"}
     assert set(np.array(store.speakers)[store.split == 0]) == {"s1", "s2"}
@@ -68,8 +68,9 @@ def test_tiny_run_writes_a_valid_store(tiny_run, ingest_dir):
 
 
 def test_exported_features_match_the_saved_encoders(tiny_run, ingest_dir):
-    """Held-out rows come from the saved (full) encoders; training rows come from the out-of-fold
-    cascades, so the full temporal model does not reproduce them."""
+    """Held-out beliefs come from the saved (full) encoders; training beliefs come from the out-of-fold
+    cascades, so the full temporal models do not reproduce them. Front-end features are the encoders' own
+    front ends' on every clip."""
     _, output = tiny_run
     store = load_store(output.store)
     encoders = load_encoders(output.encoders)
@@ -79,29 +80,28 @@ def test_exported_features_match_the_saved_encoders(tiny_run, ingest_dir):
         with torch.no_grad():
             audio = encoders.audio(mels)[0]
             visual = encoders.visual(faces)[0]
-            fusion = encoders.fusion(audio, visual)[0]
-            hidden, logits = encoders.temporal(fusion[None])
-        probs = torch.softmax(logits[0], -1).numpy()
+            embeddings = {"audio": audio, "visual": visual, "fusion": encoders.fusion(audio, visual)[0]}
+            probs = {m: torch.softmax(encoders.temporals[m](x[None])[1][0], -1).numpy() for m, x in embeddings.items()}
+            voice, face = encoders.audio.frontend(mels).numpy(), encoders.visual.frontend(faces).numpy()
         stored = {name: store.clip_feature(name, clip).astype(np.float32) for name in store.features}
+        np.testing.assert_allclose(stored["voice"], voice, rtol=2e-3, atol=2e-3)
+        np.testing.assert_allclose(stored["face"], face, rtol=2e-3, atol=2e-2)
         if store.split[clip] == 1:
-            np.testing.assert_allclose(stored["audio"], audio.numpy(), rtol=2e-3, atol=2e-3)
-            np.testing.assert_allclose(stored["visual"], visual.numpy(), rtol=2e-3, atol=2e-3)
-            np.testing.assert_allclose(stored["probs"], probs, atol=2e-3)
-            np.testing.assert_allclose(stored["hidden"], hidden[0].numpy(), atol=2e-3)
+            for name, m in (("probs", "fusion"), ("probs_audio", "audio"), ("probs_visual", "visual")):
+                np.testing.assert_allclose(stored[name], probs[m], atol=2e-3)
         else:
-            assert np.abs(stored["hidden"] - hidden[0].numpy()).max() > 1e-2
+            assert np.abs(stored["probs"] - probs["fusion"]).max() > 1e-2
 
 
-def test_fer2013_front_end_stays_the_bundled_network(ingest_dir, tmp_path):
-    """With visual_arch fer2013 the cascade trains on top of the bundled mini-Xception and leaves it as it was."""
+def test_fer2013_front_end_stays_the_bundled_network(tiny_run):
+    """With visual_arch fer2013 (the default) the cascade trains on top of the bundled mini-Xception and leaves
+    it as it was."""
     from pretrained_encoders.models.fer_xception import bundled_fer_weights
 
-    output = run(tiny_config(tmp_path, "encoder.visual_arch=fer2013", "encoder.oof_folds=0"), ingest_dir)
-    frontend = load_encoders(output.encoders).visual.frontend.state_dict()
+    frontend = load_encoders(tiny_run[1].encoders).visual.frontend.network.state_dict()
     bundled = torch.load(bundled_fer_weights(), weights_only=True)["state"]
     assert frontend.keys() == bundled.keys()
     assert all(torch.equal(frontend[k], v) for k, v in bundled.items())
-    assert load_store(output.store).features["visual"].shape[1] == 16
 
 
 def test_report_files_logs_and_checkpoints(tiny_run):
@@ -173,8 +173,8 @@ def test_the_held_out_speaker_changes_only_the_report(ingest_dir, tmp_path):
         assert other.report["epochs"] == reference.report["epochs"]
         assert other.report["inner_fold_curves"] == reference.report["inner_fold_curves"]
     assert not np.array_equal(a.labels, b.labels)  # the relabelling took effect
-    assert not np.array_equal(a.features["audio"][a.split.repeat(a.lengths) == 1],
-                              c.features["audio"][c.split.repeat(c.lengths) == 1])
+    assert not np.array_equal(a.features["voice"][a.split.repeat(a.lengths) == 1],
+                              c.features["voice"][c.split.repeat(c.lengths) == 1])
 
 
 class Interrupt(Exception):
@@ -192,7 +192,7 @@ def test_resume_after_interruption_equals_uninterrupted(ingest_dir, tmp_path, mo
     def save_then_die(obj, path):
         real_save(obj, path)
         saved.append(Path(path).name)
-        if len(saved) == 7:  # oof1-audio (2), oof1-visual (2), oof1-fusion (2), oof1-temporal epoch 1
+        if len(saved) == 7:  # oof1-audio (2), oof1-visual (2), oof1-fusion (2), oof1-temporal-audio epoch 1
             raise Interrupt
 
     monkeypatch.setattr(training, "save_atomic", save_then_die)

@@ -36,11 +36,13 @@ class EnvConfig:
     split: Split = "train"
     """Clips of the store to play: ``train`` (seen speakers, beliefs exported out-of-fold), ``eval``
     (the held-out speaker) or ``all``."""
-    obs_mode: ObsMode = "belief"
-    """``belief`` (temporal model state + class probabilities + time), ``frame`` (one modality's
-    embedding + time: needs an agent with memory) or ``probs`` (class probabilities + time)."""
+    obs_mode: ObsMode = "probs"
+    """``probs`` (calibrated class probabilities + time), ``belief`` (the voice's, the face's and the fused
+    class probabilities + time) or ``frame`` (one modality's front-end features + time: needs an agent
+    with memory). Every part means the same on every clip."""
     modality: Modality | None = None
-    """Embedding of ``frame`` observations: ``audio``, ``visual`` or ``fusion``; None = the store's."""
+    """Front-end features of ``frame`` observations: ``audio`` (voice), ``visual`` (face) or ``fusion``
+    (both); None = the store's."""
     clip_order: ClipOrder = "random"
     """``random``: each episode's clip drawn uniformly from ``np_random``; ``sequential``: the split's
     clips in store order, so n episodes visit each of its n clips once."""

@@ -2,9 +2,15 @@
 
 An observation is a flat ``float32`` vector; its parts depend on the observation mode:
 
-- ``belief``: temporal model hidden state ``[H]`` + class probabilities ``[K]`` + time observed
-- ``frame``: the step's embedding of one modality ``[E]`` + time observed
 - ``probs``: class probabilities ``[K]`` + time observed
+- ``belief``: the voice's and the face's own class probabilities ``[K]`` each + class probabilities ``[K]``
+  + time observed
+- ``frame``: the step's front-end features of one modality (``voice`` descriptors, ``face`` network
+  features, or both for ``fusion``) + time observed
+
+Every part means the same on every clip (one feature space): probabilities are calibrated beliefs about the
+same classes, and front-end features come from fixed networks, never trained in a fold. The cascades' learned
+embeddings and the temporal model's hidden state are not observations: each cascade has its own.
 
 The time observed after step ``t`` (0-based) is ``min((t + 1) / horizon, 1)``, where the horizon is
 the store's longest clip in steps. It is *not* the fraction of this clip: a live stream does not know
@@ -21,28 +27,32 @@ from gymnasium import spaces
 from emo_env.data.store import MODALITIES, FeatureStore, StoreError
 from emo_env.envs.env_config import OBS_MODES
 
-__all__ = ["OBS_MODES", "build_observation", "split_beliefs", "resolve_modality", "step_fractions",
+__all__ = ["OBS_MODES", "FRONTEND_PARTS", "build_observation", "split_beliefs", "resolve_modality", "step_fractions",
            "horizon_steps", "elapsed_fractions",
            "observation_table", "observation_space"]
 
-# Known value ranges of the bounded parts: an LSTM hidden state is o * tanh(c); probabilities.
-_BOUNDS = {"hidden": (-1.0, 1.0), "probs": (0.0, 1.0)}
+# Known value ranges of the bounded parts: probabilities.
+_BOUNDS = {"probs": (0.0, 1.0), "probs_audio": (0.0, 1.0), "probs_visual": (0.0, 1.0)}
+# The store's front-end features of each modality, in observation order.
+FRONTEND_PARTS = {"audio": ("voice",), "visual": ("face",), "fusion": ("voice", "face")}
 
 
 def build_observation(
     obs_mode: str,
     *,
     fraction: float | np.ndarray,
-    hidden: np.ndarray | None = None,
     probs: np.ndarray | None = None,
-    embedding: np.ndarray | None = None,
+    probs_audio: np.ndarray | None = None,
+    probs_visual: np.ndarray | None = None,
+    frontend: np.ndarray | None = None,
 ) -> np.ndarray:
     """Concatenate the parts of ``obs_mode`` and the time observed (``fraction``) into ``float32``.
 
     Works for one step (parts ``[dim]``, scalar fraction) or a batch (parts ``[B, dim]``,
-    fraction ``[B]``). Parts the mode does not use are ignored.
+    fraction ``[B]``). ``frontend``: the modality's front-end features (voice then face for fusion).
+    Parts the mode does not use are ignored.
     """
-    given = {"hidden": hidden, "probs": probs, "embedding": embedding}
+    given = {"probs": probs, "probs_audio": probs_audio, "probs_visual": probs_visual, "frontend": frontend}
     names = _parts(obs_mode)
     missing = [name for name in names if given[name] is None]
     if missing:
@@ -54,7 +64,7 @@ def build_observation(
 
 def split_beliefs(obs: Any, num_classes: int) -> tuple[Any, Any, Any]:
     """``(leading, probs, time)`` views of ``belief`` or ``probs`` observations ``[..., D]`` (numpy or torch):
-    the parts before the class probabilities (the hidden state, or none), the ``num_classes``
+    the parts before the class probabilities (each modality's own, or none), the ``num_classes``
     probabilities, and the time observed (``[..., 1]``)."""
     return obs[..., :-num_classes - 1], obs[..., -num_classes - 1:-1], obs[..., -1:]
 
@@ -62,8 +72,8 @@ def split_beliefs(obs: Any, num_classes: int) -> tuple[Any, Any, Any]:
 def resolve_modality(store: FeatureStore, obs_mode: str, modality: str | None) -> str:
     """Check ``obs_mode``/``modality`` against the store; return the modality the observation uses.
 
-    ``belief`` and ``probs`` come from the temporal model, which the store holds for its own
-    modality only; ``frame`` can use any embedding the store has (default: the store's modality).
+    ``belief`` and ``probs`` use the temporal model of the store's own modality; ``frame`` can use the
+    front-end features of any modality (default: the store's modality).
     """
     if obs_mode not in OBS_MODES:
         raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
@@ -108,18 +118,20 @@ def observation_table(store: FeatureStore, obs_mode: str, modality: str | None =
         if name in features and len(features[name]) and not (
                 features[name].min() >= low and features[name].max() <= high):
             raise StoreError(f"{store.path}: feature {name!r} has values outside [{low}, {high}]")
+    frontend = [features[name] for name in FRONTEND_PARTS[chosen] if name in features]
     return build_observation(obs_mode, fraction=elapsed_fractions(store.lengths, horizon_steps(store)),
-                             hidden=features.get("hidden"), probs=features.get("probs"),
-                             embedding=features.get(chosen))
+                             probs=features.get("probs"), probs_audio=features.get("probs_audio"),
+                             probs_visual=features.get("probs_visual"),
+                             frontend=np.concatenate(frontend, axis=1) if frontend else None)
 
 
 def observation_space(store: FeatureStore, obs_mode: str, modality: str | None = None) -> spaces.Box:
     """The ``Box`` of ``obs_mode`` observations of ``store``.
 
-    Hidden state in [-1, 1], probabilities and time observed in [0, 1]. Embeddings have no known range:
+    Probabilities and time observed in [0, 1]. Front-end features have no known range:
     their bounds are the store's per-dimension min and max over all clips of every split (so
     train and eval envs share one space), a constant dimension widened to the next float up.
-    Embeddings computed outside this store may fall outside these bounds.
+    Features computed outside this store (a live stream, another corpus) may fall outside these bounds.
     """
     lows, highs = [], []
     for name in _store_features(obs_mode, resolve_modality(store, obs_mode, modality)):
@@ -138,13 +150,16 @@ def observation_space(store: FeatureStore, obs_mode: str, modality: str | None =
 
 def _parts(obs_mode: str) -> tuple[str, ...]:
     if obs_mode == "belief":
-        return ("hidden", "probs")
+        return ("probs_audio", "probs_visual", "probs")
     if obs_mode == "frame":
-        return ("embedding",)
+        return ("frontend",)
     if obs_mode == "probs":
         return ("probs",)
     raise ValueError(f"obs_mode must be one of {OBS_MODES}, got {obs_mode!r}")
 
 
 def _store_features(obs_mode: str, modality: str) -> tuple[str, ...]:
-    return tuple(modality if name == "embedding" else name for name in _parts(obs_mode))
+    names: list[str] = []
+    for name in _parts(obs_mode):
+        names += FRONTEND_PARTS[modality] if name == "frontend" else [name]
+    return tuple(names)

@@ -25,7 +25,7 @@ def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None =
     """Build model ``kind`` (``audio``, ``visual``, ``fusion`` or ``temporal``) from ``spec``.
 
     ``spec`` keys: ``audio_arch``, ``visual_arch``, ``embed_dim``, ``hidden_dim``, ``class_names``,
-    ``mel_frames``, ``mel_bands``. ``weights``: a local pretrained file for the audio or visual encoder
+    ``mel_frames``, ``mel_bands``, ``data`` (the ingest settings: log-mel parameters). ``weights``: a local pretrained file for the audio or visual encoder
     (see :func:`build_audio_encoder` and :func:`build_visual_encoder`), loaded before training.
     """
     num_classes = len(spec["class_names"])
@@ -33,7 +33,7 @@ def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None =
     if kind == "audio":
         return build_audio_encoder(
             spec["audio_arch"], embed_dim=embed_dim, num_classes=num_classes, frames=int(spec["mel_frames"]),
-            mel_bands=int(spec["mel_bands"]), weights=weights,
+            mel_bands=int(spec["mel_bands"]), mel=spec["data"], weights=weights,
         )
     if kind == "visual":
         return build_visual_encoder(spec["visual_arch"], embed_dim=embed_dim, num_classes=num_classes, weights=weights)

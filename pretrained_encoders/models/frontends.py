@@ -1,0 +1,204 @@
+"""Front ends: fixed feature extractors that mean the same on every clip, in every fold and live.
+
+- :class:`FaceFrontEnd`: the FER2013 mini-Xception (pretrained on real photos, bundled), frozen: its 128-d
+  pooled features of the grey face and the log-probabilities of its own seven classes.
+- :class:`VoiceFrontEnd`: prosody and voice-quality descriptors of a log-mel window, in the eGeMAPS tradition
+  (Eyben et al. 2016): loudness, spectral balance (alpha ratio, Hammarberg index, slopes), MFCC 1-6, spectral
+  flux and flatness, a low-band pitch proxy, voice activity and syllable rate, each summarised over the window.
+  Nothing is learned: the same window gives the same numbers whatever corpus came before.
+
+:class:`FrontEndEncoder` puts a small trained part (:class:`EncoderTop`) on a front end; the cascade trains the
+top on the front end's cached features.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .fer_xception import FER2013_CLASSES, FER_FEATURE_DIM, FER_INPUT_SIZE, load_mini_xception
+
+__all__ = ["FrontEnd", "FaceFrontEnd", "VoiceFrontEnd", "EncoderTop", "FrontEndEncoder", "VOICE_DESCRIPTORS", "FRONTEND_DIMS",
+           "voice_frontend"]
+
+
+class FrontEnd(nn.Module):
+    """A frozen feature extractor: raw step input -> ``[B, dim]``; always in eval mode, never trained."""
+
+    dim: int
+
+    def freeze(self) -> FrontEnd:
+        self.requires_grad_(False)
+        return self.eval()
+
+    def train(self, mode: bool = True) -> FrontEnd:
+        return super().train(False)
+
+
+class FaceFrontEnd(FrontEnd):
+    """uint8 RGB faces ``[B, S, S, 3]`` -> the FER2013 mini-Xception's pooled features and class log-probabilities,
+    ``[B, 128 + 7]``. ``weights``: converted mini-Xception weights (default: the bundled ones)."""
+
+    grey: torch.Tensor  # buffer
+
+    def __init__(self, weights: str | Path | None = None):
+        super().__init__()
+        self.network = load_mini_xception(weights)
+        self.dim = FER_FEATURE_DIM + len(FER2013_CLASSES)
+        # ITU-R BT.601 luma, as OpenCV's RGB2GRAY (the conversion the network was trained with)
+        self.register_buffer("grey", torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1), persistent=False)
+        self.freeze()
+
+    def forward(self, faces: torch.Tensor) -> torch.Tensor:
+        x = (faces.permute(0, 3, 1, 2).float() * self.grey).sum(dim=1, keepdim=True)
+        size = (FER_INPUT_SIZE, FER_INPUT_SIZE)
+        if x.shape[-1] > FER_INPUT_SIZE:  # area averaging, as OpenCV's INTER_AREA
+            x = F.interpolate(x, size=size, mode="area")
+        elif x.shape[-1] < FER_INPUT_SIZE:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        feature_map = self.network.feature_map((x / 255.0 - 0.5) * 2.0)
+        logits = self.network.classifier(feature_map).mean(dim=(2, 3))
+        return torch.cat([feature_map.mean(dim=(2, 3)), torch.log_softmax(logits, dim=-1)], dim=-1)
+
+
+# The descriptors, in the order of VoiceFrontEnd's output: each low-level descriptor's mean and standard deviation
+# over the window, then the window-level ones.
+_LOW_LEVEL = ("loudness", "centroid", "alpha_ratio", "hammarberg", "slope_0_500", "slope_500_1500",
+              *(f"mfcc{i}" for i in range(1, 7)), "flux", "flatness", "pitch_proxy")
+VOICE_DESCRIPTORS = (*(f"{name}_{stat}" for name in _LOW_LEVEL for stat in ("mean", "std")),
+                     "loudness_p20", "loudness_p80", "pitch_proxy_active_mean", "pitch_proxy_active_std",
+                     "activity", "syllable_rate", "loudness_rise", "loudness_fall")
+
+
+class VoiceFrontEnd(FrontEnd):
+    """``log(mel + offset)`` windows ``[B, frames, bands]`` (HTK mel, magnitude) -> :data:`VOICE_DESCRIPTORS`
+    ``[B, 38]``.
+
+    Frame-level descriptors (every 10 ms): loudness (log energy), spectral centroid (octaves above 125 Hz),
+    alpha ratio (energy below 1 kHz over 1-5 kHz), Hammarberg index (peak below 2 kHz over 2-5 kHz), spectral
+    slopes of 0-500 and 500-1500 Hz, MFCC 1-6, spectral flux, spectral flatness, and a pitch proxy (the
+    energy-weighted frequency of the 125-400 Hz bands, in octaves: low harmonics move with F0). Each is summarised
+    by its mean and standard deviation; loudness also by its 20th and 80th percentiles, the pitch proxy by its mean
+    and spread over active frames (loudness within 20 dB of the window's peak). Window-level: the fraction of
+    active frames, loudness peaks per second (a syllable rate), and the mean rise and fall of loudness.
+    """
+
+    centres: torch.Tensor  # buffers
+    dct: torch.Tensor
+
+    def __init__(self, *, bands: int, fmin: float, fmax: float, hop_ms: float, log_offset: float):
+        super().__init__()
+        self.dim = len(VOICE_DESCRIPTORS)
+        self.hop_s = hop_ms / 1000.0
+        self.log_offset = log_offset
+        mel = torch.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), bands + 2)
+        centres = 700.0 * (10.0 ** (mel[1:-1] / 2595.0) - 1.0)
+        self.register_buffer("centres", centres, persistent=False)
+        n = torch.arange(bands, dtype=torch.float32)
+        k = torch.arange(1, 7, dtype=torch.float32)[:, None]
+        dct = torch.cos(math.pi / bands * (n + 0.5) * k) * math.sqrt(2.0 / bands)  # orthonormal DCT-II rows 1-6
+        self.register_buffer("dct", dct, persistent=False)
+        self.freeze()
+
+    def _band(self, low: float, high: float) -> torch.Tensor:
+        inside = (self.centres >= low) & (self.centres < high)
+        if not bool(inside.any()):  # a band range outside the mel range: the nearest band stands in
+            inside = torch.zeros_like(inside)
+            inside[int(torch.argmin((self.centres - (low + high) / 2).abs()))] = True
+        return inside
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        x = log_mel.float()  # [B, T, M]
+        power = (torch.exp(x) - self.log_offset).clamp_min(1e-6) ** 2
+        total = power.sum(-1)
+        loudness = 0.5 * torch.log(total)
+        octaves = torch.log2(self.centres / self.centres[0])
+        centroid = (power * octaves).sum(-1) / total
+
+        def energy(low: float, high: float) -> torch.Tensor:
+            return power[..., self._band(low, high)].sum(-1)
+
+        def peak(low: float, high: float) -> torch.Tensor:
+            return power[..., self._band(low, high)].amax(-1)
+
+        def slope(low: float, high: float) -> torch.Tensor:
+            inside = self._band(low, high)
+            f = self.centres[inside] / 1000.0
+            f = f - f.mean()
+            denominator = (f * f).sum().clamp_min(1e-6)
+            return (x[..., inside] * f).sum(-1) / denominator
+
+        alpha = torch.log(energy(50, 1000) / energy(1000, 5000))
+        hammarberg = torch.log(peak(0, 2000) / peak(2000, 5000))
+        mfcc = x @ self.dct.T  # [B, T, 6]
+        flux = F.pad(((x[:, 1:] - x[:, :-1]) ** 2).mean(-1), (1, 0))
+        log_power = torch.log(power)
+        flatness = log_power.mean(-1) - torch.log(power.mean(-1))
+        low = self._band(125, 400)
+        low_weights = power[..., low] / power[..., low].sum(-1, keepdim=True)
+        pitch = (low_weights * octaves[low]).sum(-1)
+        frame_level = torch.stack([loudness, centroid, alpha, hammarberg, slope(0, 500), slope(500, 1500),
+                                   *mfcc.unbind(-1), flux, flatness, pitch], dim=-1)  # [B, T, 15]
+        summary = torch.stack([frame_level.mean(1), frame_level.std(1, unbiased=False)], dim=-1).flatten(1)
+
+        ordered = loudness.sort(dim=1).values
+        frames = loudness.shape[1]
+        p20, p80 = ordered[:, int(0.2 * (frames - 1))], ordered[:, int(0.8 * (frames - 1))]
+        active = (loudness > loudness.amax(1, keepdim=True) - math.log(10.0)).float()  # within 20 dB of the peak
+        count = active.sum(1).clamp_min(1.0)
+        pitch_mean = (pitch * active).sum(1) / count
+        pitch_std = (((pitch - pitch_mean[:, None]) ** 2 * active).sum(1) / count).sqrt()
+        smooth = F.avg_pool1d(loudness[:, None], 5, stride=1, padding=2, count_include_pad=False)[:, 0]
+        rise = smooth[:, 1:] - smooth[:, :-1]
+        peaks = ((rise[:, :-1] > 0) & (rise[:, 1:] <= 0)).float() * active[:, 1:-1]
+        window = frames * self.hop_s
+        return torch.cat([summary, torch.stack([
+            p20, p80, pitch_mean, pitch_std, active.mean(1), peaks.sum(1) / window,
+            rise.clamp_min(0).mean(1) / self.hop_s, (-rise).clamp_min(0).mean(1) / self.hop_s], dim=-1)], dim=-1)
+
+
+FRONTEND_DIMS = {"voice": len(VOICE_DESCRIPTORS), "face": FER_FEATURE_DIM + len(FER2013_CLASSES)}
+
+
+def voice_frontend(mel_bands: int, data: Mapping[str, Any]) -> VoiceFrontEnd:
+    """The :class:`VoiceFrontEnd` of log-mel windows made with the ingest settings ``data`` (``mel_fmin``,
+    ``mel_fmax``, ``mel_hop_ms``, ``mel_log_offset``)."""
+    return VoiceFrontEnd(bands=int(mel_bands), fmin=float(data["mel_fmin"]), fmax=float(data["mel_fmax"]),
+                         hop_ms=float(data["mel_hop_ms"]), log_offset=float(data["mel_log_offset"]))
+
+
+def _hz_to_mel(hz: float) -> float:
+    return 2595.0 * math.log10(1.0 + hz / 700.0)
+
+
+class EncoderTop(nn.Module):
+    """What a fold trains on a front end: standardisation (batch norm), a projection to ``embed_dim`` and a
+    classifier. ``features [B, D] -> (embedding [B, E], logits [B, K])``."""
+
+    def __init__(self, input_dim: int, embed_dim: int, num_classes: int):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(input_dim)
+        self.embed = nn.Sequential(nn.Linear(input_dim, embed_dim), nn.ReLU(inplace=True), nn.Dropout(0.1))
+        self.head = nn.Linear(embed_dim, num_classes)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.embed(self.norm(features.float()))
+        return embedding, self.head(embedding)
+
+
+class FrontEndEncoder(nn.Module):
+    """A frozen :class:`FrontEnd` and a trained :class:`EncoderTop`: raw input -> ``(embedding, logits)``."""
+
+    def __init__(self, frontend: FrontEnd, embed_dim: int, num_classes: int):
+        super().__init__()
+        self.frontend = frontend
+        self.top = EncoderTop(frontend.dim, embed_dim, num_classes)
+
+    def forward(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.top(self.frontend(raw))
