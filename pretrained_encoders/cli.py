@@ -96,9 +96,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "pretrain_encoder.py") -
         timings = {"ingest": time.perf_counter() - t0}
         folds = list_folds(ingest_dir) if args.all_folds else [str(config["encoder"]["speaker"])]
         outputs = []
+        cache: dict[str, dict[str, torch.Tensor]] = {}  # front-end features, shared by the folds
         for fold in folds:
             output = run_fold(config, ingest_dir, fold, device=device, resume=args.resume,
-                              progress=progress, timings_s=timings)
+                              progress=progress, timings_s=timings, frontend_cache=cache)
             timings = {}
             if output is not None:
                 _summary(output)

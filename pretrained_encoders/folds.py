@@ -41,15 +41,17 @@ def data_params(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_fold(config: dict[str, Any], ingest_dir: Path, fold: str, *, device: torch.device, resume: bool = False,
-             progress: bool = True, timings_s: dict[str, float] | None = None) -> PretrainOutput | None:
-    """Load fold ``fold`` of ``ingest_dir`` and run :func:`pretrain` on it with the config's settings."""
+             progress: bool = True, timings_s: dict[str, float] | None = None,
+             frontend_cache: dict[str, dict[str, torch.Tensor]] | None = None) -> PretrainOutput | None:
+    """Load fold ``fold`` of ``ingest_dir`` and run :func:`pretrain` on it with the config's settings
+    (``frontend_cache``: front-end features of clips computed by an earlier fold of the same ingest)."""
     t0 = time.perf_counter()
     corpus = load_corpus(ingest_dir, fold, config["data"]["classes"])
     run_dir, store_path = encoder_outputs(config, fold)
     return pretrain(corpus, settings_from_config(config), corpus_name=config["data"]["dataset"], fold=fold,
                     data_params=data_params(config), config=config, run_dir=run_dir, store_path=store_path,
                     device=device, resume=resume, progress=progress, workers=int(config["encoder"]["workers"]),
-                    timings_s={**(timings_s or {}), "load": time.perf_counter() - t0})
+                    timings_s={**(timings_s or {}), "load": time.perf_counter() - t0}, frontend_cache=frontend_cache)
 
 
 def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, device: str = "auto",
@@ -62,6 +64,7 @@ def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, d
     if unknown:
         raise ValueError(f"folds {unknown} are not in {ingest_dir} (folds: {', '.join(known)})")
     stores = {fold: encoder_outputs(config, fold)[1] for fold in (folds or known)}
+    cache: dict[str, dict[str, torch.Tensor]] = {}
     for fold, store in stores.items():
         if not store.is_file():
             print(f"building the store of fold {fold}: {store}")
@@ -71,5 +74,5 @@ def fold_stores(config: dict[str, Any], folds: Sequence[str] | None = None, *, d
                 continue
             except StoreError as exc:
                 print(f"rebuilding the store of fold {fold}: {exc.problem}")
-        run_fold(config, ingest_dir, fold, device=resolve_device(device), progress=progress)
+        run_fold(config, ingest_dir, fold, device=resolve_device(device), progress=progress, frontend_cache=cache)
     return stores

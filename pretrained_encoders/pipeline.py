@@ -78,6 +78,7 @@ def pretrain(
     progress: bool = True,
     workers: int = 1,
     timings_s: Mapping[str, float] | None = None,
+    frontend_cache: dict[str, dict[str, torch.Tensor]] | None = None,
 ) -> PretrainOutput | None:
     """Train every cascade for held-out ``fold`` and write store, encoders and report (rank 0 only;
     other ``torchrun`` processes help with the frame-level encoders and get None).
@@ -88,6 +89,7 @@ def pretrain(
 
     ``config`` is recorded in the store and ``run_dir/run_config.json``; ``resume`` continues the
     checkpoints in ``run_dir`` (the recorded config must match), otherwise they are discarded.
+    ``frontend_cache`` (clip id -> front-end features) lets the folds of one corpus share the front ends' work.
     """
     started = time.perf_counter()
     prepare_run_dir(run_dir, config, resume)
@@ -97,7 +99,7 @@ def pretrain(
     train_speakers = np.array(corpus.speakers)[train]
     folds = speaker_folds(train_speakers, settings.oof_folds)
     t0 = time.perf_counter()
-    frontend = store_frontend_features(corpus, spec, device)
+    frontend = store_frontend_features(corpus, spec, device, frontend_cache)
     cached = {kind: frontend[FRONTEND_FEATURES[kind]] for kind in ("audio", "visual")
               if _uses_store_frontend(settings, kind)}
     frontend_s = time.perf_counter() - t0
@@ -193,12 +195,22 @@ def _gather_beliefs(corpus: Corpus,
     return beliefs
 
 
-def store_frontend_features(corpus: Corpus, spec: Mapping[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+def store_frontend_features(corpus: Corpus, spec: Mapping[str, Any], device: torch.device,
+                            cache: dict[str, dict[str, torch.Tensor]] | None = None) -> dict[str, torch.Tensor]:
     """The store's front-end features of every step: ``voice`` (descriptors of the log-mel window) and ``face``
-    (the bundled FER2013 mini-Xception's features of the face crop), whatever the cascade's architectures."""
-    return {"voice": compute_frontend_features(voice_frontend(int(spec["mel_bands"]), spec["data"]), corpus.mels,
-                                                        device),
-            "face": compute_frontend_features(FaceFrontEnd(), corpus.faces, device)}
+    (the bundled FER2013 mini-Xception's features of the face crop), whatever the cascade's architectures.
+    Clips in ``cache`` (clip id -> features) are not computed again; the others are added to it."""
+    cache = {} if cache is None else cache
+    missing = np.array([c for c, clip_id in enumerate(corpus.clip_ids) if clip_id not in cache], dtype=np.int64)
+    if len(missing):
+        rows = corpus.rows(missing)
+        computed = {"voice": compute_frontend_features(voice_frontend(int(spec["mel_bands"]), spec["data"]),
+                                                       corpus.mels[rows], device),
+                    "face": compute_frontend_features(FaceFrontEnd(), corpus.faces[rows], device)}
+        starts = np.concatenate([[0], np.cumsum(corpus.lengths[missing])])
+        for i, c in enumerate(missing):
+            cache[corpus.clip_ids[c]] = {name: value[starts[i]:starts[i + 1]] for name, value in computed.items()}
+    return {name: torch.cat([cache[clip_id][name] for clip_id in corpus.clip_ids]) for name in ("voice", "face")}
 
 
 def _uses_store_frontend(settings: PretrainSettings, kind: str) -> bool:

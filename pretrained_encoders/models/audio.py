@@ -8,12 +8,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from emo_env.artifacts import CheckpointError, load_safe
+from emo_env.data.ingest import IngestParams
 
 from .cnn import CompactCNN
 from .frontends import FrontEndEncoder, voice_frontend
@@ -88,16 +91,16 @@ AUDIO_ARCHS = ("descriptors", "compact", "vggish")
 
 
 def build_audio_encoder(
-    arch: str, *, embed_dim: int, num_classes: int, frames: int, mel_bands: int, mel: Mapping[str, float],
-    weights: str | Path | None = None,
+    arch: str, *, embed_dim: int, num_classes: int, frames: int, mel_bands: int,
+    mel: Mapping[str, Any] | None = None, weights: str | Path | None = None,
 ) -> nn.Module:
     """Build the audio encoder ``arch`` (``descriptors``, ``compact`` or ``vggish``); ``mel`` holds the log-mel
-    settings (``mel_fmin``, ``mel_fmax``, ``mel_hop_ms``, ``mel_log_offset``); ``weights`` is a local AudioSet
-    file (VGGish)."""
+    settings (``mel_fmin``, ``mel_fmax``, ``mel_hop_ms``, ``mel_log_offset``; default: ingest's defaults);
+    ``weights`` is a local AudioSet file (VGGish)."""
     if arch in ("descriptors", "compact") and weights is not None:
         raise ValueError("encoder.audio_weights is only used with audio_arch 'vggish'")
     if arch == "descriptors":
-        return FrontEndEncoder(voice_frontend(mel_bands, mel), embed_dim, num_classes)
+        return FrontEndEncoder(voice_frontend(mel_bands, mel or asdict(IngestParams())), embed_dim, num_classes)
     if arch == "compact":
         return CompactAudioEncoder(mel_bands, embed_dim, num_classes)
     if arch == "vggish":

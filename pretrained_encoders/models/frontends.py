@@ -70,27 +70,35 @@ class FaceFrontEnd(FrontEnd):
 # The descriptors, in the order of VoiceFrontEnd's output: each low-level descriptor's mean and standard deviation
 # over the window, then the window-level ones.
 _LOW_LEVEL = ("loudness", "centroid", "alpha_ratio", "hammarberg", "slope_0_500", "slope_500_1500",
-              *(f"mfcc{i}" for i in range(1, 7)), "flux", "flatness", "pitch_proxy")
+              *(f"mfcc{i}" for i in range(1, 7)), "flux", "flatness", "pitch", "harmonicity")
 VOICE_DESCRIPTORS = (*(f"{name}_{stat}" for name in _LOW_LEVEL for stat in ("mean", "std")),
-                     "loudness_p20", "loudness_p80", "pitch_proxy_active_mean", "pitch_proxy_active_std",
+                     "loudness_p20", "loudness_p80", "pitch_active_mean", "pitch_active_std",
                      "activity", "syllable_rate", "loudness_rise", "loudness_fall")
+_PITCH_RANGE_HZ = (70.0, 450.0)  # F0 candidates of the harmonic sieve
+_PITCH_CANDIDATES = 64
+_SIEVE_TOP_HZ = 1200.0  # harmonics above this are not resolved by 64 mel bands
+_SYLLABLE_PROMINENCE = 0.35  # a syllable's loudness peak stands this far above the window's median (3 dB)
 
 
 class VoiceFrontEnd(FrontEnd):
     """``log(mel + offset)`` windows ``[B, frames, bands]`` (HTK mel, magnitude) -> :data:`VOICE_DESCRIPTORS`
-    ``[B, 38]``.
+    ``[B, 40]``.
 
-    Frame-level descriptors (every 10 ms): loudness (log energy), spectral centroid (octaves above 125 Hz),
-    alpha ratio (energy below 1 kHz over 1-5 kHz), Hammarberg index (peak below 2 kHz over 2-5 kHz), spectral
-    slopes of 0-500 and 500-1500 Hz, MFCC 1-6, spectral flux, spectral flatness, and a pitch proxy (the
-    energy-weighted frequency of the 125-400 Hz bands, in octaves: low harmonics move with F0). Each is summarised
-    by its mean and standard deviation; loudness also by its 20th and 80th percentiles, the pitch proxy by its mean
-    and spread over active frames (loudness within 20 dB of the window's peak). Window-level: the fraction of
-    active frames, loudness peaks per second (a syllable rate), and the mean rise and fall of loudness.
+    Frame-level descriptors (every 10 ms): loudness (log energy), spectral centroid (octaves above the lowest
+    band), alpha ratio (energy below 1 kHz over 1-5 kHz), Hammarberg index (peak below 2 kHz over 2-5 kHz),
+    spectral slopes of 0-500 and 500-1500 Hz, MFCC 1-6, spectral flux, spectral flatness, pitch and harmonicity
+    from a harmonic sieve on the mel spectrum (the F0 candidate of 70-450 Hz whose harmonics below 1.2 kHz stand
+    highest above the valleys between them, in octaves above 70 Hz, and how high they stand, summed). Each is summarised
+    by its mean and standard deviation; loudness also by its 20th and 80th percentiles, pitch by its mean and
+    spread over active frames (loudness within 20 dB of the window's peak). Window-level: the fraction of active
+    frames, loudness peaks 3 dB above the window's median per second (a syllable rate), and the mean rise and fall
+    of loudness.
     """
 
     centres: torch.Tensor  # buffers
     dct: torch.Tensor
+    sieve: torch.Tensor
+    candidates: torch.Tensor
 
     def __init__(self, *, bands: int, fmin: float, fmax: float, hop_ms: float, log_offset: float):
         super().__init__()
@@ -104,6 +112,10 @@ class VoiceFrontEnd(FrontEnd):
         k = torch.arange(1, 7, dtype=torch.float32)[:, None]
         dct = torch.cos(math.pi / bands * (n + 0.5) * k) * math.sqrt(2.0 / bands)  # orthonormal DCT-II rows 1-6
         self.register_buffer("dct", dct, persistent=False)
+        edges = 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+        candidates = torch.logspace(math.log10(_PITCH_RANGE_HZ[0]), math.log10(_PITCH_RANGE_HZ[1]), _PITCH_CANDIDATES)
+        self.register_buffer("candidates", torch.log2(candidates / _PITCH_RANGE_HZ[0]), persistent=False)
+        self.register_buffer("sieve", _harmonic_sieve(candidates, edges), persistent=False)
         self.freeze()
 
     def _band(self, low: float, high: float) -> torch.Tensor:
@@ -140,11 +152,11 @@ class VoiceFrontEnd(FrontEnd):
         flux = F.pad(((x[:, 1:] - x[:, :-1]) ** 2).mean(-1), (1, 0))
         log_power = torch.log(power)
         flatness = log_power.mean(-1) - torch.log(power.mean(-1))
-        low = self._band(125, 400)
-        low_weights = power[..., low] / power[..., low].sum(-1, keepdim=True)
-        pitch = (low_weights * octaves[low]).sum(-1)
+        sieved = x @ self.sieve.T  # [B, T, candidates]
+        harmonicity, best = sieved.max(-1)
+        pitch = self.candidates[best]
         frame_level = torch.stack([loudness, centroid, alpha, hammarberg, slope(0, 500), slope(500, 1500),
-                                   *mfcc.unbind(-1), flux, flatness, pitch], dim=-1)  # [B, T, 15]
+                                   *mfcc.unbind(-1), flux, flatness, pitch, harmonicity], dim=-1)  # [B, T, 16]
         summary = torch.stack([frame_level.mean(1), frame_level.std(1, unbiased=False)], dim=-1).flatten(1)
 
         ordered = loudness.sort(dim=1).values
@@ -154,9 +166,11 @@ class VoiceFrontEnd(FrontEnd):
         count = active.sum(1).clamp_min(1.0)
         pitch_mean = (pitch * active).sum(1) / count
         pitch_std = (((pitch - pitch_mean[:, None]) ** 2 * active).sum(1) / count).sqrt()
-        smooth = F.avg_pool1d(loudness[:, None], 5, stride=1, padding=2, count_include_pad=False)[:, 0]
+        smooth = F.avg_pool1d(loudness[:, None], 7, stride=1, padding=3, count_include_pad=False)[:, 0]
         rise = smooth[:, 1:] - smooth[:, :-1]
-        peaks = ((rise[:, :-1] > 0) & (rise[:, 1:] <= 0)).float() * active[:, 1:-1]
+        median = ordered[:, (frames - 1) // 2, None]
+        prominent = smooth[:, 1:-1] > median + _SYLLABLE_PROMINENCE
+        peaks = ((rise[:, :-1] > 0) & (rise[:, 1:] <= 0) & prominent).float()
         window = frames * self.hop_s
         return torch.cat([summary, torch.stack([
             p20, p80, pitch_mean, pitch_std, active.mean(1), peaks.sum(1) / window,
@@ -171,6 +185,26 @@ def voice_frontend(mel_bands: int, data: Mapping[str, Any]) -> VoiceFrontEnd:
     ``mel_fmax``, ``mel_hop_ms``, ``mel_log_offset``)."""
     return VoiceFrontEnd(bands=int(mel_bands), fmin=float(data["mel_fmin"]), fmax=float(data["mel_fmax"]),
                          hop_ms=float(data["mel_hop_ms"]), log_offset=float(data["mel_log_offset"]))
+
+
+def _harmonic_sieve(candidates: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """``[candidates, bands]`` weights: for each F0, +1 for each of its
+    harmonics below :data:`_SIEVE_TOP_HZ` and -1 for each midpoint between them, spread over the mel bands whose
+    triangular filters they fall in, so that a log-mel frame times the weights is how far the harmonics stand
+    above the valleys, summed (the sum, not the mean, keeps an F0 from losing to its octave above, whose
+    harmonics are fewer and better resolved)."""
+    low, centre, high = edges[:-2], edges[1:-1], edges[2:]
+
+    def triangles(freqs: torch.Tensor) -> torch.Tensor:  # [n] -> [n, bands]
+        f = freqs[:, None]
+        return torch.clamp(torch.minimum((f - low) / (centre - low), (high - f) / (high - centre)), min=0.0)
+
+    rows = []
+    for f0 in candidates.tolist():
+        peaks = torch.arange(1, int(_SIEVE_TOP_HZ // f0) + 1, dtype=torch.float32) * f0
+        positive, negative = triangles(peaks).sum(0), triangles(peaks + f0 / 2).sum(0)
+        rows.append(positive - negative * positive.sum() / negative.sum())  # weights sum to 0: blind to loudness
+    return torch.stack(rows)
 
 
 def _hz_to_mel(hz: float) -> float:
