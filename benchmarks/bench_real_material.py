@@ -20,11 +20,13 @@ face crop, argmax over the six classes; its confidence is the chosen class's sha
 Voices alone (black frames, the speech as the track, at most the store's longest clip) have no emotion
 label: the table gives their answers and confidence (a neutral voice should get no confident emotion).
 
-Figures: answered (a decision at all; none when no face is found, or, for FER, none detected), early
-(the policy answered before the last step, where the answer is forced), accuracy over every labelled
-face (an unanswered face counts as wrong), mean confidence of the answers and its gap to the accuracy
-(positive: overconfident), and the largest share one class takes of the answers. Deterministic: the
-same files give the same figures.
+Figures: answered (a decision at all; none when no face is found in any frame, or, for FER, in the first
+one; with a voice track the recognizer then answers from the voice alone, and the table says how often),
+early (the policy answered before the last step, where the answer is forced), accuracy over every
+labelled face (an unanswered face counts as wrong), mean confidence of the answers and its gap to the
+accuracy (positive: overconfident), and the largest share one class takes of the answers. Neutral faces
+(none of the six classes is right) get the same figures but accuracy. Deterministic: the same files give
+the same figures.
 """
 
 from __future__ import annotations
@@ -322,6 +324,7 @@ def summarize(rows: list[dict[str, Any]], mode: str, classes: Sequence[str]) -> 
     top, top_n = counts.most_common(1)[0] if counts else ("-", 0)
     summary: dict[str, Any] = {
         "items": len(rows), "answered": len(given), "early": sum(a.early for a in given),
+        "from": dict(Counter("+".join(a.modalities) for a in given)),
         "mean_confidence": float(np.mean([a.confidence for a in given])) if given else None,
         "answers": {name: counts.get(name, 0) for name in classes}, "largest_class": top,
         "largest_share": top_n / len(given) if given else None}
@@ -381,6 +384,8 @@ def markdown(figures: dict[str, Any]) -> str:
     out = [f"## Real faces with a posed emotion ({material['faces']} photos, {material['people']} people: {labels})",
            "", f"Policy: {figures['policy']}. Chance 16.7 %; always naming the commonest label {100 * majority:.1f} %.",
            "", head, *(line(MODES[mode], faces[mode]) for mode in faces), "",
+           f"Face + voice: {faces['face+voice']['from'].get('audio', 0)} answers came from the voice alone "
+           "(no face found in any frame).", "",
            "Right / photos per class:", "", "| class | " + " | ".join(MODES[m] for m in faces) + " |",
            "|---|" + "---|" * len(faces)]
     for name in classes:
