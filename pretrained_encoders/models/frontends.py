@@ -77,6 +77,7 @@ VOICE_DESCRIPTORS = (*(f"{name}_{stat}" for name in _LOW_LEVEL for stat in ("mea
 _PITCH_RANGE_HZ = (70.0, 450.0)  # F0 candidates of the harmonic sieve
 _PITCH_CANDIDATES = 64
 _SIEVE_TOP_HZ = 1200.0  # harmonics above this are not resolved by 64 mel bands
+_FLOOR = 1e-3  # the log spectrum's floor, relative to the window's loudest band (-60 dB)
 _SYLLABLE_PROMINENCE = 0.35  # a syllable's loudness peak stands this far above the window's median (3 dB)
 
 
@@ -84,7 +85,11 @@ class VoiceFrontEnd(FrontEnd):
     """``log(mel + offset)`` windows ``[B, frames, bands]`` (HTK mel, magnitude) -> :data:`VOICE_DESCRIPTORS`
     ``[B, 40]``.
 
-    Frame-level descriptors (every 10 ms): loudness (log energy), spectral centroid (octaves above the lowest
+    Every descriptor is blind to the recording's gain (a microphone's level says nothing about emotion): the
+    window's magnitudes are floored at 60 dB below its loudest band before any logarithm, and loudness is
+    relative to the loudest frame.
+    Frame-level descriptors (every 10 ms): loudness (log energy, relative to the window's loudest frame),
+    spectral centroid (octaves above the lowest
     band), alpha ratio (energy below 1 kHz over 1-5 kHz), Hammarberg index (peak below 2 kHz over 2-5 kHz),
     spectral slopes of 0-500 and 500-1500 Hz, MFCC 1-6, spectral flux, spectral flatness, pitch and harmonicity
     from a harmonic sieve on the mel spectrum (the F0 candidate of 70-450 Hz whose harmonics below 1.2 kHz stand
@@ -126,10 +131,13 @@ class VoiceFrontEnd(FrontEnd):
         return inside
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
-        x = log_mel.float()  # [B, T, M]
-        power = (torch.exp(x) - self.log_offset).clamp_min(1e-6) ** 2
+        magnitude = (torch.exp(log_mel.float()) - self.log_offset).clamp_min(0.0)  # [B, T, M]
+        floor = magnitude.amax(dim=(1, 2), keepdim=True) * _FLOOR + 1e-12
+        x = torch.log(torch.maximum(magnitude, floor))  # a log spectrum whose shape does not depend on the gain
+        power = torch.exp(2 * x)
         total = power.sum(-1)
         loudness = 0.5 * torch.log(total)
+        loudness = loudness - loudness.amax(1, keepdim=True)  # relative to the window's loudest frame: gain-free
         octaves = torch.log2(self.centres / self.centres[0])
         centroid = (power * octaves).sum(-1) / total
 
@@ -162,7 +170,7 @@ class VoiceFrontEnd(FrontEnd):
         ordered = loudness.sort(dim=1).values
         frames = loudness.shape[1]
         p20, p80 = ordered[:, int(0.2 * (frames - 1))], ordered[:, int(0.8 * (frames - 1))]
-        active = (loudness > loudness.amax(1, keepdim=True) - math.log(10.0)).float()  # within 20 dB of the peak
+        active = (loudness > -math.log(10.0)).float()  # within 20 dB of the peak
         count = active.sum(1).clamp_min(1.0)
         pitch_mean = (pitch * active).sum(1) / count
         pitch_std = (((pitch - pitch_mean[:, None]) ** 2 * active).sum(1) / count).sqrt()
