@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m emo_online") 
     if args.seed is not None:
         torch.manual_seed(args.seed)
     camera = args.video is not None and args.video.isdigit() and not Path(args.video).exists()
-    options: dict[str, Any] = {"runtime": args.runtime}
+    options: dict[str, Any] = {"runtime": args.runtime, "familiarity": not args.no_familiarity}
     if camera:
         options["max_lag_s"] = CAMERA_MAX_LAG_S
     if args.utterance_s is not None:
@@ -302,6 +302,10 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                                                               "encoders and policies draw nothing at random)")
     parser.add_argument("--device", default="auto", metavar="DEVICE",
                         help="where torch runs: auto (a GPU when present) | cpu | cuda | cuda:N")
+    parser.add_argument("--no-familiarity", action="store_true",
+                        help="no familiarity gate: answer as the offline pipeline does, even on input unlike the "
+                             "training clips (by default an unfamiliar voice or face does not answer while the other "
+                             "modality can, and unfamiliar input lowers the confidence)")
     parser.add_argument("--no-progress", action="store_true", help="no status line on stderr")
     parser.add_argument("--describe", action="store_true",
                         help="print the recognizer's settings (policy, encoders, step rate, latency), then exit")

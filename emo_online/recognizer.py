@@ -49,6 +49,8 @@ __all__ = ["Decision", "StepRecord", "PolicyLike", "OnlineRecognizer"]
 
 AUDIO_TOLERANCE_S = 0.02  # audio timestamps this close to the running sample clock count as contiguous
 BOTH = ("audio", "visual")  # a voice and a face
+FRONTEND_OF = {"audio": "voice", "visual": "face"}
+FAMILIARITY_GATE = 1.5  # a modality more unfamiliar than this does not answer while another one can
 
 
 class PolicyLike(Protocol):
@@ -73,7 +75,8 @@ class Decision:
     latency_s: float  # algorithmic latency: how long after time_s the step's inputs are complete (0 without audio)
     compute_s: float  # wall time spent in the call that made the decision
     forced: bool  # made at the last step, where waiting is not allowed (or by finish())
-    modalities: tuple[str, ...] = BOTH  # what the probabilities came from (the temporal model's, or one head's)
+    modalities: tuple[str, ...] = BOTH  # what the probabilities came from (the temporal model's, or one modality's)
+    unfamiliarity: dict[str, float] = field(default_factory=dict)  # per modality: OnlineRecognizer.unfamiliarity
 
     @property
     def confidence(self) -> float:
@@ -144,6 +147,7 @@ class OnlineRecognizer:
         feature_dtype: np.dtype | type = np.float16,
         policy_name: str | None = None,
         runtime: str = "torch",
+        familiarity: bool = True,
     ) -> None:
         obs_mode = policy.spec.obs_mode
         if obs_mode not in OBS_MODES:
@@ -169,7 +173,8 @@ class OnlineRecognizer:
         self.max_lag_s = max_lag_s
         self.feature_dtype = np.dtype(feature_dtype)
         self.runtime = runtime
-        self._step = step_runner(encoders, runtime, self.modality if obs_mode == "frame" else None)
+        self.familiarity_gate = FAMILIARITY_GATE if familiarity else None
+        self._step = step_runner(encoders, runtime)
         self.reset()
         self.latency_s = self._sampler.mels.span / 2 / self.sample_rate - 0.5 / self.step_rate
         self._check_policy()
@@ -218,6 +223,8 @@ class OnlineRecognizer:
         self._audio_end = 0  # samples of the utterance pushed so far
         self._hears = audio
         self._face_seen = False  # a face was found at some step of this utterance
+        self._novelty = dict.fromkeys(BOTH, 0.0)  # summed novelty of each modality's front-end features
+        self._novel_steps = dict.fromkeys(BOTH, 0)
         self._last_frame: VideoFrame | None = None
         self._step.reset()
         self._finished = False
@@ -337,8 +344,13 @@ class OnlineRecognizer:
         for step in steps:
             self._face_seen = self._face_seen or step.face.found
             present = tuple(name for name, seen in zip(BOTH, (self._hears, self._face_seen), strict=True) if seen)
-            modalities = self.needs if set(self.needs) <= set(present) else present
-            parts = self._features(step, modalities)
+            outputs = self._step(step.mel, step.face.image)  # mel windows in float16, as ingest stores them
+            for name in present:
+                part = FRONTEND_OF[name]
+                self._novelty[name] += float(self.encoders.familiarity.novelty(part, outputs[part]))
+                self._novel_steps[name] += 1
+            modalities = self._answering(present)
+            parts = self._parts(outputs, modalities)
             obs = build_observation(self.obs_mode, fraction=min((step.index + 1) / self.horizon_steps, 1.0), **parts)
             final = step.index == self._total - 1
             action = self._act(obs, parts["probs"], final) if modalities else 0
@@ -348,17 +360,42 @@ class OnlineRecognizer:
                 return self._decide(step.index, parts["probs"], action, began, final, modalities)
         return None
 
-    def _features(self, step: Step, modalities: tuple[str, ...]) -> dict[str, np.ndarray]:
-        """Encoders and one step of the temporal models; the parts of the observation, rounded as the store
-        rounds them. When one modality answers (``modalities`` is not the temporal model's), ``probs`` are its
-        own temporal model's, and an absent modality's probabilities are uniform."""
-        outputs = self._step(step.mel, step.face.image)  # mel windows in float16, as ingest stores them
+    @property
+    def unfamiliarity(self) -> dict[str, float]:
+        """Per present modality, the mean novelty of its front-end features so far over the largest whole-clip
+        mean among the training clips (:class:`~pretrained_encoders.models.familiarity.Familiarity`): at most 1
+        on every training clip."""
+        return {name: self._novelty[name] / self._novel_steps[name] / self.encoders.familiarity.limit(
+            FRONTEND_OF[name]) for name in BOTH if self._novel_steps[name]}
+
+    def _answering(self, present: tuple[str, ...]) -> tuple[str, ...]:
+        """The modalities the answer comes from: the temporal model's when all of them are present and familiar
+        enough, else the present and familiar one (the least unfamiliar when none is)."""
+        if self.familiarity_gate is not None:
+            unfamiliar = self.unfamiliarity
+            familiar = tuple(name for name in present if unfamiliar[name] <= self.familiarity_gate)
+            present = familiar or tuple(sorted(present, key=unfamiliar.__getitem__)[:1])
+        return self.needs if set(self.needs) <= set(present) else present
+
+    def _parts(self, outputs: dict[str, np.ndarray], modalities: tuple[str, ...]) -> dict[str, np.ndarray]:
+        """The parts of the observation, rounded as the store rounds them. When one modality answers
+        (``modalities`` is not the temporal model's), ``probs`` are its own temporal model's, and an absent
+        modality's probabilities are uniform. With the familiarity gate on, the probabilities are tempered by
+        the answering modalities' unfamiliarity beyond 1 (a temperature of the largest of them)."""
+        k = len(self.class_names)
         if modalities != self.needs:
-            uniform = np.full(len(self.class_names), 1.0 / len(self.class_names), np.float32)
+            uniform = np.full(k, 1.0 / k, np.float32)
             for name in BOTH:
                 if name not in modalities:
                     outputs[f"probs_{name}"] = uniform
             outputs["probs"] = outputs[f"probs_{modalities[0]}"] if modalities else uniform
+        if self.familiarity_gate is not None and modalities:
+            unfamiliar = self.unfamiliarity
+            temperatures = {f"probs_{name}": unfamiliar.get(name, 1.0) for name in BOTH}
+            temperatures["probs"] = max(unfamiliar[name] for name in modalities)
+            for name, temperature in temperatures.items():
+                outputs[name] = _tempered(outputs[name], temperature)
+        outputs["frontend"] = np.concatenate([outputs[part] for part in FRONTEND_PARTS[self.modality]])
         names = ("probs", "probs_audio", "probs_visual") + (("frontend",) if self.obs_mode == "frame" else ())
         return {name: outputs[name].astype(self.feature_dtype).astype(np.float32) for name in names}
 
@@ -379,7 +416,8 @@ class OnlineRecognizer:
             emotion=self.class_names[k], class_index=k,
             probs={name: float(p) for name, p in zip(self.class_names, probs, strict=True)},
             step=index, time_s=(index + 1) / self.step_rate, latency_s=self.latency_s if self._hears else 0.0,
-            compute_s=time.perf_counter() - began, forced=final, modalities=modalities)
+            compute_s=time.perf_counter() - began, forced=final, modalities=modalities,
+            unfamiliarity={name: round(value, 4) for name, value in self.unfamiliarity.items()})
         return self.decision
 
     def _check_policy(self) -> None:
@@ -391,6 +429,16 @@ class OnlineRecognizer:
         if int(spec.obs_dim) != obs_dim or int(spec.num_classes) != k:
             raise ValueError(f"the policy acts on {spec.obs_mode!r} observations of {spec.obs_dim} values and "
                              f"{spec.num_classes} classes; these encoders give {obs_dim} values and {k} classes")
+
+
+def _tempered(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``probs`` flattened by ``temperature`` (no change at or below 1)."""
+    if temperature <= 1.0:
+        return probs
+    logits = np.log(np.clip(probs.astype(np.float64), 1e-12, None)) / temperature
+    flat = np.exp(logits - logits.max())
+    tempered: np.ndarray = (flat / flat.sum()).astype(np.float32)
+    return tempered
 
 
 def _mono(samples: np.ndarray) -> np.ndarray:

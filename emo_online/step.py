@@ -1,7 +1,8 @@
 """One online step of the encoders as a single forward pass, run by torch or by ONNX Runtime.
 
 :class:`StepModel` chains what a step needs (audio encoder, visual encoder, fusion network, one
-step of each modality's temporal model, and the front-end features of ``frame`` observations) into one module. :func:`step_runner` wraps it for a runtime:
+step of each modality's temporal model, and the store's front-end features) into one module.
+:func:`step_runner` wraps it for a runtime:
 
 - ``"torch"`` (the default) calls the module;
 - ``"onnx"`` exports it once to an ONNX graph (in memory, with torch's exporter) and runs that in
@@ -21,71 +22,89 @@ import logging
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
 import numpy as np
 import torch
 from torch import nn
 
 from emo_env.data.store import MODALITIES
-from emo_env.envs.observations import FRONTEND_PARTS
 from pretrained_encoders.encoders import Encoders
-from pretrained_encoders.models.frontends import FaceFrontEnd, voice_frontend
+from pretrained_encoders.models.frontends import FaceFrontEnd, FrontEndEncoder, voice_frontend
 
 __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxStep", "step_runner"]
 
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 INPUTS = ("mel", "face", "h", "c", "index")
-OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "frontend")
+OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "voice", "face")
 
 
 class StepModel(nn.Module):
     """The encoders of one online step in one forward.
 
     ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [3, 1, H], index float scalar)``
-    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, frontend [1, D])``: the calibrated
-    probabilities of the temporal model of the default modality, of the voice's and of the face's after this
-    step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), and the store's
-    front-end features of ``frame_modality`` (voice descriptors, face network features, or both; an empty
-    ``[1, 0]`` when None).
+    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, voice [1, 40], face [1, 135])``: the
+    calibrated probabilities of the temporal model of the default modality, of the voice's and of the face's
+    after this step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), and the
+    store's front-end features of the step (voice descriptors, face network features). An encoder that sits on
+    the same front end reuses its features.
     """
 
-    def __init__(self, encoders: Encoders, frame_modality: str | None = None) -> None:
+    def __init__(self, encoders: Encoders) -> None:
         super().__init__()
         self.modality = encoders.modality
         self.audio, self.visual, self.fusion = encoders.audio, encoders.visual, encoders.fusion
-        self.temporals = nn.ModuleList(encoders.temporals[m] for m in MODALITIES)
-        parts = FRONTEND_PARTS[frame_modality] if frame_modality else ()
+        self.temporals = [encoders.temporals[m] for m in MODALITIES]
+        for m, temporal in zip(MODALITIES, self.temporals, strict=True):
+            self.add_module(f"temporal_{m}", temporal)
         spec = encoders.spec
-        self.voice = voice_frontend(int(spec["mel_bands"]), spec["data"]) if "voice" in parts else None
-        self.face = FaceFrontEnd().to(next(encoders.fusion.parameters()).device) if "face" in parts else None
+        device = next(encoders.fusion.parameters()).device
+        self.voice = _shared(encoders.audio, voice_frontend(int(spec["mel_bands"]), spec["data"]).to(device))
+        self.face = _shared(encoders.visual, FaceFrontEnd().to(device))
+        self.audio_on_voice = self.voice is getattr(encoders.audio, "frontend", None)
+        self.visual_on_face = self.face is getattr(encoders.visual, "frontend", None)
 
     def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
                 index: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        audio, visual = self.audio(mel)[0], self.visual(face)[0]
-        embeddings = {"audio": audio, "visual": visual, "fusion": self.fusion(audio, visual)[0]}
-        probs, hs, cs = {}, [], []
+        voice, seen = self.voice(mel), self.face(face)
+        audio = cast(FrontEndEncoder, self.audio).top(voice)[0] if self.audio_on_voice else self.audio(mel)[0]
+        visual = cast(FrontEndEncoder, self.visual).top(seen)[0] if self.visual_on_face else self.visual(face)[0]
+        embeddings: dict[str, torch.Tensor] = {"audio": audio, "visual": visual,
+                                               "fusion": self.fusion(audio, visual)[0]}
+        probs: dict[str, torch.Tensor] = {}
+        hs, cs = [], []
         for i, (m, temporal) in enumerate(zip(MODALITIES, self.temporals, strict=True)):
             probs[m], _, h_m, c_m = temporal.advance(embeddings[m], h[i : i + 1], c[i : i + 1], index)
             hs.append(h_m)
             cs.append(c_m)
-        frontend = [part(x) for part, x in ((self.voice, mel), (self.face, face)) if part is not None]
-        features = torch.cat(frontend, dim=-1) if frontend else mel.new_zeros((1, 0), dtype=torch.float32)
-        return (probs[self.modality], probs["audio"], probs["visual"], torch.cat(hs), torch.cat(cs), features)
+        return (probs[self.modality], probs["audio"], probs["visual"], torch.cat(hs), torch.cat(cs), voice.float(),
+                seen.float())
+
+
+def _shared(encoder: nn.Module, frontend: nn.Module) -> nn.Module:
+    """``encoder``'s own front end when it computes the same as ``frontend`` (same class and tensors), else
+    ``frontend``."""
+    own = getattr(encoder, "frontend", None)
+    if type(own) is not type(frontend):
+        return frontend
+    mine, theirs = dict(own.named_buffers()) | dict(own.named_parameters()), (
+        dict(frontend.named_buffers()) | dict(frontend.named_parameters()))
+    same = mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k].to(mine[k].device)) for k in mine)
+    return own if same else frontend
 
 
 class StepRunner(ABC):
     """Runs :class:`StepModel` one step at a time and carries the temporal states between steps.
 
     ``runner(mel, face)`` takes the step's log-mel window ``[F, M]`` and face crop ``uint8 [S, S, 3]``
-    and returns float32 arrays ``probs``, ``probs_audio``, ``probs_visual`` ``[K]`` and ``frontend`` ``[D]``;
-    :meth:`reset` starts a new sequence.
+    and returns float32 arrays ``probs``, ``probs_audio``, ``probs_visual`` ``[K]``, ``voice`` and ``face``
+    (the front-end features); :meth:`reset` starts a new sequence.
     """
 
     def __init__(self, model: StepModel) -> None:
         self.model = model.eval()
-        self.hidden_size = model.temporals[0].lstm.hidden_size
+        self.hidden_size = int(model.temporals[0].lstm.hidden_size)
         self.reset()
 
     def reset(self) -> None:
@@ -167,11 +186,11 @@ def _quiet_export() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def step_runner(encoders: Encoders, runtime: str = "torch", frame_modality: str | None = None) -> StepRunner:
+def step_runner(encoders: Encoders, runtime: str = "torch") -> StepRunner:
     """A :class:`StepRunner` of ``encoders`` in ``runtime`` (one of :data:`RUNTIMES`)."""
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
-    model = StepModel(encoders, frame_modality)
+    model = StepModel(encoders)
     if runtime == "torch":
         return TorchStep(model)
     spec = encoders.spec

@@ -14,15 +14,16 @@ from torch import nn
 
 from emo_env.artifacts import CheckpointError, load_safe, save_atomic
 
-from .models import MODALITIES, FusionNet, TemporalModel, build_model
+from .models import MODALITIES, Familiarity, FusionNet, TemporalModel, build_model
 
-__all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "KINDS", "Encoders", "save_encoders", "load_encoders", "state_checksum"]
+__all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "KINDS", "Encoders", "save_encoders", "load_encoders",
+           "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
 ENCODERS_VERSION = 4  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
-# 4: front ends (voice descriptors, FER2013 face network) and one calibrated temporal model per modality
+# 4: front ends (voice descriptors, FER2013 face network), one calibrated temporal model per modality, familiarity
 TEMPORAL_KINDS = tuple(f"temporal_{m}" for m in MODALITIES)
-KINDS = ("audio", "visual", "fusion", *TEMPORAL_KINDS)
+KINDS = ("audio", "visual", "fusion", *TEMPORAL_KINDS, "familiarity")
 REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made it (--resume reuses its checkpoints)"
 
 
@@ -32,7 +33,8 @@ class Encoders:
 
     ``spec`` holds the architectures and dims, ``class_names``, the default ``modality``, and the ``data``
     parameters of the steps (step rate, face size, log-mel settings). ``temporals`` holds one calibrated temporal
-    model per modality (audio, visual, fusion); :attr:`temporal` is the default modality's.
+    model per modality (audio, visual, fusion); :attr:`temporal` is the default modality's. ``familiarity``
+    says how unlike the training clips a stream's front-end features are.
     """
 
     spec: dict[str, Any]
@@ -40,6 +42,7 @@ class Encoders:
     visual: nn.Module
     fusion: FusionNet
     temporals: dict[str, TemporalModel]
+    familiarity: Familiarity
 
     @property
     def modality(self) -> str:
@@ -53,7 +56,7 @@ class Encoders:
     def models(self) -> dict[str, nn.Module]:
         """Every model by its kind in ``encoders.pt`` (:data:`KINDS`)."""
         return {"audio": self.audio, "visual": self.visual, "fusion": self.fusion} | {
-            f"temporal_{m}": model for m, model in self.temporals.items()}
+            f"temporal_{m}": model for m, model in self.temporals.items()} | {"familiarity": self.familiarity}
 
     @property
     def class_names(self) -> list[str]:

@@ -29,7 +29,8 @@ from .calibration import ECE_BINS, apply_calibration, calibration_table, fit_cal
 from .cascade import CascadeResult, compute_frontend_features, train_cascade
 from .data import Corpus
 from .encoders import save_encoders, state_checksum
-from .models import MODALITIES, TemporalModel
+from .models import MODALITIES, Familiarity, TemporalModel
+from .models.familiarity import FAMILIARITY_PARTS
 from .models.frontends import VOICE_DESCRIPTORS, FaceFrontEnd, voice_frontend
 from .models.temporal import CALIBRATION_FIELDS
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
@@ -130,18 +131,22 @@ def pretrain(
     steps = step_indices(corpus.lengths)
     train_rows = corpus.rows(train)
     row_labels = corpus.row_labels().numpy()
-    calibrations = {m: (fit_calibration(beliefs[m][train_rows], row_labels[train_rows], steps[train_rows])
-                        if folds else (0.0,) * len(CALIBRATION_FIELDS)) for m in MODALITIES}
-    calibrated = {m: apply_calibration(beliefs[m], calibrations[m], steps) for m in MODALITIES}
+    calibrations: dict[str, tuple[float, ...]] = {}
+    for m in MODALITIES:
+        calibrations[m] = (fit_calibration(beliefs[m][train_rows], row_labels[train_rows], steps[train_rows])
+                           if folds else (0.0,) * len(CALIBRATION_FIELDS))
+    calibrated: dict[str, np.ndarray] = {m: apply_calibration(beliefs[m], calibrations[m], steps) for m in MODALITIES}
     uncalibrated, calibration = beliefs[settings.modality], calibrations[settings.modality]
     features = {name: calibrated[m or settings.modality] for name, m in BELIEF_FEATURES.items()}
     features |= {name: frontend[name].numpy() for name in FRONTEND_FEATURES.values()}
     temporals = {f"temporal_{m}": cast(TemporalModel, full.models[f"temporal:{m}"]) for m in MODALITIES}
+    familiarity = Familiarity.fit({name: features[name][train_rows] for name in FRONTEND_FEATURES.values()},
+                                  _offsets(corpus, train))
     for m in MODALITIES:
         temporals[f"temporal_{m}"].calibration.copy_(torch.tensor(calibrations[m]))
     encoders_path = run_dir / ENCODERS_FILE
     checksum = save_encoders(encoders_path, {kind: full.models[kind] for kind in ("audio", "visual", "fusion")}
-                             | temporals, spec)
+                             | temporals | {"familiarity": familiarity}, spec)
     metadata = {
         "config": dict(config),
         "code_version": __version__,
@@ -157,6 +162,7 @@ def pretrain(
         "calibration": list(calibration),
         "modality_calibration": {m: list(calibrations[m]) for m in MODALITIES},
         "frontends": {name: _frontend_description(kind, spec) for kind, name in FRONTEND_FEATURES.items()},
+        "familiarity_limits": dict(zip(FAMILIARITY_PARTS, familiarity.limits.tolist(), strict=True)),
     }
     write_store(store_path, class_names=corpus.class_names, step_rate=float(data_params["step_rate"]),
                 modality=settings.modality, clip_ids=corpus.clip_ids, speakers=corpus.speakers, labels=corpus.labels,
@@ -186,7 +192,8 @@ def pretrain(
 def _gather_beliefs(corpus: Corpus,
                     results: Mapping[str, tuple[CascadeResult | None, np.ndarray]]) -> dict[str, np.ndarray]:
     """Each modality's temporal beliefs, float32 ``[steps, K]``: each cascade's outputs on the clips it exports."""
-    beliefs = {m: np.zeros((int(corpus.offsets[-1]), corpus.num_classes), np.float32) for m in MODALITIES}
+    beliefs: dict[str, np.ndarray] = {m: np.zeros((int(corpus.offsets[-1]), corpus.num_classes), np.float32)
+                                      for m in MODALITIES}
     for result, export_clips in results.values():
         assert result is not None
         rows = corpus.rows(export_clips)
@@ -201,15 +208,12 @@ def store_frontend_features(corpus: Corpus, spec: Mapping[str, Any], device: tor
     (the bundled FER2013 mini-Xception's features of the face crop), whatever the cascade's architectures.
     Clips in ``cache`` (clip id -> features) are not computed again; the others are added to it."""
     cache = {} if cache is None else cache
-    missing = np.array([c for c, clip_id in enumerate(corpus.clip_ids) if clip_id not in cache], dtype=np.int64)
-    if len(missing):
-        rows = corpus.rows(missing)
-        computed = {"voice": compute_frontend_features(voice_frontend(int(spec["mel_bands"]), spec["data"]),
-                                                       corpus.mels[rows], device),
-                    "face": compute_frontend_features(FaceFrontEnd(), corpus.faces[rows], device)}
-        starts = np.concatenate([[0], np.cumsum(corpus.lengths[missing])])
-        for i, c in enumerate(missing):
-            cache[corpus.clip_ids[c]] = {name: value[starts[i]:starts[i + 1]] for name, value in computed.items()}
+    voice, face = voice_frontend(int(spec["mel_bands"]), spec["data"]), FaceFrontEnd()
+    for c, clip_id in enumerate(corpus.clip_ids):  # clip by clip: a clip's features do not depend on the others
+        if clip_id not in cache:
+            rows = slice(int(corpus.offsets[c]), int(corpus.offsets[c + 1]))
+            cache[clip_id] = {"voice": compute_frontend_features(voice, corpus.mels[rows], device),
+                              "face": compute_frontend_features(face, corpus.faces[rows], device)}
     return {name: torch.cat([cache[clip_id][name] for clip_id in corpus.clip_ids]) for name in ("voice", "face")}
 
 
@@ -222,7 +226,7 @@ def _uses_store_frontend(settings: PretrainSettings, kind: str) -> bool:
 
 def _frontend_description(kind: str, spec: Mapping[str, Any]) -> str:
     if kind == "audio":
-        return f"{len(VOICE_DESCRIPTORS)} voice descriptors of the log-mel window (pretrained_encoders.models.frontends)"
+        return f"{len(VOICE_DESCRIPTORS)} voice descriptors of the log-mel window (VoiceFrontEnd)"
     return "the bundled FER2013 mini-Xception's 128 pooled features and 7 class log-probabilities"
 
 
@@ -234,13 +238,12 @@ def _offsets(corpus: Corpus, clips: np.ndarray) -> np.ndarray:
 def _train(corpus: Corpus, fit_clips: np.ndarray, val_clips: np.ndarray, export_clips: np.ndarray,
            settings: PretrainSettings, spec: dict[str, Any], name: str, modalities: Sequence[str],
            cached: Mapping[str, torch.Tensor], run_dir: Path, device: torch.device, epoch_scale: float, *,
-           progress: bool,
-           threads: int | None = None) -> CascadeResult | None:
+           progress: bool, threads: int | None = None) -> CascadeResult | None:
     if threads is not None:
         torch.set_num_threads(threads)
     return train_cascade(corpus, fit_clips, val_clips, export_clips, settings, spec, name=name,
-                         temporal_modalities=modalities, frontend_features=cached, run_dir=run_dir, device=device, epoch_scale=epoch_scale,
-                         progress=progress)
+                         temporal_modalities=modalities, frontend_features=cached, run_dir=run_dir,
+                         device=device, epoch_scale=epoch_scale, progress=progress)
 
 
 def _train_in_processes(jobs: list[tuple], workers: int, progress: bool) -> list[CascadeResult | None]:

@@ -188,7 +188,7 @@ def test_mel_warp_moves_energy_along_the_mel_axis():
 
 
 def _models(seed: int = 0) -> dict[str, torch.nn.Module]:
-    models = {kind: built(kind, seed) for kind in ("audio", "visual", "fusion")}
+    models = {kind: built(kind, seed) for kind in ("audio", "visual", "fusion", "familiarity")}
     return models | {f"temporal_{m}": built("temporal", seed + i) for i, m in enumerate(("audio", "visual", "fusion"))}
 
 

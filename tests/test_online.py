@@ -36,16 +36,18 @@ def random_encoders(seed: int = 0, visual_arch: str = "compact", audio_arch: str
             "embed_dim": 16, "hidden_dim": 12, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
             "data": asdict(IngestParams())}
     torch.manual_seed(seed)
-    models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion")}
+    models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion", "familiarity")}
     temporals = {m: build_model("temporal", spec).eval() for m in ("audio", "visual", "fusion")}
     return Encoders(spec, temporals=temporals, **models)
 
 
 def recognizer(threshold: float = NEVER, visual_arch: str = "compact", **options) -> OnlineRecognizer:
-    """Untrained encoders and the threshold baseline on ``probs`` observations."""
+    """Untrained encoders and the threshold baseline on ``probs`` observations (no familiarity gate: untrained
+    encoders know no training clips)."""
     k = len(CLASSES)
     policy = ThresholdPolicy(PolicySpec("probs", k + 1, k), {"threshold": threshold}, device="cpu")
-    return OnlineRecognizer(random_encoders(visual_arch=visual_arch), policy, horizon_steps=HORIZON, **options)
+    return OnlineRecognizer(random_encoders(visual_arch=visual_arch), policy, horizon_steps=HORIZON,
+                            **{"familiarity": False, **options})
 
 
 class Clip:
@@ -251,7 +253,7 @@ def test_out_of_order_frames_are_dropped_and_bad_input_is_a_clear_error(clips):
 
 def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
     encoders = random_encoders(visual_arch="fer2013", audio_arch="descriptors")
-    runner = step_runner(encoders, "torch", frame_modality="fusion")
+    runner = step_runner(encoders, "torch")
     rng = np.random.default_rng(0)
     states: dict[str, object] = {m: None for m in ("audio", "visual", "fusion")}
     for _ in range(4):
@@ -265,10 +267,10 @@ def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
             probs = {}
             for m, x in embeddings.items():
                 probs[m], _, states[m] = encoders.temporals[m].step(x, states[m])
-            frontend = torch.cat([encoders.audio.frontend(mels), encoders.visual.frontend(faces)], dim=1)
+            voice, seen = encoders.audio.frontend(mels), encoders.visual.frontend(faces)
         for name, m in (("probs", "fusion"), ("probs_audio", "audio"), ("probs_visual", "visual")):
             assert np.array_equal(out[name], probs[m][0].numpy())
-        np.testing.assert_allclose(out["frontend"], frontend[0].numpy(), rtol=1e-6, atol=1e-6)
+        assert np.array_equal(out["voice"], voice[0].numpy()) and np.array_equal(out["face"], seen[0].numpy())
 
 
 @pytest.mark.parametrize("visual_arch", ["compact", "fer2013"])

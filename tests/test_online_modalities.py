@@ -39,6 +39,19 @@ def blank_frames(source: Path, path: Path) -> Path:
     return write_video(path, frames=black, fps=round(1 / frames[0].duration), audio=audio)
 
 
+def other_sound(source: Path, path: Path, *, black: bool = False) -> Path:
+    """``source``'s frames (or black ones) with a sound unlike any voice trained on: rising and falling chirps
+    in loud noise."""
+    items = list(read_media(source))
+    frames = np.stack([item.image for item in items if isinstance(item, VideoFrame)])
+    duration = sum(item.samples.size for item in items if not isinstance(item, VideoFrame)) / 16000
+    t = np.arange(round(duration * 16000)) / 16000
+    chirp = np.sin(2 * np.pi * (300 * t + 900 * np.abs(np.sin(1.5 * np.pi * t)) * t))
+    audio = (0.3 * chirp + 0.3 * np.random.default_rng(0).standard_normal(t.size)).astype(np.float32)
+    frames = np.zeros_like(frames) if black else frames
+    return write_video(path, frames=frames, fps=round(len(frames) / duration), audio=audio)
+
+
 @pytest.fixture(scope="module")
 def clips(tiny_corpus) -> pd.DataFrame:
     """One clip per emotion of the tiny corpus: its path and label."""
@@ -86,8 +99,26 @@ def test_face_alone_and_voice_alone_name_the_emotion_and_say_where_it_came_from(
 def test_both_modalities_answer_from_the_temporal_model(clips, bundled):
     decision = play_file(bundled, clips["path"].iloc[0], fast=True, report=lambda d: None)
     assert decision is not None and decision.modalities == ("audio", "visual")
+    assert set(decision.unfamiliarity) == {"audio", "visual"} and max(decision.unfamiliarity.values()) <= 1.5
     last = bundled.history[-1].probs.tolist()
     assert decision.probs == pytest.approx(dict(zip(bundled.class_names, last, strict=True)))
+
+
+def test_an_unfamiliar_voice_leaves_the_answer_to_a_familiar_face(clips, bundled, tmp_path):
+    path = other_sound(clips["path"].iloc[0], tmp_path / "chirps.mp4")
+    decision = play_file(bundled, path, fast=True, report=lambda d: None)
+    assert decision is not None and decision.modalities == ("visual",)
+    assert decision.unfamiliarity["audio"] > 1.5 >= decision.unfamiliarity["visual"]
+    ungated = OnlineRecognizer.from_default(familiarity=False)
+    assert play_file(ungated, path, fast=True, report=lambda d: None).modalities == ("audio", "visual")
+
+
+def test_confidence_falls_on_an_unfamiliar_voice_alone(clips, bundled, tmp_path):
+    path = other_sound(clips["path"].iloc[0], tmp_path / "chirps_alone.mp4", black=True)
+    gated = play_file(bundled, path, fast=True, report=lambda d: None)
+    ungated = play_file(OnlineRecognizer.from_default(familiarity=False), path, fast=True, report=lambda d: None)
+    assert gated.modalities == ungated.modalities == ("audio",) and gated.unfamiliarity["audio"] > 1.0
+    assert gated.confidence < ungated.confidence
 
 
 def test_no_face_and_no_audio_is_a_one_line_error(tmp_path, capsys):

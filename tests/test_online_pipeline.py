@@ -78,7 +78,7 @@ def test_recognizer_decides_as_the_offline_pipeline(tiny_run, obs_mode, runtime)
               else ThresholdPolicy(spec, {"threshold": spread_threshold(store)}, device="cpu"))
     offline = evaluate(policy, {"store": store, "obs_mode": obs_mode}, split="eval").episodes.set_index("clip_id")
     rec = OnlineRecognizer(load_encoders(tiny_run.encoders), policy, horizon_steps=horizon_steps(store),
-                           runtime=runtime)
+                           runtime=runtime, familiarity=False)  # the offline pipeline has no familiarity gate
     steps_seen = []
     for clip in store.clip_indices("eval"):
         clip_id = store.clip_ids[clip]
@@ -102,7 +102,7 @@ def test_from_run_and_cli_give_the_runs_decisions(tiny_run, tmp_path, capsys):
     episodes = pd.read_csv(run_dir / "episodes.csv").set_index("clip_id")
     capsys.readouterr()
 
-    rec = OnlineRecognizer.from_run(run_dir)
+    rec = OnlineRecognizer.from_run(run_dir, familiarity=False)
     assert rec.horizon_steps == rec.total_steps == store.lengths.max()  # a live utterance lasts at most that
     clip_id = episodes.index[0]
     decision = play_file(rec, tiny_run.videos[clip_id], fast=True, report=lambda d: None)
@@ -111,7 +111,8 @@ def test_from_run_and_cli_give_the_runs_decisions(tiny_run, tmp_path, capsys):
 
     out = tmp_path / "annotated.mp4"
     video = str(tiny_run.videos[clip_id])
-    assert online_cli([video, "--run", str(run_dir), "--json", "--fast", "--out", str(out)]) == 0
+    assert online_cli([video, "--run", str(run_dir), "--json", "--fast", "--no-familiarity",
+                       "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (printed["step"], printed["class_index"], printed["emotion"]) == (
         decision.step, decision.class_index, decision.emotion)

@@ -11,22 +11,26 @@ from torch import nn
 from emo_env.data.store import MODALITIES
 
 from .audio import AUDIO_ARCHS, build_audio_encoder
+from .familiarity import Familiarity
+from .frontends import FRONTEND_DIMS
 from .fusion import FusedEncoder, FusionNet
 from .temporal import TemporalModel, TemporalState
 from .visual import VISUAL_ARCHS, build_visual_encoder
 
 __all__ = [
-    "AUDIO_ARCHS", "VISUAL_ARCHS", "MODALITIES", "FusionNet", "FusedEncoder", "TemporalModel", "TemporalState",
+    "AUDIO_ARCHS", "VISUAL_ARCHS", "MODALITIES", "Familiarity", "FusionNet", "FusedEncoder", "TemporalModel",
+    "TemporalState",
     "build_audio_encoder", "build_visual_encoder", "build_model",
 ]
 
 
 def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None = None) -> nn.Module:
-    """Build model ``kind`` (``audio``, ``visual``, ``fusion`` or ``temporal``) from ``spec``.
+    """Build model ``kind`` (``audio``, ``visual``, ``fusion``, ``temporal`` or ``familiarity``) from ``spec``.
 
     ``spec`` keys: ``audio_arch``, ``visual_arch``, ``embed_dim``, ``hidden_dim``, ``class_names``,
-    ``mel_frames``, ``mel_bands``, ``data`` (the ingest settings: log-mel parameters). ``weights``: a local pretrained file for the audio or visual encoder
-    (see :func:`build_audio_encoder` and :func:`build_visual_encoder`), loaded before training.
+    ``mel_frames``, ``mel_bands``, ``data`` (the ingest settings: log-mel parameters). ``weights``: a local
+    pretrained file for the audio or visual encoder (see :func:`build_audio_encoder` and
+    :func:`build_visual_encoder`), loaded before training.
     """
     num_classes = len(spec["class_names"])
     embed_dim = int(spec["embed_dim"])
@@ -41,4 +45,6 @@ def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None =
         return FusionNet(embed_dim, int(spec["hidden_dim"]), num_classes)
     if kind == "temporal":
         return TemporalModel(embed_dim, int(spec["hidden_dim"]), num_classes)
-    raise ValueError(f"unknown model kind {kind!r} (known: audio, visual, fusion, temporal)")
+    if kind == "familiarity":
+        return Familiarity(FRONTEND_DIMS["voice"], FRONTEND_DIMS["face"])
+    raise ValueError(f"unknown model kind {kind!r} (known: audio, visual, fusion, temporal, familiarity)")

@@ -24,8 +24,8 @@ from torch import nn
 
 from .fer_xception import FER2013_CLASSES, FER_FEATURE_DIM, FER_INPUT_SIZE, load_mini_xception
 
-__all__ = ["FrontEnd", "FaceFrontEnd", "VoiceFrontEnd", "EncoderTop", "FrontEndEncoder", "VOICE_DESCRIPTORS", "FRONTEND_DIMS",
-           "voice_frontend"]
+__all__ = ["FrontEnd", "FaceFrontEnd", "VoiceFrontEnd", "EncoderTop", "FrontEndEncoder", "VOICE_DESCRIPTORS",
+           "FRONTEND_DIMS", "voice_frontend"]
 
 
 class FrontEnd(nn.Module):
