@@ -61,7 +61,7 @@ def test_spaces_metadata_and_make_vec(tiny_store):
     assert envs.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
     assert envs.single_observation_space == single.observation_space
     assert envs.single_action_space == single.action_space
-    assert envs.observation_space.shape == (5, 15) and envs.action_space == gym.spaces.MultiDiscrete([7] * 5)
+    assert envs.observation_space.shape == (5, 7) and envs.action_space == gym.spaces.MultiDiscrete([7] * 5)
     obs, infos = envs.reset(seed=0)
     assert obs.dtype == np.float32 and obs in envs.observation_space
     assert infos["action_mask"].dtype == np.int8 and infos["action_mask"].shape == (5, 7)

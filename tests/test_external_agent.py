@@ -101,7 +101,7 @@ def test_train_agent_trains_saves_and_reloads_the_readme_agent(workdir, tiny_sto
             "--set", "agent.total_steps=1"]
     assert main(args) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["agent"] == "my_agent:MyAgent" and report["obs_mode"] == "belief"  # env.obs_mode
+    assert report["agent"] == "my_agent:MyAgent" and report["obs_mode"] == "probs"  # env.obs_mode
     policy = load_policy(out / "policy.pt", device="cpu")
     cls = get_agent("my_agent:MyAgent")
     assert type(policy) is cls and policy.margin in cls.Config().candidates

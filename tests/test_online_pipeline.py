@@ -137,7 +137,6 @@ def test_from_run_checks_the_encoders_against_the_store(tiny_run, tmp_path):
     with torch.no_grad():
         encoders.temporal.head.bias.add_(1.0)
     other = tmp_path / "other.pt"
-    save_encoders(other, {kind: getattr(encoders, kind) for kind in ("audio", "visual", "fusion", "temporal")},
-                  encoders.spec)
+    save_encoders(other, encoders.models(), encoders.spec)
     with pytest.raises(CheckpointError, match="not the encoders that exported"):
         OnlineRecognizer.from_run(run_dir, encoders=other)

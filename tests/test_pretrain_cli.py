@@ -86,11 +86,12 @@ def test_shipped_bundle_is_the_documented_default_run():
     assert encoders.modality == store.modality == "fusion" and encoders.class_names == store.class_names
     assert IngestParams.from_section(encoders.spec["data"]) == ingest_params(run_config)  # what online steps use
     assert set(np.array(store.speakers)[store.split == 1]) == {"s8"} and store.num_clips == 480
-    # the exported held-out beliefs are the bundled temporal model run on the exported fusion embeddings
+    # the exported held-out beliefs are the bundled encoders run on the exported front-end features
     for clip in store.clip_indices("eval")[:5]:
+        voice, face = (torch.from_numpy(store.clip_feature(name, clip).astype(np.float32)) for name in ("voice", "face"))
         with torch.no_grad():
-            hidden, logits = encoders.temporal(
-                torch.from_numpy(store.clip_feature("fusion", clip).astype(np.float32))[None])
+            fused = encoders.fusion(encoders.audio.top(voice)[0], encoders.visual.top(face)[0])[0]
+            hidden, logits = encoders.temporal(fused[None])
         np.testing.assert_allclose(store.clip_feature("probs", clip).astype(np.float32),
                                    torch.softmax(logits[0], -1).numpy(), atol=0.02)
 

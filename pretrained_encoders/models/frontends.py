@@ -67,13 +67,13 @@ class FaceFrontEnd(FrontEnd):
         return torch.cat([feature_map.mean(dim=(2, 3)), torch.log_softmax(logits, dim=-1)], dim=-1)
 
 
-# The descriptors, in the order of VoiceFrontEnd's output: each low-level descriptor's mean and standard deviation
-# over the window, then the window-level ones.
 _LOW_LEVEL = ("loudness", "centroid", "alpha_ratio", "hammarberg", "slope_0_500", "slope_500_1500",
               *(f"mfcc{i}" for i in range(1, 7)), "flux", "flatness", "pitch", "harmonicity")
 VOICE_DESCRIPTORS = (*(f"{name}_{stat}" for name in _LOW_LEVEL for stat in ("mean", "std")),
                      "loudness_p20", "loudness_p80", "pitch_active_mean", "pitch_active_std",
                      "activity", "syllable_rate", "loudness_rise", "loudness_fall")
+"""The names of :class:`VoiceFrontEnd`'s outputs, in order: each frame-level descriptor's mean and standard
+deviation over the window, then the window-level ones."""
 _PITCH_RANGE_HZ = (70.0, 450.0)  # F0 candidates of the harmonic sieve
 _PITCH_CANDIDATES = 64
 _SIEVE_TOP_HZ = 1200.0  # harmonics above this are not resolved by 64 mel bands
@@ -104,6 +104,13 @@ class VoiceFrontEnd(FrontEnd):
     dct: torch.Tensor
     sieve: torch.Tensor
     candidates: torch.Tensor
+    octaves: torch.Tensor
+    band_50_1000: torch.Tensor
+    band_1000_5000: torch.Tensor
+    band_0_2000: torch.Tensor
+    band_2000_5000: torch.Tensor
+    slope_0_500: torch.Tensor
+    slope_500_1500: torch.Tensor
 
     def __init__(self, *, bands: int, fmin: float, fmax: float, hop_ms: float, log_offset: float):
         super().__init__()
@@ -121,14 +128,30 @@ class VoiceFrontEnd(FrontEnd):
         candidates = torch.logspace(math.log10(_PITCH_RANGE_HZ[0]), math.log10(_PITCH_RANGE_HZ[1]), _PITCH_CANDIDATES)
         self.register_buffer("candidates", torch.log2(candidates / _PITCH_RANGE_HZ[0]), persistent=False)
         self.register_buffer("sieve", _harmonic_sieve(candidates, edges), persistent=False)
+        self.register_buffer("octaves", torch.log2(centres / centres[0]), persistent=False)
+        # the bands of each descriptor, fixed here so that ONNX export meets no data-dependent branch
+        for low, high in ((50, 1000), (1000, 5000), (0, 2000), (2000, 5000)):
+            self.register_buffer(f"band_{low}_{high}", self._band(low, high), persistent=False)
+        for low, high in ((0, 500), (500, 1500)):
+            self.register_buffer(f"slope_{low}_{high}", self._slope_weights(low, high), persistent=False)
         self.freeze()
 
     def _band(self, low: float, high: float) -> torch.Tensor:
-        inside = (self.centres >= low) & (self.centres < high)
-        if not bool(inside.any()):  # a band range outside the mel range: the nearest band stands in
-            inside = torch.zeros_like(inside)
-            inside[int(torch.argmin((self.centres - (low + high) / 2).abs()))] = True
+        """Indices of the bands whose centres lie in ``[low, high)`` Hz; the nearest band when none does."""
+        inside = ((self.centres >= low) & (self.centres < high)).nonzero().flatten()
+        if inside.numel() == 0:
+            inside = torch.argmin((self.centres - (low + high) / 2).abs()).reshape(1)
         return inside
+
+    def _slope_weights(self, low: float, high: float) -> torch.Tensor:
+        """``[bands]`` weights whose product with a log spectrum is its least-squares slope over ``[low, high)`` Hz
+        (per kHz)."""
+        inside = self._band(low, high)
+        f = self.centres[inside] / 1000.0
+        f = f - f.mean()
+        weights = torch.zeros_like(self.centres)
+        weights[inside] = f / (f * f).sum().clamp_min(1e-6)
+        return weights
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         magnitude = (torch.exp(log_mel.float()) - self.log_offset).clamp_min(0.0)  # [B, T, M]
@@ -138,24 +161,16 @@ class VoiceFrontEnd(FrontEnd):
         total = power.sum(-1)
         loudness = 0.5 * torch.log(total)
         loudness = loudness - loudness.amax(1, keepdim=True)  # relative to the window's loudest frame: gain-free
-        octaves = torch.log2(self.centres / self.centres[0])
-        centroid = (power * octaves).sum(-1) / total
+        centroid = (power * self.octaves).sum(-1) / total
 
-        def energy(low: float, high: float) -> torch.Tensor:
-            return power[..., self._band(low, high)].sum(-1)
+        def energy(band: torch.Tensor) -> torch.Tensor:
+            return power.index_select(-1, band).sum(-1)
 
-        def peak(low: float, high: float) -> torch.Tensor:
-            return power[..., self._band(low, high)].amax(-1)
+        def peak(band: torch.Tensor) -> torch.Tensor:
+            return power.index_select(-1, band).amax(-1)
 
-        def slope(low: float, high: float) -> torch.Tensor:
-            inside = self._band(low, high)
-            f = self.centres[inside] / 1000.0
-            f = f - f.mean()
-            denominator = (f * f).sum().clamp_min(1e-6)
-            return (x[..., inside] * f).sum(-1) / denominator
-
-        alpha = torch.log(energy(50, 1000) / energy(1000, 5000))
-        hammarberg = torch.log(peak(0, 2000) / peak(2000, 5000))
+        alpha = torch.log(energy(self.band_50_1000) / energy(self.band_1000_5000))
+        hammarberg = torch.log(peak(self.band_0_2000) / peak(self.band_2000_5000))
         mfcc = x @ self.dct.T  # [B, T, 6]
         flux = F.pad(((x[:, 1:] - x[:, :-1]) ** 2).mean(-1), (1, 0))
         log_power = torch.log(power)
@@ -163,7 +178,7 @@ class VoiceFrontEnd(FrontEnd):
         sieved = x @ self.sieve.T  # [B, T, candidates]
         harmonicity, best = sieved.max(-1)
         pitch = self.candidates[best]
-        frame_level = torch.stack([loudness, centroid, alpha, hammarberg, slope(0, 500), slope(500, 1500),
+        frame_level = torch.stack([loudness, centroid, alpha, hammarberg, x @ self.slope_0_500, x @ self.slope_500_1500,
                                    *mfcc.unbind(-1), flux, flatness, pitch, harmonicity], dim=-1)  # [B, T, 16]
         summary = torch.stack([frame_level.mean(1), frame_level.std(1, unbiased=False)], dim=-1).flatten(1)
 
