@@ -266,11 +266,14 @@ def _json_line(decision: Decision) -> None:
 def _parser(prog: str) -> argparse.ArgumentParser:
     parser = command_parser(prog, "Play a video file (or a camera) through the online recognizer and print the "
                                   "decision: the emotion, its confidence and when it was made. The bundled "
-                                  "encoders were trained on the synthetic corpus only (rendered faces, synthesized "
-                                  "voices) and are not validated on real people: on real faces and voices expect "
-                                  "little better than chance, and confidence that does not mean what it says. For "
-                                  "real use, train encoders on your own corpus (pretrain_encoder.py) and pass "
-                                  "--run and --encoders.", [
+                                  "encoders sit on front ends that mean the same on real input (a face network "
+                                  "pretrained on real photos, fixed voice descriptors); everything on top was "
+                                  "trained on the synthetic corpus only (rendered faces, synthesized voices). On "
+                                  "real posed faces expect about what the face network alone achieves; a real "
+                                  "voice is unlike the synthetic ones, so the recognizer answers from the face "
+                                  "beside it, and with lowered confidence from a voice alone. For real use, train "
+                                  "encoders on your own corpus (pretrain_encoder.py) and pass --run and "
+                                  "--encoders.", [
         "%(prog)s clip.mp4 --fast                    # the bundled encoders and threshold policy",
         "%(prog)s clip.mp4 --run runs/synthetic/agents/dqn --json",
         "%(prog)s clip.mp4 --out annotated.mp4 --runtime onnx",
