@@ -12,23 +12,26 @@ top-two margin, entropy, time), gradient boosting with fixed settings predicts
 - whether waiting pays (gain > 0; log-loss),
 - and, as a policy, "answer once the predicted gain is not positive" (its mean return on the scored speaker).
 
-Groups: the beliefs' recent change and volatility; each modality's own belief (the store holds only the
-fused temporal model's beliefs, so a logistic probe from each modality's embedding to the label stands in);
-the front ends' embeddings (audio and visual, PCA to 16 dimensions) and the temporal model's hidden state
-(PCA to 16); a "no expression yet" probability (probes trained to tell the steps before the expression's
-onset, which the synthetic generator's own random stream gives back, from the beliefs or from the
-embeddings); and, labelled as oracles no policy can see, the true onset (whether it has come, and the time
-since), alone and with the belief dynamics. Probes are cross-fitted by speaker on the fitting speakers, so
-the models learn from out-of-sample probe outputs, as they are scored. The store has no face-found or
-voice-activity flags (ingest keeps face_found, the store does not; nothing detects voice activity), so
-they are not measured.
+Groups: the beliefs' recent change and volatility; each modality's own beliefs (the store's calibrated
+``probs_audio`` and ``probs_visual``, out-of-fold on the training split: the top probability, its margin,
+the probability given to the fused leader and whether the modality agrees with it); the same summary of a
+logistic probe from each modality's front-end features of the step alone (``voice`` descriptors, ``face``
+network features) to the label; the front-end features themselves (each modality standardised and reduced
+by PCA to ``--pca-dims``); a "no expression yet" probability (probes trained to tell the steps before the
+expression's onset, which the synthetic generator's own random stream gives back, from the beliefs or from
+the front-end features); and, labelled as oracles no policy can see, the true onset (whether it has come,
+and the time since), alone and with the belief dynamics. Everything fitted (probes, scaling, PCA) sees only
+the fitting speakers; probes are cross-fitted by speaker there, so the models learn from out-of-sample
+probe outputs, as they are scored. The store has no face-found or voice-activity flags, so they are not
+measured.
 
 The first table gives each group's figure (mean over the rotations) and its gain over (p, t) on the same
 rotation: mean (sd) and the rotations it is positive on; the return's gain also as a paired difference over
 all the scored clips (one per clip of the training split), with a 95 % interval. The second checks the
-parts: the threshold rule, each modality probe's accuracy on the scored speaker, on the fitting speakers
-(cross-fitted) and within the scored speaker alone (fitted on its even clips, scored on its odd ones: one
-feature space), and the onset probes' AUC on the steps where some clips have begun and others not, beside
+parts: the threshold rule, each modality's stored beliefs' accuracy on the scored speaker, each front-end
+probe's accuracy on the scored speaker, on the fitting speakers (cross-fitted) and within the scored speaker
+alone (fitted on its even clips, scored on its odd ones: in one feature space the first is close to the
+last), and the onset probes' AUC on the steps where some clips have begun and others not, beside
 the time's.
 
 Usage::
@@ -59,6 +62,7 @@ from emo_env.data.steps import step_time
 from emo_env.data.store import FeatureStore
 from emo_env.data.synthetic import clip_timing
 from emo_env.envs.episodes import open_store
+from emo_env.envs.observations import FRONTEND_PARTS
 
 BOOSTING = {"max_iter": 200, "learning_rate": 0.05, "max_leaf_nodes": 15, "min_samples_leaf": 40,
             "l2_regularization": 1.0, "early_stopping": False}
@@ -96,11 +100,20 @@ def onset_steps(store: FeatureStore, clips: np.ndarray, steps: int) -> np.ndarra
     return before
 
 
+def leader_view(own: np.ndarray, leader: np.ndarray) -> np.ndarray:
+    """``[n, 4]``: how one modality's beliefs ``own [n, K]`` stand to the fused leader ``leader [n]``: their top
+    probability, its margin over the second, the probability they give the fused leader, and whether their own
+    leader is the fused one."""
+    top, margin = top_two(own)
+    return np.stack([top, margin, own[np.arange(len(own)), leader], (own.argmax(axis=1) == leader).astype(float)],
+                    axis=1)
+
+
 def feature_blocks(store: FeatureStore, paths: BeliefPaths, clips: np.ndarray, cells: tuple[np.ndarray, np.ndarray],
                    fit: np.ndarray, before: np.ndarray | None,
                    pca_dims: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Every feature group's ``[cells, F]`` block (whatever is fitted, probes and PCA, sees only the ``fit``
-    cells), and how well the probes do on the other cells (the scored speaker)."""
+    """Every feature group's ``[cells, F]`` block (whatever is fitted, probes, scaling and PCA, sees only the
+    ``fit`` cells), and how well the beliefs and the probes do on the other cells (the scored speaker)."""
     clip, step = cells
     steps = paths.time.shape[1]
     rows = store.offsets[clips][:, None] + np.minimum(np.arange(steps)[None, :], paths.length[:, None] - 1)
@@ -110,46 +123,50 @@ def feature_blocks(store: FeatureStore, paths: BeliefPaths, clips: np.ndarray, c
     blocks = {"(p, t)": belief_features(paths.probs, paths.time)[clip, step],
               "belief dynamics": belief_dynamics(paths.probs)[clip, step]}
     checks = {"fused accuracy": float((leader == labels)[~fit].mean())}  # at every step that may wait
-    modality = []
-    for name in ("audio", "visual"):
-        own = cross_fitted(_logistic, store.features[name][rows].astype(np.float64), labels, speaker, fit)
-        top, margin = top_two(own)
-        modality += [top, margin, own[np.arange(len(own)), leader], (own.argmax(axis=1) == leader).astype(float)]
-        right = own.argmax(axis=1) == labels
-        checks[f"{name} probe accuracy"] = float(right[~fit].mean())
-        checks[f"{name} probe accuracy, fitting"] = float(right[fit].mean())
-        # The same probe fitted and scored within the scored speaker (even clips -> odd clips): one feature space.
-        even, odd = ~fit & (clip % 2 == 0), ~fit & (clip % 2 == 1)
-        within = _logistic().fit(store.features[name][rows[even]], labels[even])
-        checks[f"{name} probe accuracy, within speaker"] = float(
-            (within.predict(store.features[name][rows[odd]]) == labels[odd]).mean())
-    blocks["modality beliefs (probes)"] = np.stack(modality, axis=1)
-    embeddings = np.concatenate([store.features[n][rows] for n in ("audio", "visual")], axis=1).astype(np.float64)
-    for name, x in (("embeddings (PCA)", embeddings), ("hidden state (PCA)", store.features["hidden"][rows])):
-        blocks[name] = PCA(min(pca_dims, x.shape[1]), random_state=0).fit(x[fit]).transform(x)
+    beliefs, probes, reduced = [], [], []
+    even, odd = ~fit & (clip % 2 == 0), ~fit & (clip % 2 == 1)
+    for modality in ("audio", "visual"):
+        (frontend,) = FRONTEND_PARTS[modality]
+        own = store.features[f"probs_{modality}"][rows].astype(np.float64)
+        beliefs.append(leader_view(own, leader))
+        checks[f"{modality} belief accuracy"] = float((own.argmax(axis=1) == labels)[~fit].mean())
+        x = store.features[frontend][rows].astype(np.float64)
+        probe = cross_fitted(_logistic, x, labels, speaker, fit)
+        probes.append(leader_view(probe, leader))
+        right = probe.argmax(axis=1) == labels
+        checks[f"{frontend} probe accuracy"] = float(right[~fit].mean())
+        checks[f"{frontend} probe accuracy, fitting"] = float(right[fit].mean())
+        # The same probe fitted and scored within the scored speaker (even clips -> odd clips).
+        within = _logistic().fit(x[even], labels[even])
+        checks[f"{frontend} probe accuracy, within speaker"] = float((within.predict(x[odd]) == labels[odd]).mean())
+        scaled = StandardScaler().fit(x[fit]).transform(x)
+        reduced.append(PCA(min(pca_dims, x.shape[1]), random_state=0).fit(scaled[fit]).transform(scaled))
+    blocks["modality beliefs"] = np.concatenate(beliefs, axis=1)
+    blocks["modality probes (front ends)"] = np.concatenate(probes, axis=1)
+    blocks["front-end features (PCA)"] = np.concatenate(reduced, axis=1)
     if before is not None:
         target = before[clip, step]
-        beliefs = np.concatenate([blocks["(p, t)"], blocks["belief dynamics"]], axis=1)
-        framed = np.concatenate([embeddings, blocks["(p, t)"][:, 3:]], axis=1)  # the embeddings and the time
-        for name, x, make in (("onset probe (beliefs)", beliefs, _boosted_classifier),
-                              ("onset probe (embeddings)", framed, _logistic)):
+        dynamics = np.concatenate([blocks["(p, t)"], blocks["belief dynamics"]], axis=1)
+        frontends = np.concatenate([*(store.features[n][rows] for n in FRONTEND_PARTS["fusion"]),
+                                    blocks["(p, t)"][:, 3:]], axis=1).astype(np.float64)  # and the time
+        for name, x, make in (("onset probe (beliefs)", dynamics, _boosted_classifier),
+                              ("onset probe (front ends)", frontends, _logistic)):
             blocks[name] = cross_fitted(make, x, target.astype(int), speaker, fit)[:, 1:]
         # AUCs on the steps where some clips have begun and others not: elsewhere the time alone tells.
         window = ~fit & np.isin(step, np.flatnonzero(before.any(axis=0) & ~before.all(axis=0)))
         for name, score in (("beliefs probe", blocks["onset probe (beliefs)"][:, 0]),
-                            ("embeddings probe", blocks["onset probe (embeddings)"][:, 0]), ("time alone", -step)):
+                            ("front-end probe", blocks["onset probe (front ends)"][:, 0]), ("time alone", -step)):
             checks[f"onset AUC in the onset window, {name}"] = float(roc_auc_score(target[window], score[window]))
         since = (step - np.argmin(before, axis=1)[clip]) / paths.horizon
         blocks["true onset (oracle)"] = np.stack([target, since], axis=1).astype(float)
     return blocks, checks
 
 
-GROUPS = {"(p, t)": [], "+ belief dynamics": ["belief dynamics"],
-          "+ modality beliefs (probes)": ["modality beliefs (probes)"], "+ embeddings (PCA)": ["embeddings (PCA)"],
-          "+ hidden state (PCA)": ["hidden state (PCA)"], "+ onset probe (beliefs)": ["onset probe (beliefs)"],
-          "+ onset probe (embeddings)": ["onset probe (embeddings)"],
-          "+ all observable": ["belief dynamics", "modality beliefs (probes)", "embeddings (PCA)",
-                               "hidden state (PCA)", "onset probe (beliefs)", "onset probe (embeddings)"],
+# The store's features the groups read beyond the fused beliefs.
+NEEDED = ("probs_audio", "probs_visual", *FRONTEND_PARTS["fusion"])
+OBSERVABLE = ["belief dynamics", "modality beliefs", "modality probes (front ends)", "front-end features (PCA)",
+              "onset probe (beliefs)", "onset probe (front ends)"]
+GROUPS = {"(p, t)": [], **{f"+ {name}": [name] for name in OBSERVABLE}, "+ all observable": OBSERVABLE,
           "+ true onset (oracle)": ["true onset (oracle)"],
           "+ belief dynamics + true onset (oracle)": ["belief dynamics", "true onset (oracle)"]}
 
@@ -190,12 +207,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", help="feature store (default: the bundled store); only its training split is read")
     parser.add_argument("--seed", type=int, default=0, help="seed of the gradient boosting")
-    parser.add_argument("--pca-dims", type=int, default=16, help="PCA dimensions of the embeddings and hidden state")
+    parser.add_argument("--pca-dims", type=int, default=8, help="PCA dimensions of each modality's front-end features")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads of the numerical libraries (more than the free cores slows the fits many-fold)")
     args = parser.parse_args()
     started = time.perf_counter()
     store = open_store(args.store)
+    missing = [name for name in NEEDED if name not in store.features]
+    if missing:
+        parser.error(f"{store.path} has no feature {', '.join(map(repr, missing))} "
+                     "(a store of an older format: rebuild it with pretrain_encoder.py)")
     paths = BeliefPaths.from_env({"store": store, "obs_mode": "probs"}, split="train")
     clips = store.clip_indices("train")
     before = onset_steps(store, clips, paths.time.shape[1])

@@ -1,12 +1,32 @@
-"""The value of waiting: the target on hand-made paths, and the belief dynamics."""
+"""The value of waiting: the target on hand-made paths, the belief dynamics, and the feature groups of
+benchmarks/bench_waiting_value.py."""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from agents.stopping import BeliefPaths
 from agents.waiting_value import belief_dynamics, belief_features, continuation_stops, waiting_gain
+from emo_env.envs.episodes import open_store
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import bench_waiting_value
+
+        yield bench_waiting_value
+    finally:
+        sys.path.remove(str(BENCHMARKS))
 
 
 def _paths(probs: list[list[list[float]]], labels: list[int], length: list[int], cost: float = 0.1) -> BeliefPaths:
@@ -66,3 +86,31 @@ def test_belief_features_and_dynamics_on_a_hand_computed_case():
     np.testing.assert_allclose(dynamics[0, :, 6], [0.0, 0.6, 1.2, 0.9])  # L1 shift
     np.testing.assert_allclose(dynamics[0, :, 7], [0.0, 0.05, 0.1, 0.175])  # std over the last 2 steps
     assert dynamics[0, :, 8].tolist() == [1, 1, 1, 1] and dynamics[1, :, 8].tolist() == [1, 1, 2, 3]
+
+
+def test_leader_view_on_a_hand_computed_case(bench):
+    own = np.array([[0.5, 0.3, 0.2], [0.1, 0.6, 0.3]])
+    np.testing.assert_allclose(bench.leader_view(own, np.array([0, 2])), [[0.5, 0.2, 0.5, 1.0], [0.6, 0.3, 0.3, 0.0]])
+
+
+def test_feature_groups_never_see_the_scored_speakers_labels(bench):
+    """Every group's block (probes, scaling, PCA) is the same whatever the scored speaker's labels: only the
+    checks read them. Three speakers of the bundled store's training split, the third scored."""
+    store = open_store(None)
+    paths = BeliefPaths.from_env({"store": store, "obs_mode": "probs"}, split="train")
+    keep = np.isin(paths.speakers, ["s1", "s2", "s3"])
+    paths, clips = paths.subset(keep), store.clip_indices("train")[keep]
+    before = bench.onset_steps(store, clips, paths.time.shape[1])
+    clip, step = np.nonzero(paths.free)
+    fit = paths.speakers[clip] != "s3"
+    shifted = np.where(paths.speakers == "s3", (paths.labels + 1) % store.num_classes, paths.labels)
+    with threadpool_limits(1):  # more threads than free cores slows the fits many-fold
+        blocks, checks = bench.feature_blocks(store, paths, clips, (clip, step), fit, before, pca_dims=4)
+        again, other = bench.feature_blocks(store, dataclasses.replace(paths, labels=shifted), clips, (clip, step),
+                                            fit, before, pca_dims=4)
+    assert set(blocks) == {name for names in bench.GROUPS.values() for name in names} | {"(p, t)"}
+    for name, block in blocks.items():
+        assert block.shape[0] == len(clip) and np.isfinite(block).all(), name
+        np.testing.assert_array_equal(block, again[name], err_msg=name)
+    assert blocks["front-end features (PCA)"].shape[1] == 8
+    assert checks["face probe accuracy"] != other["face probe accuracy"]  # the checks do read them
