@@ -99,6 +99,16 @@ class BeliefPaths:
         """The mean return of answering at the first ready step of ``ready [N, T]`` (the env's figure)."""
         return float(self.returns(self.stops(ready)).mean())
 
+    def hindsight(self) -> dict[str, float]:
+        """The clairvoyant: every clip answered at its best step in hindsight (knowing its label and its
+        future; the first step of highest return). No stopping rule on these beliefs does better. Its
+        ``mean_return``, ``accuracy`` and ``earliness`` (mean fraction of the clip observed)."""
+        stops = np.where(self.alive, self.answer, -np.inf).argmax(axis=1)
+        clips = np.arange(len(self.length))
+        return {"mean_return": float(self.answer[clips, stops].mean()),
+                "accuracy": float((self.probs[clips, stops].argmax(axis=1) == self.labels).mean()),
+                "earliness": float(((stops + 1) / self.length).mean())}
+
     def subset(self, rows: np.ndarray) -> BeliefPaths:
         """The clips ``rows`` selects (a boolean mask or indices)."""
         return BeliefPaths(self.probs[rows], self.time[rows], self.reward[rows], self.paid[rows], self.length[rows],

@@ -136,7 +136,7 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     args = ["--store", str(two_folds["a"]), "--out", str(tmp_path), "--agents", "dqn,threshold,fixed,end",
             "--seeds", "0,1", "--workers", "1", "--no-progress",
             *set_args("agent.total_steps=300", "agent.benchmark.sweep_agents=[dqn]",
-                      "agent.benchmark.latency_costs=[0.001,0.05]", "agent.benchmark.bootstrap_reps=100")]
+                      "agent.benchmark.latency_costs=[0.001,0.005]", "agent.benchmark.bootstrap_reps=100")]
     monkeypatch.setattr("agents.benchmark.cli.fold_stores", lambda config, folds, **kw: two_folds)
     assert benchmark_main([a for a in args if a not in ("--store", str(two_folds["a"]))] + ["--folds", "all"]) == 0
     summary = pd.read_csv(tmp_path / "benchmark.csv").set_index("agent")
@@ -157,9 +157,16 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     folds = pd.read_csv(tmp_path / "folds.csv")
     assert len(folds) == 4 * 2 and (folds.loc[folds["agent"] == "end", "earliness_spread"] == 0).all()
     sweep_table = pd.read_csv(tmp_path / "sweep.csv")
-    assert sweep_table["latency_cost"].tolist() == [0.001, 0.05]
+    assert sweep_table["latency_cost"].tolist() == [0.001, 0.005]
+    # the point at the benchmark's own latency cost (0.005) is the first seed's main run, not run again
+    first = runs[(runs["agent"] == "dqn") & (runs["seed"] == 0)]
+    assert sweep_table.set_index("latency_cost").loc[0.005, "mean_return"] == pytest.approx(first["mean_return"].mean())
+    assert not (tmp_path / "sweep" / "a" / "dqn" / "latency_cost=0.005").exists()
     report = json.loads((tmp_path / "benchmark.json").read_text())
     assert report["folds"] == ["a", "b"] and report["wall_time_s"] > 0
+    limits = report["limits"]  # no policy beats the clairvoyant; the oracle is one of the thresholds swept
+    assert limits["clairvoyant"]["mean_return"] >= max(limits["oracle"]["mean_return"], summary["mean_return"].max())
+    assert limits["oracle"]["mean_return"] == pytest.approx(pd.read_csv(tmp_path / "oracle.csv")["mean_return"].max())
     text = (tmp_path / "benchmark.md").read_text()
     assert "oracle" in text.lower() and "| dqn | threshold |" in text
     assert (tmp_path / "runs" / "b" / "dqn" / "seed1" / "policy.pt").is_file()
@@ -172,7 +179,7 @@ def test_benchmark_pools_folds_and_resumes(two_folds, tmp_path, monkeypatch, cap
     folds_args = [a for a in args if a not in ("--store", str(two_folds["a"]))] + ["--folds", "all", "--resume"]
     assert benchmark_main(folds_args) == 0
     assert calls == []  # finished runs are read back, and the report says so
-    assert "20 of 20 runs read back" in (tmp_path / "benchmark.md").read_text()
+    assert "18 of 18 runs read back" in (tmp_path / "benchmark.md").read_text()
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "runs.csv").drop(columns="train_time_s"),
                                   runs.drop(columns="train_time_s"))
     assert benchmark_main(folds_args + ["--no-sweep", "--set", "env.latency_cost=0.01"]) == 0

@@ -88,9 +88,10 @@ def test_shipped_bundle_is_the_documented_default_run():
     assert set(np.array(store.speakers)[store.split == 1]) == {"s8"} and store.num_clips == 480
     # the exported held-out beliefs are the bundled encoders run on the exported front-end features
     for clip in store.clip_indices("eval")[:5]:
-        voice, face = (torch.from_numpy(store.clip_feature(name, clip).astype(np.float32)) for name in ("voice", "face"))
+        voice, face = (torch.from_numpy(store.clip_feature(n, clip).astype(np.float32)) for n in ("voice", "face"))
         with torch.no_grad():
-            fused = encoders.fusion(encoders.audio.top(voice)[0], encoders.visual.top(face)[0])[0]
+            audio, visual = encoders.audio.top(voice)[0], encoders.visual.top(face)[0]
+            fused = encoders.fusion(audio, visual)[0]
             hidden, logits = encoders.temporal(fused[None])
         np.testing.assert_allclose(store.clip_feature("probs", clip).astype(np.float32),
                                    torch.softmax(logits[0], -1).numpy(), atol=0.02)

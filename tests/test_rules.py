@@ -34,6 +34,11 @@ def test_the_hand_paths_hold_the_returns_of_answering_at_each_step():
     assert np.allclose(hand_paths().answer, [[1.0, 0.9, 0.8], [-1.0, 0.9, 0.8]])
 
 
+def test_the_clairvoyant_answers_each_clip_at_its_best_step_in_hindsight():
+    # A at step 0 (1.0, right, 1/3 of the clip), B at step 1 (0.9, right, 2/3 of the clip).
+    assert hand_paths().hindsight() == pytest.approx({"mean_return": 0.95, "accuracy": 1.0, "earliness": 0.5})
+
+
 def test_best_threshold_is_the_middle_of_the_best_interval_of_records():
     # Top probabilities A: 0.6, 0.9 (0.95 at the forced last step); B: 0.7, 0.6. Thresholds in (0.7, 0.9]
     # answer A at step 1 and B at its last step: 0.85, the best; the middle of the interval is 0.8.

@@ -20,6 +20,7 @@ from agents.plots import plot_tradeoff
 from agents.registry import get_agent
 from agents.run_config import agent_settings, baseline_configs, env_kwargs_from_config
 from agents.stats import improvement_table, interval_table
+from agents.stopping import BeliefPaths
 from agents.training import FAIR_BASELINES, PUBLISHED_BASELINES, end_and_oracle
 from agents.validation import inner_speaker, inner_validation_store
 from emo_env.artifacts import atomic_path
@@ -66,15 +67,27 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
 
     tasks = [task(fold, name, seed, "runs") for fold in store_paths for name in agents for seed in seeds]
     sweep_agents = [name for name in bench["sweep_agents"] if name in agents] if sweep else []
-    sweep_tasks = [task(fold, name, seeds[0], "sweep", float(cost))
-                   for fold in store_paths for name in sweep_agents for cost in bench["latency_costs"]]
+    # A sweep point at the benchmark's own latency cost is the main run of the first seed: read, not run again.
+    main_run = {(t.fold, t.agent, t.seed): i for i, t in enumerate(tasks)}
+    sweep_tasks, reused = [], []
+    for fold in store_paths:
+        for name in sweep_agents:
+            for cost in map(float, bench["latency_costs"]):
+                if cost == float(tasks[main_run[fold, name, seeds[0]]].env_kwargs["latency_cost"]):
+                    reused.append(main_run[fold, name, seeds[0]])
+                else:
+                    sweep_tasks.append(task(fold, name, seeds[0], "sweep", cost))
     results = run_grid(tasks + sweep_tasks, workers=workers, use_ray=use_ray, ray_address=ray_address)
-    oracles, ends = zip(*(_oracle_and_end(config, store) for store in store_paths.values()), strict=True)
+    oracles, ends, hindsights = zip(*(_oracle_and_end(config, store) for store in store_paths.values()), strict=True)
     oracle = _mean_over_folds(pd.concat(oracles, ignore_index=True), "threshold")
+    best_oracle = oracle.loc[oracle["mean_return"].idxmax()]
+    limits = {"oracle": {"threshold": float(best_oracle["threshold"]),
+                         **{m: float(best_oracle[m]) for m in ("mean_return", "accuracy", "earliness")}},
+              "clairvoyant": {m: float(np.mean([h[m] for h in hindsights])) for m in hindsights[0]}}
     end_accuracy = {fold: end for fold, end in zip(store_paths, ends, strict=True)}
     num_classes = {fold: open_store(store).num_classes for fold, store in store_paths.items()}
     runs, episodes = _runs(results[: len(tasks)], num_classes)
-    sweep_table = _sweep_table(results[len(tasks):])
+    sweep_table = _sweep_table([*results[len(tasks):], *(results[i] for i in reused)])
     reps, stats_seed = int(bench["bootstrap_reps"]), int(config["seed"])
     summary = interval_table(runs, agents, MEASURES, reps=reps, seed=stats_seed)
     summary = _add_fold_measures(summary, runs, oracle, sweep_table, float(np.mean(list(end_accuracy.values()))))
@@ -86,7 +99,7 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
         "agents": list(agents), "seeds": list(seeds), "folds": list(store_paths), "stores": store_paths,
         "env": {key: value for key, value in env_kwargs_from_config(config, None, agents[0]).items() if key != "store"},
         "budgets": {name: int(runs.loc[runs["agent"] == name, "steps"].max()) for name in agents},
-        "fair_baselines": fair, "bootstrap_reps": reps, "oracle_area": area_under_tradeoff(oracle),
+        "fair_baselines": fair, "bootstrap_reps": reps, "oracle_area": area_under_tradeoff(oracle), "limits": limits,
         "wall_time_s": time.perf_counter() - started, "workers": "ray" if use_ray else workers,
         "runs_read_back": sum(r.reused for r in results), "runs_total": len(results),
         "summary": summary.to_dict(orient="records"), "improvement": improvement.to_dict(orient="records"),
@@ -123,11 +136,12 @@ def _task(config: dict[str, Any], fold: str, store: str | None, digest: str, nam
                 label=" ".join(map(str, parts)))
 
 
-def _oracle_and_end(config: dict[str, Any], store_file: str | None) -> tuple[pd.DataFrame, float]:
-    """A fold's threshold sweep on its held-out split (the oracle) and its answer-at-the-end accuracy."""
+def _oracle_and_end(config: dict[str, Any], store_file: str | None) -> tuple[pd.DataFrame, float, dict[str, float]]:
+    """A fold's threshold sweep on its held-out split (the oracle), its answer-at-the-end accuracy and the
+    clairvoyant's figures there."""
     kwargs = env_kwargs_from_config(config, open_store(store_file), "threshold")
     end, oracle = end_and_oracle(kwargs, baseline_configs(config)["threshold"])
-    return oracle, end.metrics.accuracy
+    return oracle, end.metrics.accuracy, BeliefPaths.from_env(kwargs, split="eval").hindsight()
 
 
 def _mean_over_folds(table: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -271,6 +285,16 @@ def _markdown(result: Benchmark) -> str:
         "`latency_cost` sweep (first seed, averaged over folds).",
         "- HM = 2 acc (1 - earliness) / (acc + 1 - earliness), from the mean accuracy and earliness; a secondary "
         "figure: it scores answering at the end as 0.",
+        "",
+        "Limits no policy can reach (each uses the test speakers' labels), averaged over folds:",
+        "",
+        "| limit | mean return | accuracy % | earliness % |",
+        "|---|---:|---:|---:|",
+        *[f"| {label} | {r['limits'][key]['mean_return']:.3f} | {100 * r['limits'][key]['accuracy']:.1f} "
+          f"| {100 * r['limits'][key]['earliness']:.1f} |"
+          for key, label in (("oracle", f"oracle: one threshold ({r['limits']['oracle']['threshold']:g}) tuned on "
+                                        "the test speakers"),
+                             ("clairvoyant", "clairvoyant: each clip answered at its best step in hindsight"))],
         "",
     ]
     if len(result.improvement):
