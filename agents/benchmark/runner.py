@@ -221,8 +221,11 @@ def _write(out_dir: Path, result: Benchmark) -> None:
                "accuracy_err": [[row["accuracy"] - row["accuracy_low"]], [row["accuracy_high"] - row["accuracy"]]],
                "earliness_err": [[row["earliness"] - row["earliness_low"]], [row["earliness_high"] - row["earliness"]]]}
               for _, row in result.summary.iterrows()}
-    curves = {agent: group for agent, group in result.sweep.groupby("agent", sort=False)}
     r = result.report
+    limit = r["limits"]["clairvoyant"]
+    points["clairvoyant (knows the label)"] = {"accuracy": limit["accuracy"], "earliness": limit["earliness"],
+                                               "accuracy_err": [[0.0], [0.0]], "earliness_err": [[0.0], [0.0]]}
+    curves = {agent: group for agent, group in result.sweep.groupby("agent", sort=False)}
     plot_tradeoff(out_dir / "benchmark.png", result.oracle, points, curves,
                   title=f"Held-out accuracy vs earliness, {len(r['folds'])} fold(s) x "
                         f"{len(r['seeds'])} seed(s), 95 % intervals")
