@@ -87,7 +87,7 @@ def untrained_encoders(audio_arch: str, visual_arch: str) -> Encoders:
             "embed_dim": 64, "hidden_dim": 64, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
             "data": asdict(IngestParams())}
     torch.manual_seed(0)
-    models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion")}
+    models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion", "familiarity")}
     temporals = {m: build_model("temporal", spec).eval() for m in ("audio", "visual", "fusion")}
     return Encoders(spec, temporals=temporals, **models)  # type: ignore[arg-type]
 
