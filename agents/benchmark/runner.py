@@ -72,13 +72,15 @@ def run_benchmark(config: dict[str, Any], *, agents: Sequence[str], seeds: Seque
     sweep_tasks, reused = [], []
     for fold in store_paths:
         for name in sweep_agents:
+            first = main_run[fold, name, seeds[0]]
             for cost in map(float, bench["latency_costs"]):
-                if cost == float(tasks[main_run[fold, name, seeds[0]]].env_kwargs["latency_cost"]):
-                    reused.append(main_run[fold, name, seeds[0]])
+                if cost == float(tasks[first].env_kwargs["latency_cost"]):
+                    reused.append(first)
                 else:
                     sweep_tasks.append(task(fold, name, seeds[0], "sweep", cost))
     results = run_grid(tasks + sweep_tasks, workers=workers, use_ray=use_ray, ray_address=ray_address)
-    oracles, ends, hindsights = zip(*(_oracle_and_end(config, store) for store in store_paths.values()), strict=True)
+    oracles, ends, hindsights = zip(*(_held_out_references(config, store) for store in store_paths.values()),
+                                    strict=True)
     oracle = _mean_over_folds(pd.concat(oracles, ignore_index=True), "threshold")
     best_oracle = oracle.loc[oracle["mean_return"].idxmax()]
     limits = {"oracle": {"threshold": float(best_oracle["threshold"]),
@@ -136,7 +138,8 @@ def _task(config: dict[str, Any], fold: str, store: str | None, digest: str, nam
                 label=" ".join(map(str, parts)))
 
 
-def _oracle_and_end(config: dict[str, Any], store_file: str | None) -> tuple[pd.DataFrame, float, dict[str, float]]:
+def _held_out_references(config: dict[str, Any],
+                         store_file: str | None) -> tuple[pd.DataFrame, float, dict[str, float]]:
     """A fold's threshold sweep on its held-out split (the oracle), its answer-at-the-end accuracy and the
     clairvoyant's figures there."""
     kwargs = env_kwargs_from_config(config, open_store(store_file), "threshold")
