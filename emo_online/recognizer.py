@@ -40,6 +40,7 @@ from emo_env.data.store import load_store
 from emo_env.envs.observations import FRONTEND_PARTS, OBS_MODES, build_observation, horizon_steps
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
+from pretrained_encoders.models.familiarity import FAMILIARITY_PARTS
 from pretrained_encoders.models.frontends import FRONTEND_DIMS
 
 from .loading import check_encoders, find_run, load_run_encoders
@@ -174,6 +175,7 @@ class OnlineRecognizer:
         self.feature_dtype = np.dtype(feature_dtype)
         self.runtime = runtime
         self.familiarity_gate = FAMILIARITY_GATE if familiarity else None
+        self._novelty_limits = {name: encoders.familiarity.limit(FRONTEND_OF[name]) for name in BOTH}
         self._step = step_runner(encoders, runtime)
         self.reset()
         self.latency_s = self._sampler.mels.span / 2 / self.sample_rate - 0.5 / self.step_rate
@@ -346,8 +348,7 @@ class OnlineRecognizer:
             present = tuple(name for name, seen in zip(BOTH, (self._hears, self._face_seen), strict=True) if seen)
             outputs = self._step(step.mel, step.face.image)  # mel windows in float16, as ingest stores them
             for name in present:
-                part = FRONTEND_OF[name]
-                self._novelty[name] += float(self.encoders.familiarity.novelty(part, outputs[part]))
+                self._novelty[name] += float(outputs["novelty"][FAMILIARITY_PARTS.index(FRONTEND_OF[name])])
                 self._novel_steps[name] += 1
             modalities = self._answering(present)
             parts = self._parts(outputs, modalities)
@@ -365,8 +366,8 @@ class OnlineRecognizer:
         """Per present modality, the mean novelty of its front-end features so far over the largest whole-clip
         mean among the training clips (:class:`~pretrained_encoders.models.familiarity.Familiarity`): at most 1
         on every training clip."""
-        return {name: self._novelty[name] / self._novel_steps[name] / self.encoders.familiarity.limit(
-            FRONTEND_OF[name]) for name in BOTH if self._novel_steps[name]}
+        return {name: self._novelty[name] / self._novel_steps[name] / self._novelty_limits[name]
+                for name in BOTH if self._novel_steps[name]}
 
     def _answering(self, present: tuple[str, ...]) -> tuple[str, ...]:
         """The modalities the answer comes from: the temporal model's when all of them are present and familiar

@@ -37,24 +37,26 @@ __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxS
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
 INPUTS = ("mel", "face", "h", "c", "index")
-OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "voice", "face")
+OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "voice", "face", "novelty")
 
 
 class StepModel(nn.Module):
     """The encoders of one online step in one forward.
 
     ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [3, 1, H], index float scalar)``
-    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, voice [1, 40], face [1, 135])``: the
-    calibrated probabilities of the temporal model of the default modality, of the voice's and of the face's
-    after this step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), and the
-    store's front-end features of the step (voice descriptors, face network features). An encoder that sits on
-    the same front end reuses its features.
+    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, voice [1, 40], face [1, 135], novelty [1, 2])``:
+    the calibrated probabilities of the temporal model of the default modality, of the voice's and of the face's
+    after this step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), the
+    store's front-end features of the step (voice descriptors, face network features) and their novelty
+    (:class:`~pretrained_encoders.models.familiarity.Familiarity`, voice then face). An encoder that sits on the
+    same front end reuses its features.
     """
 
     def __init__(self, encoders: Encoders) -> None:
         super().__init__()
         self.modality = encoders.modality
         self.audio, self.visual, self.fusion = encoders.audio, encoders.visual, encoders.fusion
+        self.familiarity = encoders.familiarity
         self.temporals = [encoders.temporals[m] for m in MODALITIES]
         for m, temporal in zip(MODALITIES, self.temporals, strict=True):
             self.add_module(f"temporal_{m}", temporal)
@@ -78,8 +80,9 @@ class StepModel(nn.Module):
             probs[m], _, h_m, c_m = temporal.advance(embeddings[m], h[i : i + 1], c[i : i + 1], index)
             hs.append(h_m)
             cs.append(c_m)
+        novelty = torch.stack([self.familiarity.novelty("voice", voice), self.familiarity.novelty("face", seen)], -1)
         return (probs[self.modality], probs["audio"], probs["visual"], torch.cat(hs), torch.cat(cs), voice.float(),
-                seen.float())
+                seen.float(), novelty)
 
 
 def _shared(encoder: nn.Module, frontend: nn.Module) -> nn.Module:
@@ -99,7 +102,7 @@ class StepRunner(ABC):
 
     ``runner(mel, face)`` takes the step's log-mel window ``[F, M]`` and face crop ``uint8 [S, S, 3]``
     and returns float32 arrays ``probs``, ``probs_audio``, ``probs_visual`` ``[K]``, ``voice`` and ``face``
-    (the front-end features); :meth:`reset` starts a new sequence.
+    (the front-end features) and ``novelty`` ``[2]`` (theirs); :meth:`reset` starts a new sequence.
     """
 
     def __init__(self, model: StepModel) -> None:

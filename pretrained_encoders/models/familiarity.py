@@ -34,12 +34,10 @@ class Familiarity(nn.Module):
             self.register_buffer(f"{part}_scale", torch.ones(dim))
         self.register_buffer("limits", torch.ones(len(FAMILIARITY_PARTS)))
 
-    def novelty(self, part: str, features: np.ndarray) -> np.ndarray:
+    def novelty(self, part: str, features: torch.Tensor) -> torch.Tensor:
         """The novelty of each row of ``features`` ``[..., D]`` of front end ``part`` (``voice`` or ``face``)."""
-        mean = getattr(self, f"{part}_mean").cpu().numpy()
-        scale = getattr(self, f"{part}_scale").cpu().numpy()
-        novelty: np.ndarray = (((np.asarray(features, np.float32) - mean) / scale) ** 2).mean(axis=-1)
-        return novelty
+        mean, scale = getattr(self, f"{part}_mean"), getattr(self, f"{part}_scale")
+        return (((features.to(mean.dtype) - mean) / scale) ** 2).mean(dim=-1)
 
     def limit(self, part: str) -> float:
         """The largest whole-clip mean novelty of ``part`` among the training clips."""
@@ -52,10 +50,10 @@ class Familiarity(nn.Module):
         model = cls(features["voice"].shape[1], features["face"].shape[1])
         limits = []
         for part in FAMILIARITY_PARTS:
-            values = np.asarray(features[part], np.float64)
-            getattr(model, f"{part}_mean").copy_(torch.from_numpy(values.mean(axis=0)))
-            getattr(model, f"{part}_scale").copy_(torch.from_numpy(values.std(axis=0) + 1e-3))
-            novelty = model.novelty(part, values)
+            values = torch.from_numpy(np.asarray(features[part], np.float64))
+            getattr(model, f"{part}_mean").copy_(values.mean(dim=0))
+            getattr(model, f"{part}_scale").copy_(values.std(dim=0, unbiased=False) + 1e-3)
+            novelty = model.novelty(part, values).numpy()
             limits.append(max(float(novelty[a:b].mean()) for a, b in zip(offsets[:-1], offsets[1:], strict=True)))
         model.limits.copy_(torch.tensor(limits))
         return model.eval()

@@ -30,14 +30,12 @@ _BN_EPS = 1e-3  # Keras' default
 _BN_MOMENTUM = 0.01  # Keras' 0.99, in torch's convention
 
 
-def _pad_same(x: torch.Tensor, kernel: int, stride: int, value: float = 0.0) -> torch.Tensor:
-    """Pad ``x`` [B, C, H, W] as TensorFlow's 'same' does: ``ceil(size / stride)`` outputs, the odd pixel
-    of padding after the image."""
-    pads = []
-    for size in (x.shape[-1], x.shape[-2]):  # F.pad wants the last dimension first
-        total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
-        pads += [total // 2, total - total // 2]
-    return F.pad(x, pads, value=value) if any(pads) else x
+def _same_pad_before(size: int, kernel: int, stride: int) -> int:
+    """The leading padding of TensorFlow's 'same' pooling over ``size`` pixels (``ceil(size / stride)``
+    outputs, the odd pixel of padding after the image); with ``ceil_mode``, torch's pooling adds the
+    trailing part itself, so one pooling op computes Keras' 'same' pooling."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2
 
 
 class SeparableConv2d(nn.Module):
@@ -68,7 +66,7 @@ class _ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.bn2(self.sep2(F.relu(self.bn1(self.sep1(x)))))
-        y = F.max_pool2d(_pad_same(y, 3, 2, value=float("-inf")), 3, stride=2)
+        y = F.max_pool2d(y, 3, stride=2, padding=_same_pad_before(y.shape[-1], 3, 2), ceil_mode=True)
         return y + self.shortcut_bn(self.shortcut(x))  # a strided 1x1 'same' convolution needs no padding
 
 

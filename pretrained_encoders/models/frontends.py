@@ -101,16 +101,11 @@ class VoiceFrontEnd(FrontEnd):
     """
 
     centres: torch.Tensor  # buffers
-    dct: torch.Tensor
-    sieve: torch.Tensor
+    spectrum_weights: torch.Tensor
+    power_weights: torch.Tensor
     candidates: torch.Tensor
-    octaves: torch.Tensor
-    band_50_1000: torch.Tensor
-    band_1000_5000: torch.Tensor
     band_0_2000: torch.Tensor
     band_2000_5000: torch.Tensor
-    slope_0_500: torch.Tensor
-    slope_500_1500: torch.Tensor
 
     def __init__(self, *, bands: int, fmin: float, fmax: float, hop_ms: float, log_offset: float):
         super().__init__()
@@ -123,17 +118,21 @@ class VoiceFrontEnd(FrontEnd):
         n = torch.arange(bands, dtype=torch.float32)
         k = torch.arange(1, 7, dtype=torch.float32)[:, None]
         dct = torch.cos(math.pi / bands * (n + 0.5) * k) * math.sqrt(2.0 / bands)  # orthonormal DCT-II rows 1-6
-        self.register_buffer("dct", dct, persistent=False)
         edges = 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
         candidates = torch.logspace(math.log10(_PITCH_RANGE_HZ[0]), math.log10(_PITCH_RANGE_HZ[1]), _PITCH_CANDIDATES)
         self.register_buffer("candidates", torch.log2(candidates / _PITCH_RANGE_HZ[0]), persistent=False)
-        self.register_buffer("sieve", _harmonic_sieve(candidates, edges), persistent=False)
-        self.register_buffer("octaves", torch.log2(centres / centres[0]), persistent=False)
-        # the bands of each descriptor, fixed here so that ONNX export meets no data-dependent branch
-        for low, high in ((50, 1000), (1000, 5000), (0, 2000), (2000, 5000)):
+        # Every linear map of a frame in one matrix each (one product per frame, fixed here so that ONNX export
+        # meets no data-dependent branch). Of the log spectrum: the slopes of 0-500 and 500-1500 Hz, MFCC 1-6
+        # and the harmonic sieve; of the power spectrum: the total, the centroid's numerator and the energies
+        # of 50-1000 and 1000-5000 Hz.
+        self.register_buffer("spectrum_weights", torch.cat([
+            self._slope_weights(0, 500)[None], self._slope_weights(500, 1500)[None], dct,
+            _harmonic_sieve(candidates, edges)]).T.contiguous(), persistent=False)
+        self.register_buffer("power_weights", torch.stack([
+            torch.ones_like(centres), torch.log2(centres / centres[0]), self._band_mask(50, 1000),
+            self._band_mask(1000, 5000)], dim=1), persistent=False)
+        for low, high in ((0, 2000), (2000, 5000)):
             self.register_buffer(f"band_{low}_{high}", self._band(low, high), persistent=False)
-        for low, high in ((0, 500), (500, 1500)):
-            self.register_buffer(f"slope_{low}_{high}", self._slope_weights(low, high), persistent=False)
         self.freeze()
 
     def _band(self, low: float, high: float) -> torch.Tensor:
@@ -142,6 +141,10 @@ class VoiceFrontEnd(FrontEnd):
         if inside.numel() == 0:
             inside = torch.argmin((self.centres - (low + high) / 2).abs()).reshape(1)
         return inside
+
+    def _band_mask(self, low: float, high: float) -> torch.Tensor:
+        """``[bands]``: 1 on the bands of :meth:`_band`, 0 elsewhere."""
+        return torch.zeros_like(self.centres).index_fill_(0, self._band(low, high), 1.0)
 
     def _slope_weights(self, low: float, high: float) -> torch.Tensor:
         """``[bands]`` weights whose product with a log spectrum is its least-squares slope over ``[low, high)`` Hz
@@ -158,28 +161,20 @@ class VoiceFrontEnd(FrontEnd):
         floor = magnitude.amax(dim=(1, 2), keepdim=True) * _FLOOR + 1e-12
         x = torch.log(torch.maximum(magnitude, floor))  # a log spectrum whose shape does not depend on the gain
         power = torch.exp(2 * x)
-        total = power.sum(-1)
+        total, weighted_octaves, low, high = (power @ self.power_weights).unbind(-1)
         loudness = 0.5 * torch.log(total)
         loudness = loudness - loudness.amax(1, keepdim=True)  # relative to the window's loudest frame: gain-free
-        centroid = (power * self.octaves).sum(-1) / total
-
-        def energy(band: torch.Tensor) -> torch.Tensor:
-            return power.index_select(-1, band).sum(-1)
-
-        def peak(band: torch.Tensor) -> torch.Tensor:
-            return power.index_select(-1, band).amax(-1)
-
-        alpha = torch.log(energy(self.band_50_1000) / energy(self.band_1000_5000))
-        hammarberg = torch.log(peak(self.band_0_2000) / peak(self.band_2000_5000))
-        mfcc = x @ self.dct.T  # [B, T, 6]
+        centroid = weighted_octaves / total
+        alpha = torch.log(low / high)
+        hammarberg = torch.log(power.index_select(-1, self.band_0_2000).amax(-1)
+                               / power.index_select(-1, self.band_2000_5000).amax(-1))
+        projected = x @ self.spectrum_weights  # [B, T, 2 slopes + 6 MFCC + candidates]
         flux = F.pad(((x[:, 1:] - x[:, :-1]) ** 2).mean(-1), (1, 0))
-        log_power = torch.log(power)
-        flatness = log_power.mean(-1) - torch.log(power.mean(-1))
-        sieved = x @ self.sieve.T  # [B, T, candidates]
-        harmonicity, best = sieved.max(-1)
+        flatness = 2 * x.mean(-1) - torch.log(power.mean(-1))  # log power = 2x
+        harmonicity, best = projected[..., 8:].max(-1)
         pitch = self.candidates[best]
-        frame_level = torch.stack([loudness, centroid, alpha, hammarberg, x @ self.slope_0_500, x @ self.slope_500_1500,
-                                   *mfcc.unbind(-1), flux, flatness, pitch, harmonicity], dim=-1)  # [B, T, 16]
+        frame_level = torch.cat([torch.stack([loudness, centroid, alpha, hammarberg], dim=-1), projected[..., :8],
+                                 torch.stack([flux, flatness, pitch, harmonicity], dim=-1)], dim=-1)  # [B, T, 16]
         summary = torch.stack([frame_level.mean(1), frame_level.std(1, unbiased=False)], dim=-1).flatten(1)
 
         ordered = loudness.sort(dim=1).values
