@@ -66,6 +66,7 @@ class _ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.bn2(self.sep2(F.relu(self.bn1(self.sep1(x)))))
+        # square maps (the network takes square faces): one size gives the padding of both axes
         y = F.max_pool2d(y, 3, stride=2, padding=_same_pad_before(y.shape[-1], 3, 2), ceil_mode=True)
         return y + self.shortcut_bn(self.shortcut(x))  # a strided 1x1 'same' convolution needs no padding
 
