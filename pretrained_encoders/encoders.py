@@ -20,8 +20,9 @@ __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "KINDS", "Encoders", "save_enc
            "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
-ENCODERS_VERSION = 4  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
-# 4: front ends (voice descriptors, FER2013 face network), one calibrated temporal model per modality, familiarity
+ENCODERS_VERSION = 5  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
+# 4: front ends (voice descriptors, FER2013 face network), one calibrated temporal model per modality, familiarity;
+# 5: 38 voice descriptors, summarised over the active frames
 TEMPORAL_KINDS = tuple(f"temporal_{m}" for m in MODALITIES)
 KINDS = ("audio", "visual", "fusion", *TEMPORAL_KINDS, "familiarity")
 REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made it (--resume reuses its checkpoints)"

@@ -311,10 +311,11 @@ def test_fer2013_takes_converted_weights_and_its_own_pretrained_weights(tmp_path
 
 
 def _voice_window(f0: float, amplitude: float, *, tone: float = 1.0, syllables_per_s: float = 0.0,
-                  seed: int = 0) -> torch.Tensor:
-    """The log-mel window (ingest's extractor, default settings) of a harmonic voice-like tone at ``f0`` Hz
-    with a 1/n spectrum, optionally switched on and off ``syllables_per_s`` times a second, plus noise 40 dB
-    below it, all scaled by ``amplitude`` (``tone=0``: the noise alone)."""
+                  ends_s: float | None = None, seed: int = 0) -> torch.Tensor:
+    """The log-mel window at 1 s (ingest's extractor, default settings) of a harmonic voice-like tone at ``f0``
+    Hz with a 1/n spectrum, optionally switched on and off ``syllables_per_s`` times a second, plus noise 40 dB
+    below it, all scaled by ``amplitude`` (``tone=0``: the noise alone); ``ends_s``: the audio ends there (the
+    extractor's zeros after it)."""
     params = IngestParams()
     extractor = params.log_mel()
     t = np.arange(2 * params.sample_rate) / params.sample_rate
@@ -322,15 +323,15 @@ def _voice_window(f0: float, amplitude: float, *, tone: float = 1.0, syllables_p
     if syllables_per_s:
         wave = wave * (np.sin(np.pi * syllables_per_s * t) ** 2)
     wave = amplitude * (tone * wave / np.abs(wave).max() + np.random.default_rng(seed).normal(0, 1e-2, t.size))
-    extractor.push(wave.astype(np.float32))
+    extractor.push(wave[:None if ends_s is None else int(ends_s * params.sample_rate)].astype(np.float32))
     extractor.finish()
     return torch.from_numpy(extractor.window_at(1.0))[None]
 
 
 def test_voice_descriptors_move_with_pitch_loudness_and_rhythm():
     """The descriptors mean what their names say on any sound: an octave up raises the pitch by one, a tone is
-    more harmonic than noise, syllables bring activity below 1 and a syllable rate, and the gain changes
-    nothing."""
+    more harmonic than noise, syllables bring activity below 1 and a syllable rate, the gain changes nothing,
+    and the silence past the end of an utterance lowers the activity but leaves the voice's functionals."""
     from pretrained_encoders.models.frontends import VOICE_DESCRIPTORS, voice_frontend
 
     frontend = voice_frontend(64, asdict(IngestParams()))
@@ -350,4 +351,8 @@ def test_voice_descriptors_move_with_pitch_loudness_and_rhythm():
     assert low["activity"] == pytest.approx(1.0) and low["syllable_rate"] < 1.0
     syllables = describe(110.0, 0.1, syllables_per_s=4.0)
     assert syllables["activity"] < 0.9 and 2.0 <= syllables["syllable_rate"] <= 6.0
-    assert syllables["loudness_std"] > low["loudness_std"] + 0.5
+    assert syllables["loudness_p80"] - syllables["loudness_p20"] > low["loudness_p80"] - low["loudness_p20"] + 1.0
+    ended = describe(110.0, 0.1, ends_s=1.0)  # the window's second half is past the end of the audio
+    assert ended["activity"] < 0.6
+    for name in ("pitch_mean", "harmonicity_mean", "centroid_mean", "mfcc1_mean", "loudness_mean"):
+        assert ended[name] == pytest.approx(low[name], abs=0.1 + 0.1 * abs(low[name])), name

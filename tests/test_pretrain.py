@@ -55,7 +55,7 @@ def test_tiny_run_writes_a_valid_store(tiny_run, ingest_dir):
     assert output.store == encoder_outputs(config, "s3")[1] and output.store.name == "synthetic_s3_fusion.emostore"
     assert store.modality == "fusion" and store.num_classes == 6 and store.step_rate == 10.0
     assert sorted(store.features) == ["face", "probs", "probs_audio", "probs_visual", "voice"]
-    assert {k: v.shape[1] for k, v in store.features.items()} == {"voice": 40, "face": 135, "probs": 6,
+    assert {k: v.shape[1] for k, v in store.features.items()} == {"voice": 38, "face": 135, "probs": 6,
                                                                    "probs_audio": 6, "probs_visual": 6}
     assert all(v.dtype == np.float16 for v in store.features.values())
     assert set(np.array(store.speakers)[store.split == 1]) == {"s3"}

@@ -70,10 +70,9 @@ class FaceFrontEnd(FrontEnd):
 _LOW_LEVEL = ("loudness", "centroid", "alpha_ratio", "hammarberg", "slope_0_500", "slope_500_1500",
               *(f"mfcc{i}" for i in range(1, 7)), "flux", "flatness", "pitch", "harmonicity")
 VOICE_DESCRIPTORS = (*(f"{name}_{stat}" for name in _LOW_LEVEL for stat in ("mean", "std")),
-                     "loudness_p20", "loudness_p80", "pitch_active_mean", "pitch_active_std",
-                     "activity", "syllable_rate", "loudness_rise", "loudness_fall")
+                     "loudness_p20", "loudness_p80", "activity", "syllable_rate", "loudness_rise", "loudness_fall")
 """The names of :class:`VoiceFrontEnd`'s outputs, in order: each frame-level descriptor's mean and standard
-deviation over the window, then the window-level ones."""
+deviation over the window's active frames, then the window-level ones."""
 _PITCH_RANGE_HZ = (70.0, 450.0)  # F0 candidates of the harmonic sieve
 _PITCH_CANDIDATES = 64
 _SIEVE_TOP_HZ = 1200.0  # harmonics above this are not resolved by 64 mel bands
@@ -83,7 +82,7 @@ _SYLLABLE_PROMINENCE = 0.35  # a syllable's loudness peak stands this far above 
 
 class VoiceFrontEnd(FrontEnd):
     """``log(mel + offset)`` windows ``[B, frames, bands]`` (HTK mel, magnitude) -> :data:`VOICE_DESCRIPTORS`
-    ``[B, 40]``.
+    ``[B, 38]``.
 
     Every descriptor is blind to the recording's gain (a microphone's level says nothing about emotion): the
     window's magnitudes are floored at 60 dB below its loudest band before any logarithm, and loudness is
@@ -94,10 +93,10 @@ class VoiceFrontEnd(FrontEnd):
     spectral slopes of 0-500 and 500-1500 Hz, MFCC 1-6, spectral flux, spectral flatness, pitch and harmonicity
     from a harmonic sieve on the mel spectrum (the F0 candidate of 70-450 Hz whose harmonics below 1.2 kHz stand
     highest above the valleys between them, in octaves above 70 Hz, and how high they stand, summed). Each is summarised
-    by its mean and standard deviation; loudness also by its 20th and 80th percentiles, pitch by its mean and
-    spread over active frames (loudness within 20 dB of the window's peak). Window-level: the fraction of active
-    frames, loudness peaks 3 dB above the window's median per second (a syllable rate), and the mean rise and fall
-    of loudness.
+    by its mean and standard deviation over the active frames (loudness within 20 dB of the window's peak), so
+    that pauses, and the silence past the end of an utterance, do not dilute them. Window-level, over all frames:
+    loudness's 20th and 80th percentiles, the fraction of active frames, loudness peaks 3 dB above the window's
+    median per second (a syllable rate), and the mean rise and fall of loudness.
     """
 
     centres: torch.Tensor  # buffers
@@ -175,15 +174,15 @@ class VoiceFrontEnd(FrontEnd):
         pitch = self.candidates[best]
         frame_level = torch.cat([torch.stack([loudness, centroid, alpha, hammarberg], dim=-1), projected[..., :8],
                                  torch.stack([flux, flatness, pitch, harmonicity], dim=-1)], dim=-1)  # [B, T, 16]
-        summary = torch.stack([frame_level.mean(1), frame_level.std(1, unbiased=False)], dim=-1).flatten(1)
+        active = (loudness > -math.log(10.0)).float()  # within 20 dB of the peak (the loudest frame always is)
+        weights = (active / active.sum(1, keepdim=True))[..., None]
+        mean = (frame_level * weights).sum(1)
+        std = (((frame_level - mean[:, None]) ** 2) * weights).sum(1).sqrt()
+        summary = torch.stack([mean, std], dim=-1).flatten(1)
 
         ordered = loudness.sort(dim=1).values
         frames = loudness.shape[1]
         p20, p80 = ordered[:, int(0.2 * (frames - 1))], ordered[:, int(0.8 * (frames - 1))]
-        active = (loudness > -math.log(10.0)).float()  # within 20 dB of the peak
-        count = active.sum(1).clamp_min(1.0)
-        pitch_mean = (pitch * active).sum(1) / count
-        pitch_std = (((pitch - pitch_mean[:, None]) ** 2 * active).sum(1) / count).sqrt()
         smooth = F.avg_pool1d(loudness[:, None], 7, stride=1, padding=3, count_include_pad=False)[:, 0]
         rise = smooth[:, 1:] - smooth[:, :-1]
         median = ordered[:, (frames - 1) // 2, None]
@@ -191,7 +190,7 @@ class VoiceFrontEnd(FrontEnd):
         peaks = ((rise[:, :-1] > 0) & (rise[:, 1:] <= 0) & prominent).float()
         window = frames * self.hop_s
         return torch.cat([summary, torch.stack([
-            p20, p80, pitch_mean, pitch_std, active.mean(1), peaks.sum(1) / window,
+            p20, p80, active.mean(1), peaks.sum(1) / window,
             rise.clamp_min(0).mean(1) / self.hop_s, (-rise).clamp_min(0).mean(1) / self.hop_s], dim=-1)], dim=-1)
 
 

@@ -28,10 +28,10 @@ class Difficulty:
     """Scale of every facial action unit and prosody change at the apex."""
     intensity_jitter: float = 0.3
     """A clip's intensity is drawn from ``[1 - jitter, 1] * expression_intensity``."""
-    face_separation: float = 0.8
+    face_separation: float = 0.6
     """How far apart the face-confusable emotions are (fear vs surprise, anger vs disgust): 0 identical
     faces, 1 fully distinct prototypes."""
-    voice_separation: float = 0.6
+    voice_separation: float = 1.0
     """The same for the voice-confusable emotions (happy vs surprise vs anger, sad vs disgust)."""
     identity_spread: float = 1.0
     """Between-speaker spread of appearance (face geometry, skin, hair) and voice (pitch, formants,
