@@ -44,7 +44,7 @@ class StepModel(nn.Module):
     """The encoders of one online step in one forward.
 
     ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [3, 1, H], index float scalar)``
-    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, voice [1, 40], face [1, 135], novelty [1, 2])``:
+    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, voice [1, 38], face [1, 135], novelty [1, 2])``:
     the calibrated probabilities of the temporal model of the default modality, of the voice's and of the face's
     after this step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), the
     store's front-end features of the step (voice descriptors, face network features) and their novelty

@@ -46,7 +46,7 @@ class AVEmotionEnv(gym.Env[np.ndarray, np.int64]):
     |----------|--------------------------------------------------------------|-------------------------------|
     | probs    | class probabilities [K], time                                | [0, 1], [0, 1]                |
     | belief   | voice's probs [K], face's probs [K], probs [K], time         | [0, 1], [0, 1]                |
-    | frame    | front-end features of ``modality`` (voice [40], face [135]), time | store min/max per dim, [0, 1] |
+    | frame    | front-end features of ``modality`` (voice [38], face [135]), time | store min/max per dim, [0, 1] |
 
     ``probs`` (the default) are the calibrated class probabilities of the temporal model of the store's
     modality; ``belief`` adds those of the voice's and of the face's own temporal models (also
