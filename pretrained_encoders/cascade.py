@@ -165,7 +165,8 @@ def train_cascade(
         models[stage] = new("temporal", stage)
         task = SequenceTask(sequences, lengths, label_tensor, train_clips, val_clips,
                             batch_size=settings.batch_size, device=device)
-        fits[stage] = run(stage.replace(":", "-"), models[stage], task, settings.temporal_epochs)
+        fits[stage] = run(stage.replace(":", "-"), models[stage], task,
+                          settings.temporal_epochs_of(modality))
         hidden, logits = predict(models[stage], [sequences[export_clips]], device)
         features[f"hidden:{modality}"] = unpad_clips(hidden, export_lengths)
         features[f"probs:{modality}"] = unpad_clips(torch.softmax(logits, dim=-1), export_lengths)

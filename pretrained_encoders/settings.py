@@ -38,7 +38,9 @@ class PretrainSettings:
     fusion_epochs: int = 4
     """Epochs of the fusion network."""
     temporal_epochs: int = 4
-    """Epochs of the temporal model (more overfits: the inner-fold curve peaks at 2-4)."""
+    """Epochs of the visual and fusion temporal models (more overfits: their inner-fold curves peak at 2-4)."""
+    audio_temporal_epochs: int = 12
+    """Epochs of the audio temporal model (its inner-fold curve rises to about 10, then stays flat)."""
     batch_size: int = 64
     """Minibatch size of every stage."""
     learning_rate: float = 1e-3
@@ -75,6 +77,7 @@ class PretrainSettings:
             "num_epochs": self.num_epochs > 0,
             "fusion_epochs": self.fusion_epochs > 0,
             "temporal_epochs": self.temporal_epochs > 0,
+            "audio_temporal_epochs": self.audio_temporal_epochs > 0,
             "batch_size": self.batch_size >= 2,
             "learning_rate": self.learning_rate > 0,
             "lr_schedule": self.lr_schedule in get_args(Schedule),
@@ -90,6 +93,12 @@ class PretrainSettings:
         if bad:
             settings = ", ".join(f"encoder.{name}={getattr(self, name)!r}" for name in bad)
             raise ValueError(f"invalid encoder setting(s): {settings}")
+
+    def temporal_epochs_of(self, modality: str) -> int:
+        """Epochs of the temporal model on ``modality``'s embeddings (one of ``MODALITIES``)."""
+        if modality not in MODALITIES:
+            raise ValueError(f"modality must be one of {MODALITIES}, got {modality!r}")
+        return self.audio_temporal_epochs if modality == "audio" else self.temporal_epochs
 
     def stage(self, epochs: int, scale: float = 1.0) -> TrainSettings:
         """Optimisation settings of a stage trained for ``epochs`` epochs of the full training split.

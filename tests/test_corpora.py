@@ -485,7 +485,8 @@ def test_pretrain_encoder_on_affectnet_then_fine_tune_on_an_rml_tree(affectnet, 
 
     tree = trees("rml")
     _pretrain_encoder("rml", tree.root, tmp_path, "--speaker", "s2", "--set", "encoder.fusion_epochs=1",
-                      "--set", "encoder.temporal_epochs=1", "--set", "encoder.oof_folds=0",
+                      "--set", "encoder.temporal_epochs=1", "--set", "encoder.audio_temporal_epochs=1",
+                      "--set", "encoder.oof_folds=0",
                       "--set", "encoder.hidden_dim=8", "--set", "encoder.visual_arch=compact",
                       "--set", f"encoder.visual_weights={weights}")
     store = load_store(tmp_path / "stores" / "rml_s2_fusion.emostore")

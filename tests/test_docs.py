@@ -43,7 +43,8 @@ _FEW_CANDIDATES = ["agent.time-threshold.start_candidates=[0.5,0.9]", "agent.tim
 BUDGET: dict[str, list[str]] = {
     "train_agent.py": ["agent.total_steps=6000", *_FEW_CANDIDATES, "--no-progress"],
     "pretrain_encoder.py": ["encoder.num_epochs=1", "encoder.fusion_epochs=1", "encoder.temporal_epochs=1",
-                            "encoder.oof_folds=0", "encoder.steps_per_clip=2", "--no-progress"],
+                            "encoder.audio_temporal_epochs=1", "encoder.oof_folds=0", "encoder.steps_per_clip=2",
+                            "--no-progress"],
     "agents.benchmark": ["agent.total_steps=6000", *_FEW_CANDIDATES, "agent.benchmark.bootstrap_reps=50",
                          "agent.benchmark.workers=1", "--seed=0", "--no-sweep", "--no-progress"],
     "emo_env.data generate": ["synthetic.speakers=3", "synthetic.clips_per_emotion=1", "synthetic.min_duration_s=1.5",

@@ -321,8 +321,9 @@ def pretrain_args(corpus: Path) -> list:
     config is the same in every copy of the folder)."""
     return ["--speaker", "s2", "--no-progress", "--device", "cpu", "--resume", *set_args(
         "workdir=work", f"data.root={corpus}", "data.ingest_dir=ingest", "data.workers=1", SMALL_CLASSES,
-        "encoder.num_epochs=1", "encoder.fusion_epochs=1", "encoder.temporal_epochs=1", "encoder.embed_dim=8",
-        "encoder.hidden_dim=8", "encoder.steps_per_clip=2", "encoder.batch_size=8", "encoder.oof_folds=0",
+        "encoder.num_epochs=1", "encoder.fusion_epochs=1", "encoder.temporal_epochs=1",
+        "encoder.audio_temporal_epochs=1", "encoder.embed_dim=8", "encoder.hidden_dim=8", "encoder.steps_per_clip=2",
+        "encoder.batch_size=8", "encoder.oof_folds=0",
         "encoder.workers=1")]
 
 

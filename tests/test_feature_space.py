@@ -36,7 +36,8 @@ def fold_store(tiny_corpus, tiny_ingest, tmp_path_factory):
     fold = list_folds(tiny_ingest)[0]
     config = load_config(None, [f"workdir={workdir}", f"data.root={tiny_corpus}", f"data.ingest_dir={tiny_ingest}",
                                 f"encoder.speaker={fold}", "encoder.num_epochs=1", "encoder.fusion_epochs=1",
-                                "encoder.temporal_epochs=1", "encoder.oof_folds=2", "device=cpu"])
+                                "encoder.temporal_epochs=1", "encoder.audio_temporal_epochs=1", "encoder.oof_folds=2",
+                                "device=cpu"])
     return run_fold(config, Path(tiny_ingest), fold, device=torch.device("cpu"), progress=False)
 
 

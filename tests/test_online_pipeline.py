@@ -45,7 +45,8 @@ def tiny_run(tiny_corpus, tiny_ingest, tmp_path_factory) -> TinyRun:
     fold = list_folds(tiny_ingest)[-1]
     config = load_config(None, [f"workdir={workdir}", f"data.root={tiny_corpus}", f"data.ingest_dir={tiny_ingest}",
                                 f"encoder.speaker={fold}", "encoder.num_epochs=1", "encoder.fusion_epochs=1",
-                                "encoder.temporal_epochs=1", "encoder.oof_folds=0", "device=cpu"])
+                                "encoder.temporal_epochs=1", "encoder.audio_temporal_epochs=1", "encoder.oof_folds=0",
+                                "device=cpu"])
     output = run_fold(config, Path(tiny_ingest), fold, device=torch.device("cpu"), progress=False)
     table = pd.read_csv(tiny_corpus / "clips.csv")
     videos = {Path(path).stem: tiny_corpus / path for path in table["path"]}

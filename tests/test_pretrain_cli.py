@@ -24,8 +24,9 @@ from pretrained_encoders.encoders import load_encoders
 
 def tiny_overrides(tiny_corpus, tiny_ingest, workdir) -> list[str]:
     return [f"workdir={workdir}", f"data.root={tiny_corpus}", f"data.ingest_dir={tiny_ingest}", "data.workers=1",
-            "encoder.num_epochs=1", "encoder.fusion_epochs=1", "encoder.temporal_epochs=1", "encoder.embed_dim=16",
-            "encoder.hidden_dim=16", "encoder.steps_per_clip=4", "encoder.batch_size=16",
+            "encoder.num_epochs=1", "encoder.fusion_epochs=1", "encoder.temporal_epochs=1",
+            "encoder.audio_temporal_epochs=1", "encoder.embed_dim=16", "encoder.hidden_dim=16",
+            "encoder.steps_per_clip=4", "encoder.batch_size=16",
             f"encoder.speaker={list_folds(tiny_ingest)[-1]}"]
 
 
@@ -102,8 +103,8 @@ def test_all_folds_writes_a_cross_fold_summary(tmp_path, capsys, monkeypatch):
     ingest = write_fake_ingest(tmp_path / "ingest", speakers=3, clips_per_class=1)
     monkeypatch.setattr("pretrained_encoders.cli.ensure_ingested", lambda config, progress: ingest)
     overrides = [f"workdir={tmp_path / 'work'}", "encoder.num_epochs=1", "encoder.fusion_epochs=1",
-                 "encoder.temporal_epochs=1", "encoder.embed_dim=16", "encoder.hidden_dim=16",
-                 "encoder.steps_per_clip=4", "encoder.batch_size=16", "encoder.workers=1"]
+                 "encoder.temporal_epochs=1", "encoder.audio_temporal_epochs=1", "encoder.embed_dim=16",
+                 "encoder.hidden_dim=16", "encoder.steps_per_clip=4", "encoder.batch_size=16", "encoder.workers=1"]
     assert main([*(a for o in overrides for a in ("--set", o)), "--all-folds", "--no-progress"]) == 0
     out_dir = tmp_path / "work" / "encoders" / "synthetic_all-folds_fusion"
     assert f"cross-fold summary: {out_dir / 'summary.md'}" in capsys.readouterr().out
