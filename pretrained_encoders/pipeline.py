@@ -28,7 +28,7 @@ from .baselines import audio_features, frame_and_clip_accuracy, linear_log_probs
 from .calibration import ECE_BINS, apply_calibration, calibration_table, fit_calibration, plot_reliability, step_indices
 from .cascade import CascadeResult, compute_frontend_features, train_cascade
 from .data import Corpus
-from .encoders import save_encoders, state_checksum
+from .encoders import ENCODERS_VERSION, save_encoders, state_checksum
 from .models import MODALITIES, Familiarity, TemporalModel
 from .models.familiarity import FAMILIARITY_PARTS
 from .models.frontends import VOICE_DESCRIPTORS, FaceFrontEnd, voice_frontend
@@ -293,7 +293,8 @@ def prepare_run_dir(run_dir: Path, config: Mapping[str, Any], resume: bool) -> N
                 resume = False
             else:
                 if recorded != wanted:
-                    raise CheckpointError(f"--resume: {record} was written by a different config; "
+                    raise CheckpointError(f"--resume: {record} was written by a different config or encoders "
+                                          f"version (this code writes version {ENCODERS_VERSION}); "
                                           f"rerun without --resume")
         if not resume:
             for sub in ("checkpoints", "tensorboard"):
@@ -304,8 +305,9 @@ def prepare_run_dir(run_dir: Path, config: Mapping[str, Any], resume: bool) -> N
 
 
 def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a config that decide the result (not the device)."""
-    return {k: v for k, v in config.items() if k != "device"}
+    """The parts of a config that decide the result (not the device), and the encoders' format version (a
+    front end's code changes with it, not with the config)."""
+    return {k: v for k, v in config.items() if k != "device"} | {"encoders_version": ENCODERS_VERSION}
 
 
 def _report(corpus: Corpus, settings: PretrainSettings, results: Mapping[str, tuple[CascadeResult | None, np.ndarray]],

@@ -331,7 +331,8 @@ def _voice_window(f0: float, amplitude: float, *, tone: float = 1.0, syllables_p
 def test_voice_descriptors_move_with_pitch_loudness_and_rhythm():
     """The descriptors mean what their names say on any sound: an octave up raises the pitch by one, a tone is
     more harmonic than noise, syllables bring activity below 1 and a syllable rate, the gain changes nothing,
-    and the silence past the end of an utterance lowers the activity but leaves the voice's functionals."""
+    the silence past the end of an utterance lowers the activity but leaves the voice's functionals, and digital
+    silence gives finite numbers."""
     from pretrained_encoders.models.frontends import VOICE_DESCRIPTORS, voice_frontend
 
     frontend = voice_frontend(64, asdict(IngestParams()))
@@ -356,3 +357,7 @@ def test_voice_descriptors_move_with_pitch_loudness_and_rhythm():
     assert ended["activity"] < 0.6
     for name in ("pitch_mean", "harmonicity_mean", "centroid_mean", "mfcc1_mean", "loudness_mean"):
         assert ended[name] == pytest.approx(low[name], abs=0.1 + 0.1 * abs(low[name])), name
+    for name in ("pitch_std", "harmonicity_std"):
+        assert ended[name] == pytest.approx(low[name], abs=0.1), name
+    muted = describe(110.0, 0.0)  # digital silence: finite (describe checks), nothing voiced
+    assert muted["harmonicity_mean"] == pytest.approx(0.0, abs=1e-3) and muted["loudness_std"] == 0.0

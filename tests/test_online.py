@@ -286,6 +286,20 @@ def test_onnx_runtime_decides_as_torch(clips, visual_arch):
     np.testing.assert_allclose(observations["onnx"], observations["torch"], atol=1e-3)  # float16-rounded
 
 
+def test_onnx_runtime_matches_torch_on_digital_silence():
+    """A muted microphone or a padded window (the log-mel at its floor everywhere) gives the same finite
+    outputs in both runtimes."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    encoders = random_encoders(audio_arch="descriptors")
+    silence = np.full((96, 64), np.log(IngestParams().mel_log_offset), np.float16)
+    face = np.full((64, 64, 3), 128, np.uint8)
+    outputs = {runtime: step_runner(encoders, runtime)(silence, face) for runtime in RUNTIMES}
+    for name, value in outputs["torch"].items():
+        assert np.isfinite(value).all() and np.isfinite(outputs["onnx"][name]).all(), name
+        np.testing.assert_allclose(outputs["onnx"][name], value, atol=1e-4, err_msg=name)
+
+
 def test_unknown_or_missing_runtime_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"runtime must be one of \('torch', 'onnx'\), got 'tensorrt'"):
         recognizer(runtime="tensorrt")

@@ -4,7 +4,8 @@
   pooled features of the grey face and the log-probabilities of its own seven classes.
 - :class:`VoiceFrontEnd`: prosody and voice-quality descriptors of a log-mel window, in the eGeMAPS tradition
   (Eyben et al. 2016): loudness, spectral balance (alpha ratio, Hammarberg index, slopes), MFCC 1-6, spectral
-  flux and flatness, a low-band pitch proxy, voice activity and syllable rate, each summarised over the window.
+  flux and flatness, a low-band pitch proxy, voice activity and syllable rate, each summarised over the window's
+  active frames (within 20 dB of its loudest).
   Nothing is learned: the same window gives the same numbers whatever corpus came before.
 
 :class:`FrontEndEncoder` puts a small trained part (:class:`EncoderTop`) on a front end; the cascade trains the
@@ -157,7 +158,7 @@ class VoiceFrontEnd(FrontEnd):
 
     def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
         magnitude = (torch.exp(log_mel.float()) - self.log_offset).clamp_min(0.0)  # [B, T, M]
-        floor = magnitude.amax(dim=(1, 2), keepdim=True) * _FLOOR + 1e-12
+        floor = (magnitude.amax(dim=(1, 2), keepdim=True) * _FLOOR).clamp_min(1e-12)  # digital silence: 1e-12
         x = torch.log(torch.maximum(magnitude, floor))  # a log spectrum whose shape does not depend on the gain
         power = torch.exp(2 * x)
         total, weighted_octaves, low, high = (power @ self.power_weights).unbind(-1)
@@ -175,7 +176,7 @@ class VoiceFrontEnd(FrontEnd):
         frame_level = torch.cat([torch.stack([loudness, centroid, alpha, hammarberg], dim=-1), projected[..., :8],
                                  torch.stack([flux, flatness, pitch, harmonicity], dim=-1)], dim=-1)  # [B, T, 16]
         active = (loudness > -math.log(10.0)).float()  # within 20 dB of the peak (the loudest frame always is)
-        weights = (active / active.sum(1, keepdim=True))[..., None]
+        weights = (active / active.sum(1, keepdim=True).clamp_min(1.0))[..., None]
         mean = (frame_level * weights).sum(1)
         std = (((frame_level - mean[:, None]) ** 2) * weights).sum(1).sqrt()
         summary = torch.stack([mean, std], dim=-1).flatten(1)
