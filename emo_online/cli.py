@@ -217,12 +217,12 @@ def video_duration(path: str | Path) -> float:
                 raise MediaError(path, "no video stream")
             stream = container.streams.video[0]
             ends = [packet.pts + (packet.duration or 0) for packet in container.demux(stream) if packet.pts is not None]
-            first = stream.start_time or 0
+            first, time_base = stream.start_time or 0, cast(Fraction, stream.time_base)  # read while open
     except (av.error.FFmpegError, OSError) as exc:
         raise MediaError(path, f"cannot read ({exc})") from None
     if not ends:
         raise MediaError(path, "no video frame")
-    return float((max(ends) - first) * cast(Fraction, stream.time_base))
+    return float((max(ends) - first) * time_base)
 
 
 def _frame_rate(path: str | Path) -> float:

@@ -4,6 +4,7 @@ detector finds, expressions that unfold, prosody that differs between emotions, 
 from __future__ import annotations
 
 import csv
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -22,15 +23,15 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _decode(path: Path) -> tuple[np.ndarray, np.ndarray, av.video.stream.VideoStream, int]:
-    """RGB frames [T, H, W, 3], mono int16 samples, the video stream and the audio sample rate."""
+def _decode(path: Path) -> tuple[np.ndarray, np.ndarray, Fraction | None, int]:
+    """RGB frames [T, H, W, 3], mono int16 samples, the video's average frame rate and the audio sample rate."""
     with av.open(str(path)) as container:
         frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        fps = container.streams.video[0].average_rate
         rate = container.streams.audio[0].rate
         audio = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
-    return frames, audio, stream, rate
+    return frames, audio, fps, rate
 
 
 def _boxes(root: Path) -> dict[str, np.ndarray]:
@@ -68,8 +69,8 @@ def test_files_decode_to_the_indexed_duration_with_a_box_per_frame(tiny_corpus):
     assert set(boxes) == {Path(r["path"]).stem for r in rows}
     for row in rows:
         duration = float(row["duration"])
-        frames, audio, stream, rate = _decode(tiny_corpus / row["path"])
-        assert stream.average_rate == FPS and frames.shape[1:] == (240, 320, 3)
+        frames, audio, fps, rate = _decode(tiny_corpus / row["path"])
+        assert fps == FPS and frames.shape[1:] == (240, 320, 3)
         assert len(frames) == round(duration * FPS)
         assert rate == SAMPLE_RATE and abs(len(audio) / rate - duration) < 1e-3
         assert np.abs(audio).max() > 1000, "the audio track is silent"
