@@ -30,24 +30,25 @@ from torch import nn
 
 from emo_env.data.store import MODALITIES
 from pretrained_encoders.encoders import Encoders
-from pretrained_encoders.models.frontends import FaceFrontEnd, FrontEndEncoder, voice_frontend
+from pretrained_encoders.models.frontends import FaceFrontEnd, FrontEndEncoder, face_prior, voice_frontend
 
 __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxStep", "step_runner"]
 
 Runtime = Literal["torch", "onnx"]
 RUNTIMES: tuple[str, ...] = get_args(Runtime)
-INPUTS = ("mel", "face", "h", "c", "index")
-OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "voice", "face", "novelty")
+INPUTS = ("mel", "face", "h", "c", "evidence", "index")
+OUTPUTS = ("probs", "probs_audio", "probs_visual", "h", "c", "evidence", "voice", "face", "novelty")
+STATES = ("h", "c", "evidence")  # what a step passes to the next
 
 
 class StepModel(nn.Module):
     """The encoders of one online step in one forward.
 
-    ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [3, 1, H], index float scalar)``
-    -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, voice [1, 38], face [1, 135], novelty [1, 2])``:
-    the calibrated probabilities of the temporal model of the default modality, of the voice's and of the face's
-    after this step, the new LSTM states of the three temporal models (audio, visual, fusion, stacked), the
-    store's front-end features of the step (voice descriptors, face network features) and their novelty
+    ``forward(mel float16 [1, F, M], face uint8 [1, S, S, 3], h, c [3, 1, H], evidence [3, 1, K], index float
+    scalar)`` -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, evidence, voice [1, 38],
+    face [1, 135], novelty [1, 2])``: the calibrated probabilities of the temporal model of the default modality, of
+    the voice's and of the face's after this step, the new states of the three temporal models (audio, visual,
+    fusion, stacked: LSTM states and summed log-priors), the store's front-end features of the step (voice descriptors, face network features) and their novelty
     (:class:`~pretrained_encoders.models.familiarity.Familiarity`, voice then face). An encoder that sits on the
     same front end reuses its features.
     """
@@ -66,22 +67,26 @@ class StepModel(nn.Module):
         self.face = _shared(encoders.visual, FaceFrontEnd().to(device))
         self.audio_on_voice = self.voice is getattr(encoders.audio, "frontend", None)
         self.visual_on_face = self.face is getattr(encoders.visual, "frontend", None)
+        prior = spec.get("face_prior")
+        self.face_prior = None if prior is None else [int(i) for i in prior]
 
-    def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+    def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor, evidence: torch.Tensor,
                 index: torch.Tensor) -> tuple[torch.Tensor, ...]:
         voice, seen = self.voice(mel), self.face(face)
         audio = cast(FrontEndEncoder, self.audio).top(voice)[0] if self.audio_on_voice else self.audio(mel)[0]
         visual = cast(FrontEndEncoder, self.visual).top(seen)[0] if self.visual_on_face else self.visual(face)[0]
         embeddings: dict[str, torch.Tensor] = {"audio": audio, "visual": visual,
                                                "fusion": self.fusion(audio, visual)[0]}
+        if self.face_prior is not None:
+            embeddings["visual"] = torch.cat([visual, face_prior(seen, self.face_prior)], dim=-1)
         probs: dict[str, torch.Tensor] = {}
-        hs, cs = [], []
+        states: list[tuple[torch.Tensor, ...]] = []
         for i, (m, temporal) in enumerate(zip(MODALITIES, self.temporals, strict=True)):
-            probs[m], _, h_m, c_m = temporal.advance(embeddings[m], h[i : i + 1], c[i : i + 1], index)
-            hs.append(h_m)
-            cs.append(c_m)
+            probs[m], _, *state = temporal.advance(embeddings[m], h[i : i + 1], c[i : i + 1], evidence[i], index)
+            states.append(tuple(state))
+        h, c, evidence = (torch.cat(parts) for parts in zip(*states, strict=True))
         novelty = torch.stack([self.familiarity.novelty("voice", voice), self.familiarity.novelty("face", seen)], -1)
-        return (probs[self.modality], probs["audio"], probs["visual"], torch.cat(hs), torch.cat(cs), voice.float(),
+        return (probs[self.modality], probs["audio"], probs["visual"], h, c, evidence.unsqueeze(1), voice.float(),
                 seen.float(), novelty)
 
 
@@ -108,19 +113,21 @@ class StepRunner(ABC):
     def __init__(self, model: StepModel) -> None:
         self.model = model.eval()
         self.hidden_size = int(model.temporals[0].lstm.hidden_size)
+        self.num_classes = int(model.temporals[0].head.out_features)
         self.reset()
 
     def reset(self) -> None:
-        """Start a new sequence (zero LSTM states, step index 0)."""
+        """Start a new sequence (zero states, step index 0)."""
         self._index = 0
-        self._h = self._c = np.zeros((len(MODALITIES), 1, self.hidden_size), np.float32)
+        lstm = np.zeros((len(MODALITIES), 1, self.hidden_size), np.float32)
+        self._states = {"h": lstm, "c": lstm, "evidence": np.zeros((len(MODALITIES), 1, self.num_classes), np.float32)}
 
     def __call__(self, mel: np.ndarray, face: np.ndarray) -> dict[str, np.ndarray]:
         inputs: dict[str, np.ndarray] = {
             "mel": np.ascontiguousarray(mel, np.float16)[None], "face": np.ascontiguousarray(face, np.uint8)[None],
-            "h": self._h, "c": self._c, "index": np.array(self._index, np.float32)}
+            **self._states, "index": np.array(self._index, np.float32)}
         outputs = dict(zip(OUTPUTS, self._run(inputs), strict=True))
-        self._h, self._c = outputs.pop("h"), outputs.pop("c")
+        self._states = {name: outputs.pop(name) for name in STATES}
         self._index += 1
         return {name: output[0] for name, output in outputs.items()}
 
@@ -158,7 +165,8 @@ class OnnxStep(StepRunner):
         example = (torch.zeros((1, *mel_shape), dtype=torch.float16, device=device),
                    torch.zeros((1, face_size, face_size, 3), dtype=torch.uint8, device=device),
                    torch.zeros((len(MODALITIES), 1, self.hidden_size), device=device),
-                   torch.zeros((len(MODALITIES), 1, self.hidden_size), device=device), torch.tensor(0.0, device=device))
+                   torch.zeros((len(MODALITIES), 1, self.hidden_size), device=device),
+                   torch.zeros((len(MODALITIES), 1, self.num_classes), device=device), torch.tensor(0.0, device=device))
         with _quiet_export():
             program = torch.onnx.export(self.model, example, input_names=list(INPUTS),
                                         output_names=[f"{name}_out" for name in OUTPUTS], dynamo=True, verbose=False)

@@ -16,8 +16,8 @@ from torch import nn
 from . import distributed
 from .augment import jitter_faces, warp_mels
 from .data import Corpus
-from .models import FusedEncoder, FusionNet, build_model
-from .models.frontends import FrontEndEncoder
+from .models import FusedEncoder, FusionNet, TemporalModel, build_model
+from .models.frontends import FaceFrontEnd, FrontEndEncoder, face_prior
 from .settings import PretrainSettings
 from .training import FitResult, FrameTask, SequenceTask, fit, predict, stage_seed
 
@@ -79,6 +79,8 @@ def train_cascade(
 
     An encoder with a frozen front end (:class:`FrontEndEncoder`) trains only its top, on every step's cached
     front-end features (``frontend_features[kind]``, all rows; computed here when not given), without augmentation.
+    A visual temporal model with the face prior (``spec["face_prior"]``) reads it from the store's face features
+    (``frontend_features["face"]``, likewise).
 
     Under ``torchrun`` every process trains the frame-level encoders together (DDP); only rank 0
     goes on to the fusion and temporal stages and gets a result (the others get None).
@@ -161,8 +163,13 @@ def train_cascade(
     export_lengths = corpus.lengths[export_clips].tolist()
     for modality in temporal_modalities:
         stage = f"temporal:{modality}"
-        sequences = pad_clips(embeddings[modality], corpus.offsets)
-        models[stage] = new("temporal", stage)
+        models[stage] = new(f"temporal_{modality}", stage)
+        steps_in = embeddings[modality]
+        if cast(TemporalModel, models[stage]).prior:
+            if "face" not in cached:
+                cached["face"] = compute_frontend_features(FaceFrontEnd(), corpus.faces, device)
+            steps_in = torch.cat([steps_in, face_prior(cached["face"], spec["face_prior"])], dim=-1)
+        sequences = pad_clips(steps_in, corpus.offsets)
         task = SequenceTask(sequences, lengths, label_tensor, train_clips, val_clips,
                             batch_size=settings.batch_size, device=device)
         fits[stage] = run(stage.replace(":", "-"), models[stage], task,

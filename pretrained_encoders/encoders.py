@@ -20,9 +20,10 @@ __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "KINDS", "Encoders", "save_enc
            "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
-ENCODERS_VERSION = 5  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
+ENCODERS_VERSION = 6  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
 # 4: front ends (voice descriptors, FER2013 face network), one calibrated temporal model per modality, familiarity;
-# 5: 38 voice descriptors, summarised over the active frames
+# 5: 38 voice descriptors, summarised over the active frames; 6: the visual temporal model adds the face network's
+# own reading (spec "face_prior")
 TEMPORAL_KINDS = tuple(f"temporal_{m}" for m in MODALITIES)
 KINDS = ("audio", "visual", "fusion", *TEMPORAL_KINDS, "familiarity")
 REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made it (--resume reuses its checkpoints)"
@@ -104,7 +105,7 @@ def load_encoders(path: str | Path, device: torch.device | str = "cpu") -> Encod
         raise CheckpointError(f"{path} is corrupt: checksum mismatch", REBUILD_ENCODERS)
     models = {}
     for kind in KINDS:
-        model = build_model("temporal" if kind in TEMPORAL_KINDS else kind, data["spec"])
+        model = build_model(kind, data["spec"])
         try:
             model.load_state_dict(states[kind])
         except (KeyError, RuntimeError) as exc:

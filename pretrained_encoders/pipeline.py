@@ -31,7 +31,7 @@ from .data import Corpus
 from .encoders import ENCODERS_VERSION, save_encoders, state_checksum
 from .models import MODALITIES, Familiarity, TemporalModel
 from .models.familiarity import FAMILIARITY_PARTS
-from .models.frontends import VOICE_DESCRIPTORS, FaceFrontEnd, voice_frontend
+from .models.frontends import VOICE_DESCRIPTORS, FaceFrontEnd, face_prior_indices, voice_frontend
 from .models.temporal import CALIBRATION_FIELDS
 from .report import FRACTIONS, accuracy_by_fraction, confusion_matrix, prefix_steps, write_report
 from .settings import PretrainSettings
@@ -102,7 +102,7 @@ def pretrain(
     t0 = time.perf_counter()
     frontend = store_frontend_features(corpus, spec, device, frontend_cache)
     cached = {kind: frontend[FRONTEND_FEATURES[kind]] for kind in ("audio", "visual")
-              if _uses_store_frontend(settings, kind)}
+              if _uses_store_frontend(settings, kind)} | {"face": frontend["face"]}
     frontend_s = time.perf_counter() - t0
     none = np.zeros(0, dtype=np.int64)
     # (name, fit clips, validation clips scored for the logs only, exported clips, temporal modalities)
@@ -275,6 +275,7 @@ def _spec(settings: PretrainSettings, corpus: Corpus, data_params: Mapping[str, 
         "mel_bands": int(corpus.mels.shape[2]),
         "face_size": int(corpus.faces.shape[1]),
         "data": dict(data_params),
+        "face_prior": face_prior_indices(corpus.class_names) if settings.face_prior else None,
     }
 
 

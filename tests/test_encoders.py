@@ -15,7 +15,9 @@ from emo_env.data.ingest import IngestParams
 from pretrained_encoders.augment import jitter_faces, warp_mels
 from pretrained_encoders.encoders import load_encoders, save_encoders
 from pretrained_encoders.models import build_audio_encoder, build_model, build_visual_encoder
+from pretrained_encoders.models import TemporalModel
 from pretrained_encoders.models.audio import VGGishEncoder
+from pretrained_encoders.models.frontends import face_prior, face_prior_indices
 from pretrained_encoders.models.visual import save_visual_weights
 
 SPEC = {"class_names": ["a", "b", "c", "d", "e", "f"], "modality": "fusion", "audio_arch": "compact",
@@ -76,11 +78,13 @@ def test_fusion_shapes_and_determinism():
     assert any(isinstance(m, torch.nn.BatchNorm1d) for m in built("fusion").modules())
 
 
+@pytest.mark.parametrize("prior", [False, True])
 @pytest.mark.parametrize("calibration", [(0.0, 0.0, 0.0, 0.0), (1.0, -0.5, 0.1, 7.0)])
-def test_temporal_step_equals_full_pass(calibration):
-    model = built("temporal")
+def test_temporal_step_equals_full_pass(calibration, prior):
+    torch.manual_seed(0)
+    model = TemporalModel(16, 12, 6, prior=prior).eval()
     model.calibration.copy_(torch.tensor(calibration))
-    x = torch.randn(3, 11, 16)
+    x = torch.randn(3, 11, 16 + 6 * prior)
     hidden, logits = model(x)
     assert hidden.shape == (3, 11, 12) and logits.shape == (3, 11, 6)
     state = None
@@ -91,12 +95,39 @@ def test_temporal_step_equals_full_pass(calibration):
     assert torch.allclose(probs.sum(-1), torch.ones(3))
 
 
-def test_temporal_model_is_causal():
+@pytest.mark.parametrize("prior", [False, True])
+def test_temporal_model_is_causal(prior):
     """Steps after t (e.g. the padding of a shorter clip) never change the output at t."""
-    model = built("temporal")
-    x = torch.randn(1, 10, 16)
-    padded = torch.cat([x[:, :6], torch.zeros(1, 4, 16)], dim=1)
-    assert torch.allclose(model(x)[0][:, :6], model(padded)[0][:, :6], atol=1e-6)
+    model = TemporalModel(16, 12, 6, prior=prior).eval()
+    x = torch.randn(1, 10, 16 + 6 * prior)
+    padded = torch.cat([x[:, :6], torch.zeros(1, 4, x.shape[-1])], dim=1)
+    for full, cut in zip(model(x), model(padded), strict=True):
+        assert torch.allclose(full[:, :6], cut[:, :6], atol=1e-6)
+
+
+def test_temporal_prior_is_the_starting_point_the_lstm_adds_to():
+    """With a prior, the logits are the running mean of the per-step log-priors plus what the LSTM adds: a
+    model that adds nothing answers the prior's reading, and the LSTM never sees the prior."""
+    model = TemporalModel(16, 12, 6, prior=True).eval()
+    torch.nn.init.zeros_(model.head.weight)
+    torch.nn.init.zeros_(model.head.bias)
+    embeddings, priors = torch.randn(2, 7, 16), torch.log_softmax(torch.randn(2, 7, 6), dim=-1)
+    hidden, logits = model(torch.cat([embeddings, priors], dim=-1))
+    means = priors.cumsum(dim=1) / torch.arange(1, 8)[:, None]
+    assert torch.allclose(logits, means, atol=1e-6)
+    assert torch.equal(hidden, model(torch.cat([embeddings, torch.zeros_like(priors)], dim=-1))[0])
+
+
+def test_face_prior_maps_the_face_networks_classes_by_name():
+    assert face_prior_indices(["happy", "surprise", "sad", "fear", "anger", "disgust"]) == [3, 5, 4, 2, 0, 1]
+    assert face_prior_indices(["Happiness", "Sadness", "Neutral", "Angry"]) == [3, 4, 6, 0]
+    assert face_prior_indices(["happy", "calm"]) is None  # calm has no FER2013 counterpart
+    assert face_prior_indices(["anger", "angry"]) is None  # two classes, one counterpart
+    own = torch.log_softmax(torch.randn(5, 7), dim=-1)
+    face = torch.cat([torch.randn(5, 128), own], dim=-1)
+    prior = face_prior(face, [3, 0])
+    assert torch.allclose(prior.exp().sum(-1), torch.ones(5))
+    assert torch.allclose(prior[:, 0] - prior[:, 1], own[:, 3] - own[:, 0], atol=1e-6)
 
 
 def test_vggish_shapes_and_local_audioset_weights(tmp_path):
@@ -187,23 +218,28 @@ def test_mel_warp_moves_energy_along_the_mel_axis():
     assert torch.equal(warped, warp_mels(mels, torch.Generator().manual_seed(0), 0.2))
 
 
-def _models(seed: int = 0) -> dict[str, torch.nn.Module]:
+def _models(seed: int = 0, spec: dict = SPEC) -> dict[str, torch.nn.Module]:
     models = {kind: built(kind, seed) for kind in ("audio", "visual", "fusion", "familiarity")}
-    return models | {f"temporal_{m}": built("temporal", seed + i) for i, m in enumerate(("audio", "visual", "fusion"))}
+    for i, m in enumerate(("audio", "visual", "fusion")):
+        torch.manual_seed(seed + i)
+        models[f"temporal_{m}"] = build_model(f"temporal_{m}", spec).eval()
+    return models
 
 
 def test_encoders_file_round_trip_is_weights_only(tmp_path):
-    models = _models()
-    checksum = save_encoders(tmp_path / "encoders.pt", models, SPEC)
+    spec = SPEC | {"face_prior": [3, 5, 4, 2, 0, 1]}
+    models = _models(spec=spec)
+    checksum = save_encoders(tmp_path / "encoders.pt", models, spec)
     raw = torch.load(tmp_path / "encoders.pt", weights_only=True)
-    assert raw["spec"] == SPEC and raw["checksum"] == checksum
+    assert raw["spec"] == spec and raw["checksum"] == checksum
     loaded = load_encoders(tmp_path / "encoders.pt")
     assert loaded.modality == "fusion" and loaded.class_names == SPEC["class_names"]
     x = inputs()
     for kind in ("audio", "visual"):
         assert torch.equal(getattr(loaded, kind)(x[kind])[0], models[kind](x[kind])[0])
-    seq = torch.randn(2, 5, 16)
+    assert [loaded.temporals[m].prior for m in ("audio", "visual", "fusion")] == [False, True, False]
     for m in ("audio", "visual", "fusion"):
+        seq = torch.randn(2, 5, 16 + 6 * loaded.temporals[m].prior)
         assert torch.equal(loaded.temporals[m](seq)[1], models[f"temporal_{m}"](seq)[1])
     assert loaded.temporal is loaded.temporals["fusion"]
     assert not loaded.fusion.training

@@ -23,6 +23,7 @@ from emo_online.cli import video_duration
 from emo_online.step import RUNTIMES, step_runner
 from pretrained_encoders.encoders import Encoders
 from pretrained_encoders.models import build_model
+from pretrained_encoders.models.frontends import face_prior, face_prior_indices
 
 CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
 NEVER = 2.0  # a threshold no probability reaches: the policy waits to the last step
@@ -34,10 +35,10 @@ def random_encoders(seed: int = 0, visual_arch: str = "compact", audio_arch: str
     accuracy)."""
     spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": audio_arch, "visual_arch": visual_arch,
             "embed_dim": 16, "hidden_dim": 12, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
-            "data": asdict(IngestParams())}
+            "data": asdict(IngestParams()), "face_prior": face_prior_indices(CLASSES)}
     torch.manual_seed(seed)
     models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion", "familiarity")}
-    temporals = {m: build_model("temporal", spec).eval() for m in ("audio", "visual", "fusion")}
+    temporals = {m: build_model(f"temporal_{m}", spec).eval() for m in ("audio", "visual", "fusion")}
     return Encoders(spec, temporals=temporals, **models)
 
 
@@ -263,11 +264,13 @@ def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
         with torch.inference_mode():
             mels, faces = torch.from_numpy(mel[None]), torch.from_numpy(face[None])
             audio, visual = encoders.audio(mels)[0], encoders.visual(faces)[0]
-            embeddings = {"audio": audio, "visual": visual, "fusion": encoders.fusion(audio, visual)[0]}
+            voice, seen = encoders.audio.frontend(mels), encoders.visual.frontend(faces)
+            reading = face_prior(seen, encoders.spec["face_prior"])  # the visual temporal model's prior
+            embeddings = {"audio": audio, "visual": torch.cat([visual, reading], dim=-1),
+                          "fusion": encoders.fusion(audio, visual)[0]}
             probs = {}
             for m, x in embeddings.items():
                 probs[m], _, states[m] = encoders.temporals[m].step(x, states[m])
-            voice, seen = encoders.audio.frontend(mels), encoders.visual.frontend(faces)
         for name, m in (("probs", "fusion"), ("probs_audio", "audio"), ("probs_visual", "visual")):
             assert np.array_equal(out[name], probs[m][0].numpy())
         assert np.array_equal(out["voice"], voice[0].numpy()) and np.array_equal(out["face"], seen[0].numpy())

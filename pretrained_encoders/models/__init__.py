@@ -25,10 +25,13 @@ __all__ = [
 
 
 def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None = None) -> nn.Module:
-    """Build model ``kind`` (``audio``, ``visual``, ``fusion``, ``temporal`` or ``familiarity``) from ``spec``.
+    """Build model ``kind`` (``audio``, ``visual``, ``fusion``, ``temporal``, ``temporal_<modality>`` or
+    ``familiarity``) from ``spec``.
 
     ``spec`` keys: ``audio_arch``, ``visual_arch``, ``embed_dim``, ``hidden_dim``, ``class_names``,
-    ``mel_frames``, ``mel_bands``, ``data`` (the ingest settings: log-mel parameters). ``weights``: a local
+    ``mel_frames``, ``mel_bands``, ``data`` (the ingest settings: log-mel parameters), and ``face_prior``
+    (optional: :func:`~pretrained_encoders.models.frontends.face_prior_indices`; when set, ``temporal_visual``
+    adds the face network's own reading to its logits, :class:`TemporalModel`). ``weights``: a local
     pretrained file for the audio or visual encoder (see :func:`build_audio_encoder` and
     :func:`build_visual_encoder`), loaded before training.
     """
@@ -43,8 +46,10 @@ def build_model(kind: str, spec: Mapping[str, Any], weights: str | Path | None =
         return build_visual_encoder(spec["visual_arch"], embed_dim=embed_dim, num_classes=num_classes, weights=weights)
     if kind == "fusion":
         return FusionNet(embed_dim, int(spec["hidden_dim"]), num_classes)
-    if kind == "temporal":
-        return TemporalModel(embed_dim, int(spec["hidden_dim"]), num_classes)
+    if kind == "temporal" or kind in (f"temporal_{m}" for m in MODALITIES):
+        prior = kind == "temporal_visual" and spec.get("face_prior") is not None
+        return TemporalModel(embed_dim, int(spec["hidden_dim"]), num_classes, prior=prior)
     if kind == "familiarity":
         return Familiarity(FRONTEND_DIMS["voice"], FRONTEND_DIMS["face"])
-    raise ValueError(f"unknown model kind {kind!r} (known: audio, visual, fusion, temporal, familiarity)")
+    raise ValueError(f"unknown model kind {kind!r} (known: audio, visual, fusion, temporal, "
+                     f"{', '.join(f'temporal_{m}' for m in MODALITIES)}, familiarity)")

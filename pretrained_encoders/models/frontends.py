@@ -15,7 +15,7 @@ top on the front end's cached features.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from torch import nn
 from .fer_xception import FER2013_CLASSES, FER_FEATURE_DIM, FER_INPUT_SIZE, load_mini_xception
 
 __all__ = ["FrontEnd", "FaceFrontEnd", "VoiceFrontEnd", "EncoderTop", "FrontEndEncoder", "VOICE_DESCRIPTORS",
-           "FRONTEND_DIMS", "voice_frontend"]
+           "FRONTEND_DIMS", "voice_frontend", "face_prior_indices", "face_prior"]
 
 
 class FrontEnd(nn.Module):
@@ -196,6 +196,27 @@ class VoiceFrontEnd(FrontEnd):
 
 
 FRONTEND_DIMS = {"voice": len(VOICE_DESCRIPTORS), "face": FER_FEATURE_DIM + len(FER2013_CLASSES)}
+
+
+_FER_NAMES = {"anger": "angry", "angry": "angry", "disgust": "disgust", "disgusted": "disgust", "fear": "fear",
+              "fearful": "fear", "happy": "happy", "happiness": "happy", "joy": "happy", "sad": "sad",
+              "sadness": "sad", "surprise": "surprise", "surprised": "surprise", "neutral": "neutral"}
+
+
+def face_prior_indices(class_names: Sequence[str]) -> list[int] | None:
+    """For each class, the index of its FER2013 class among :class:`FaceFrontEnd`'s log-probabilities (by name:
+    ``anger`` is ``angry``, ``happiness`` is ``happy``, ...); None when some class has no FER2013 counterpart."""
+    names = [_FER_NAMES.get(name.lower()) for name in class_names]
+    if None in names or len(set(names)) < len(names):
+        return None
+    return [FER2013_CLASSES.index(name) for name in names if name is not None]
+
+
+def face_prior(face: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
+    """The face network's own reading of the classes: its log-probabilities of the classes' FER2013 counterparts
+    (``indices``, :func:`face_prior_indices`), renormalised over them. ``face [..., 135] -> [..., K]``."""
+    own = face[..., FER_FEATURE_DIM:][..., list(indices)].float()
+    return own - torch.logsumexp(own, dim=-1, keepdim=True)
 
 
 def voice_frontend(mel_bands: int, data: Mapping[str, Any]) -> VoiceFrontEnd:

@@ -17,6 +17,7 @@ class TemporalState(NamedTuple):
 
     h: torch.Tensor
     c: torch.Tensor
+    evidence: torch.Tensor  # [B, K]: the sum of the log-priors seen so far (zeros without a prior)
     steps: int  # steps seen so far
 
 
@@ -31,27 +32,37 @@ def step_temperatures(calibration: torch.Tensor, steps: torch.Tensor) -> torch.T
 class TemporalModel(nn.Module):
     """One LSTM layer and a linear classifier; its hidden state and softmax are the ``belief``.
 
+    With ``prior``, each step's input ends with ``num_classes`` more values, a log-prior over the classes
+    from a pretrained front end (the face network's own reading of the face,
+    :func:`~pretrained_encoders.models.frontends.face_prior`). Its mean over the steps so far is added to
+    the classifier's logits, so the model learns what to add to that reading rather than replacing it.
+
     The logits at step ``t`` are divided by the temperature :func:`step_temperatures` of the
     ``calibration`` buffer (zeros, a temperature of 1, while training), which calibration sets
     after training so that every consumer of the saved model sees calibrated probabilities.
 
-    ``forward(x [B, T, D]) -> (hidden [B, T, H], logits [B, T, K])`` (causal: padding at the end of
+    ``forward(x [B, T, D (+ K)]) -> (hidden [B, T, H], logits [B, T, K])`` (causal: padding at the end of
     a sequence does not change earlier steps). ``step`` continues a sequence one step at a time
     and gives the same numbers as ``forward``.
     """
 
     calibration: torch.Tensor  # buffer
 
-    def __init__(self, input_dim: int, hidden_dim: int, num_classes: int):
+    def __init__(self, input_dim: int, hidden_dim: int, num_classes: int, prior: bool = False):
         super().__init__()
+        self.input_dim, self.prior = input_dim, prior
         self.lstm = nn.LSTM(input_dim, hidden_dim, batch_first=True)
         self.head = nn.Linear(hidden_dim, num_classes)
         self.register_buffer("calibration", torch.zeros(len(CALIBRATION_FIELDS)))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden, _ = self.lstm(x.float())
-        temperature = step_temperatures(self.calibration, torch.arange(x.shape[1], device=x.device))
-        return hidden, self.head(hidden) / temperature[:, None]
+        x = x.float()
+        hidden, _ = self.lstm(x[..., : self.input_dim])
+        logits = self.head(hidden)
+        steps = torch.arange(x.shape[1], device=x.device)
+        if self.prior:
+            logits = logits + x[..., self.input_dim :].cumsum(dim=1) / (steps + 1.0)[:, None]
+        return hidden, logits / step_temperatures(self.calibration, steps)[:, None]
 
     def step(self, x: torch.Tensor,
              state: TemporalState | None = None) -> tuple[torch.Tensor, torch.Tensor, TemporalState]:
@@ -59,15 +70,23 @@ class TemporalModel(nn.Module):
         ``(probs [B, K], hidden [B, H], state)``."""
         if state is None:
             zeros = x.new_zeros((1, x.shape[0], self.lstm.hidden_size), dtype=torch.float32)
-            state = TemporalState(zeros, zeros, 0)
-        probs, hidden, h, c = self.advance(x, state.h, state.c, torch.tensor(float(state.steps), device=x.device))
-        return probs, hidden, TemporalState(h, c, state.steps + 1)
+            state = TemporalState(zeros, zeros, x.new_zeros((x.shape[0], self.head.out_features), dtype=torch.float32),
+                                  0)
+        probs, hidden, h, c, evidence = self.advance(x, state.h, state.c, state.evidence,
+                                                     torch.tensor(float(state.steps), device=x.device))
+        return probs, hidden, TemporalState(h, c, evidence, state.steps + 1)
 
-    def advance(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
-                index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """:meth:`step` on tensors only (traceable for export): ``x [B, D]``, the LSTM state ``h``, ``c``
-        ``[1, B, H]`` and the 0-based step ``index`` (a float scalar) -> ``(probs, hidden, h, c)``."""
-        hidden, (h, c) = self.lstm(x.float().unsqueeze(1), (h, c))
+    def advance(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor, evidence: torch.Tensor,
+                index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`step` on tensors only (traceable for export): ``x [B, D (+ K)]``, the LSTM state ``h``, ``c``
+        ``[1, B, H]``, the summed log-priors ``evidence [B, K]`` and the 0-based step ``index`` (a float scalar)
+        -> ``(probs, hidden, h, c, evidence)``."""
+        x = x.float()
+        hidden, (h, c) = self.lstm(x[:, : self.input_dim].unsqueeze(1), (h, c))
         hidden = hidden.squeeze(1)
+        logits = self.head(hidden)
+        if self.prior:
+            evidence = evidence + x[:, self.input_dim :]
+            logits = logits + evidence / (index + 1.0)
         temperature = step_temperatures(self.calibration, index)
-        return torch.softmax(self.head(hidden) / temperature, dim=-1), hidden, h, c
+        return torch.softmax(logits / temperature, dim=-1), hidden, h, c, evidence
