@@ -59,6 +59,7 @@ from emo_online.step import step_runner
 from pretrained_encoders import bundled_encoders_path
 from pretrained_encoders.encoders import Encoders, load_encoders
 from pretrained_encoders.models import build_model
+from pretrained_encoders.models.frontends import face_prior_indices
 
 TODAY_DETECT_EVERY, TODAY_SCALE_STEP, TODAY_DETECT_WIDTH = 3, 1.1, 320  # the tracker before the faster defaults
 CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
@@ -85,10 +86,10 @@ def untrained_encoders(audio_arch: str, visual_arch: str) -> Encoders:
     """Untrained encoders of the given architectures (64-dim embeddings and LSTM state, as the defaults)."""
     spec = {"class_names": CLASSES, "modality": "fusion", "audio_arch": audio_arch, "visual_arch": visual_arch,
             "embed_dim": 64, "hidden_dim": 64, "mel_frames": 96, "mel_bands": 64, "face_size": 64,
-            "data": asdict(IngestParams())}
+            "data": asdict(IngestParams()), "face_prior": face_prior_indices(CLASSES)}
     torch.manual_seed(0)
     models = {kind: build_model(kind, spec).eval() for kind in ("audio", "visual", "fusion", "familiarity")}
-    temporals = {m: build_model("temporal", spec).eval() for m in ("audio", "visual", "fusion")}
+    temporals = {m: build_model(f"temporal_{m}", spec).eval() for m in ("audio", "visual", "fusion")}
     return Encoders(spec, temporals=temporals, **models)  # type: ignore[arg-type]
 
 

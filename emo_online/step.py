@@ -48,9 +48,11 @@ class StepModel(nn.Module):
     scalar)`` -> ``(probs [1, K], probs_audio [1, K], probs_visual [1, K], h, c, evidence, voice [1, 38],
     face [1, 135], novelty [1, 2])``: the calibrated probabilities of the temporal model of the default modality, of
     the voice's and of the face's after this step, the new states of the three temporal models (audio, visual,
-    fusion, stacked: LSTM states and summed log-priors), the store's front-end features of the step (voice descriptors, face network features) and their novelty
+    fusion, stacked: LSTM states and summed log-priors), the store's front-end features of the step (voice
+    descriptors, face network features) and their novelty
     (:class:`~pretrained_encoders.models.familiarity.Familiarity`, voice then face). An encoder that sits on the
-    same front end reuses its features.
+    same front end reuses its features; the face's temporal model with the face prior (spec ``face_prior``) also
+    gets the face network's reading of the classes.
     """
 
     def __init__(self, encoders: Encoders) -> None:

@@ -14,8 +14,7 @@ from emo_env.artifacts import CheckpointError, load_safe, save_atomic
 from emo_env.data.ingest import IngestParams
 from pretrained_encoders.augment import jitter_faces, warp_mels
 from pretrained_encoders.encoders import load_encoders, save_encoders
-from pretrained_encoders.models import build_audio_encoder, build_model, build_visual_encoder
-from pretrained_encoders.models import TemporalModel
+from pretrained_encoders.models import TemporalModel, build_audio_encoder, build_model, build_visual_encoder
 from pretrained_encoders.models.audio import VGGishEncoder
 from pretrained_encoders.models.frontends import face_prior, face_prior_indices
 from pretrained_encoders.models.visual import save_visual_weights
