@@ -24,6 +24,7 @@ from pretrained_encoders.data import load_corpus
 from pretrained_encoders.encoders import load_encoders
 from pretrained_encoders.folds import run_fold
 from pretrained_encoders.models import build_model
+from pretrained_encoders.models.frontends import face_prior
 
 TINY = ["encoder.embed_dim=16", "encoder.hidden_dim=16", "encoder.steps_per_clip=4", "encoder.batch_size=16",
         "encoder.speaker=s3"]
@@ -81,9 +82,13 @@ def test_exported_features_match_the_saved_encoders(tiny_run, ingest_dir):
         with torch.no_grad():
             audio = encoders.audio(mels)[0]
             visual = encoders.visual(faces)[0]
-            embeddings = {"audio": audio, "visual": visual, "fusion": encoders.fusion(audio, visual)[0]}
+            voice, face = encoders.audio.frontend(mels), encoders.visual.frontend(faces)
+            assert encoders.temporals["visual"].prior  # the default: it reads the face network's own reading too
+            reading = face_prior(face, encoders.spec["face_prior"])
+            embeddings = {"audio": audio, "visual": torch.cat([visual, reading], -1),
+                          "fusion": encoders.fusion(audio, visual)[0]}
             probs = {m: torch.softmax(encoders.temporals[m](x[None])[1][0], -1).numpy() for m, x in embeddings.items()}
-            voice, face = encoders.audio.frontend(mels).numpy(), encoders.visual.frontend(faces).numpy()
+            voice, face = voice.numpy(), face.numpy()
         stored = {name: store.clip_feature(name, clip).astype(np.float32) for name in store.features}
         np.testing.assert_allclose(stored["voice"], voice, rtol=2e-3, atol=2e-3)
         np.testing.assert_allclose(stored["face"], face, rtol=2e-3, atol=2e-2)
