@@ -264,6 +264,10 @@ def _belief_source(folds: list[list[str]]) -> str:
 
 
 def _spec(settings: PretrainSettings, corpus: Corpus, data_params: Mapping[str, Any]) -> dict[str, Any]:
+    prior = face_prior_indices(corpus.class_names) if settings.face_prior else None
+    if settings.face_prior and prior is None and distributed.is_main():
+        print(f"encoder.face_prior is off: some of the classes {list(corpus.class_names)} have no FER2013 "
+              f"counterpart (anger, disgust, fear, happy, sad, surprise, neutral)", file=sys.stderr)
     return {
         "class_names": list(corpus.class_names),
         "modality": settings.modality,
@@ -275,7 +279,7 @@ def _spec(settings: PretrainSettings, corpus: Corpus, data_params: Mapping[str, 
         "mel_bands": int(corpus.mels.shape[2]),
         "face_size": int(corpus.faces.shape[1]),
         "data": dict(data_params),
-        "face_prior": face_prior_indices(corpus.class_names) if settings.face_prior else None,
+        "face_prior": prior,
     }
 
 
