@@ -30,7 +30,7 @@ from torch import nn
 
 from emo_env.data.store import MODALITIES
 from pretrained_encoders.encoders import Encoders
-from pretrained_encoders.models.frontends import FaceFrontEnd, FrontEndEncoder, face_prior, voice_frontend
+from pretrained_encoders.models.frontends import FaceFrontEnd, FrontEndEncoder, voice_frontend, with_face_prior
 
 __all__ = ["RUNTIMES", "Runtime", "StepModel", "StepRunner", "TorchStep", "OnnxStep", "step_runner"]
 
@@ -69,8 +69,7 @@ class StepModel(nn.Module):
         self.face = _shared(encoders.visual, FaceFrontEnd().to(device))
         self.audio_on_voice = self.voice is getattr(encoders.audio, "frontend", None)
         self.visual_on_face = self.face is getattr(encoders.visual, "frontend", None)
-        prior = spec.get("face_prior")
-        self.face_prior = None if prior is None else [int(i) for i in prior]
+        self.face_prior = [int(i) for i in spec["face_prior"]] if encoders.temporals["visual"].prior else None
 
     def forward(self, mel: torch.Tensor, face: torch.Tensor, h: torch.Tensor, c: torch.Tensor, evidence: torch.Tensor,
                 index: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -80,7 +79,7 @@ class StepModel(nn.Module):
         embeddings: dict[str, torch.Tensor] = {"audio": audio, "visual": visual,
                                                "fusion": self.fusion(audio, visual)[0]}
         if self.face_prior is not None:
-            embeddings["visual"] = torch.cat([visual, face_prior(seen, self.face_prior)], dim=-1)
+            embeddings["visual"] = with_face_prior(visual, seen, self.face_prior)
         probs: dict[str, torch.Tensor] = {}
         states: list[tuple[torch.Tensor, ...]] = []
         for i, (m, temporal) in enumerate(zip(MODALITIES, self.temporals, strict=True)):

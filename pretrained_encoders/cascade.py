@@ -17,7 +17,7 @@ from . import distributed
 from .augment import jitter_faces, warp_mels
 from .data import Corpus
 from .models import FusedEncoder, FusionNet, TemporalModel, build_model
-from .models.frontends import FaceFrontEnd, FrontEndEncoder, face_prior
+from .models.frontends import FaceFrontEnd, FrontEndEncoder, with_face_prior
 from .settings import PretrainSettings
 from .training import FitResult, FrameTask, SequenceTask, fit, predict, stage_seed
 
@@ -168,7 +168,7 @@ def train_cascade(
         if cast(TemporalModel, models[stage]).prior:
             if "face" not in cached:
                 cached["face"] = compute_frontend_features(FaceFrontEnd(), corpus.faces, device)
-            steps_in = torch.cat([steps_in, face_prior(cached["face"], spec["face_prior"])], dim=-1)
+            steps_in = with_face_prior(steps_in, cached["face"], spec["face_prior"])
         sequences = pad_clips(steps_in, corpus.offsets)
         task = SequenceTask(sequences, lengths, label_tensor, train_clips, val_clips,
                             batch_size=settings.batch_size, device=device)

@@ -26,7 +26,7 @@ from torch import nn
 from .fer_xception import FER2013_CLASSES, FER_FEATURE_DIM, FER_INPUT_SIZE, load_mini_xception
 
 __all__ = ["FrontEnd", "FaceFrontEnd", "VoiceFrontEnd", "EncoderTop", "FrontEndEncoder", "VOICE_DESCRIPTORS",
-           "FRONTEND_DIMS", "voice_frontend", "face_prior_indices", "face_prior"]
+           "FRONTEND_DIMS", "voice_frontend", "face_prior_indices", "face_prior", "with_face_prior"]
 
 
 class FrontEnd(nn.Module):
@@ -217,6 +217,12 @@ def face_prior(face: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
     (``indices``, :func:`face_prior_indices`), renormalised over them. ``face [..., 135] -> [..., K]``."""
     own = face[..., FER_FEATURE_DIM:][..., list(indices)].float()
     return own - torch.logsumexp(own, dim=-1, keepdim=True)
+
+
+def with_face_prior(embedding: torch.Tensor, face: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
+    """What a temporal model with the face prior reads: ``embedding [..., E]``, then :func:`face_prior` of the
+    face network's features ``face [..., 135]`` -> ``[..., E + K]``."""
+    return torch.cat([embedding, face_prior(face, indices)], dim=-1)
 
 
 def voice_frontend(mel_bands: int, data: Mapping[str, Any]) -> VoiceFrontEnd:

@@ -70,8 +70,8 @@ class TemporalModel(nn.Module):
         ``(probs [B, K], hidden [B, H], state)``."""
         if state is None:
             zeros = x.new_zeros((1, x.shape[0], self.lstm.hidden_size), dtype=torch.float32)
-            state = TemporalState(zeros, zeros, x.new_zeros((x.shape[0], self.head.out_features), dtype=torch.float32),
-                                  0)
+            no_evidence = x.new_zeros((x.shape[0], self.head.out_features), dtype=torch.float32)
+            state = TemporalState(zeros, zeros, no_evidence, 0)
         probs, hidden, h, c, evidence = self.advance(x, state.h, state.c, state.evidence,
                                                      torch.tensor(float(state.steps), device=x.device))
         return probs, hidden, TemporalState(h, c, evidence, state.steps + 1)
