@@ -20,10 +20,10 @@ __all__ = ["ENCODERS_FORMAT", "ENCODERS_VERSION", "KINDS", "Encoders", "save_enc
            "state_checksum"]
 
 ENCODERS_FORMAT = "emo-env-encoders"
-ENCODERS_VERSION = 6  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
+ENCODERS_VERSION = 7  # 2: the temporal model holds its calibration; 3: a quadratic in log(1 + step);
 # 4: front ends (voice descriptors, FER2013 face network), one calibrated temporal model per modality, familiarity;
 # 5: 38 voice descriptors, summarised over the active frames; 6: the visual temporal model adds the face network's
-# own reading (spec "face_prior")
+# own reading (spec "face_prior"); 7: that reading corrected for FER2013's base rates and half uniform
 TEMPORAL_KINDS = tuple(f"temporal_{m}" for m in MODALITIES)
 KINDS = ("audio", "visual", "fusion", *TEMPORAL_KINDS, "familiarity")
 REBUILD_ENCODERS = "rebuild it with pretrain_encoder.py and the config that made it (--resume reuses its checkpoints)"

@@ -16,7 +16,8 @@ from pretrained_encoders.augment import jitter_faces, warp_mels
 from pretrained_encoders.encoders import load_encoders, save_encoders
 from pretrained_encoders.models import TemporalModel, build_audio_encoder, build_model, build_visual_encoder
 from pretrained_encoders.models.audio import VGGishEncoder
-from pretrained_encoders.models.frontends import face_prior, face_prior_indices
+from pretrained_encoders.models.fer_xception import FER2013_TRAIN_COUNTS
+from pretrained_encoders.models.frontends import FACE_PRIOR_SMOOTHING, face_prior, face_prior_indices
 from pretrained_encoders.models.visual import save_visual_weights
 
 SPEC = {"class_names": ["a", "b", "c", "d", "e", "f"], "modality": "fusion", "audio_arch": "compact",
@@ -122,11 +123,20 @@ def test_face_prior_maps_the_face_networks_classes_by_name():
     assert face_prior_indices(["Happiness", "Sadness", "Neutral", "Angry"]) == [3, 4, 6, 0]
     assert face_prior_indices(["happy", "calm"]) is None  # calm has no FER2013 counterpart
     assert face_prior_indices(["anger", "angry"]) is None  # two classes, one counterpart
-    own = torch.log_softmax(torch.randn(5, 7), dim=-1)
-    face = torch.cat([torch.randn(5, 128), own], dim=-1)
-    prior = face_prior(face, [3, 0])
-    assert torch.allclose(prior.exp().sum(-1), torch.ones(5))
-    assert torch.allclose(prior[:, 0] - prior[:, 1], own[:, 3] - own[:, 0], atol=1e-6)
+
+
+def test_face_prior_corrects_fer2013s_base_rates_and_rules_no_class_out():
+    indices = [3, 5, 4, 2, 0, 1]
+    base_rates = torch.tensor(FER2013_TRAIN_COUNTS, dtype=torch.float32)
+    own = torch.log_softmax(4 * torch.randn(5, 7), dim=-1)
+    prior = face_prior(torch.cat([torch.randn(5, 128), own], dim=-1), indices).exp()
+    assert torch.allclose(prior.sum(-1), torch.ones(5))
+    assert (prior >= FACE_PRIOR_SMOOTHING / 6 - 1e-6).all()  # even a class the network calls impossible
+    balanced = own[:, indices] - base_rates[indices].log()
+    assert torch.equal(prior.argsort(-1), balanced.argsort(-1))  # the network's order, once its base rates are out
+    # A reading that says no more than FER2013's base rates favours no class.
+    knows_nothing = torch.cat([torch.zeros(128), (base_rates / base_rates.sum()).log()])
+    assert torch.allclose(face_prior(knows_nothing, indices).exp(), torch.full((6,), 1 / 6))
 
 
 def test_vggish_shapes_and_local_audioset_weights(tmp_path):

@@ -23,10 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .fer_xception import FER2013_CLASSES, FER_FEATURE_DIM, FER_INPUT_SIZE, load_mini_xception
+from .fer_xception import FER2013_CLASSES, FER2013_TRAIN_COUNTS, FER_FEATURE_DIM, FER_INPUT_SIZE, load_mini_xception
 
 __all__ = ["FrontEnd", "FaceFrontEnd", "VoiceFrontEnd", "EncoderTop", "FrontEndEncoder", "VOICE_DESCRIPTORS",
-           "FRONTEND_DIMS", "voice_frontend", "face_prior_indices", "face_prior", "with_face_prior"]
+           "FRONTEND_DIMS", "FACE_PRIOR_SMOOTHING", "voice_frontend", "face_prior_indices", "face_prior",
+           "with_face_prior"]
 
 
 class FrontEnd(nn.Module):
@@ -212,11 +213,23 @@ def face_prior_indices(class_names: Sequence[str]) -> list[int] | None:
     return [FER2013_CLASSES.index(name) for name in names if name is not None]
 
 
+FACE_PRIOR_SMOOTHING = 0.5
+"""The uniform distribution's share in :func:`face_prior`: the face network's reading guides, never rules out."""
+_FER_LOG_BASE_RATES = torch.tensor(FER2013_TRAIN_COUNTS, dtype=torch.float32).log()
+
+
 def face_prior(face: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
-    """The face network's own reading of the classes: its log-probabilities of the classes' FER2013 counterparts
-    (``indices``, :func:`face_prior_indices`), renormalised over them. ``face [..., 135] -> [..., K]``."""
-    own = face[..., FER_FEATURE_DIM:][..., list(indices)].float()
-    return own - torch.logsumexp(own, dim=-1, keepdim=True)
+    """The face network's own reading of the classes, ``face [..., 135] -> [..., K]`` log-probabilities.
+
+    Its probabilities of the classes' FER2013 counterparts (``indices``, :func:`face_prior_indices`) are divided
+    by FER2013's training base rates (:data:`~.fer_xception.FER2013_TRAIN_COUNTS`: a correction for label shift,
+    so that disgust, rare in FER2013, is not read as anger for its rarity alone), renormalised over the classes,
+    and mixed with the uniform distribution (:data:`FACE_PRIOR_SMOOTHING`), so that a class the network does not
+    see stays within reach of the evidence the temporal model adds."""
+    rows = list(indices)
+    own = face[..., FER_FEATURE_DIM:][..., rows].float() - _FER_LOG_BASE_RATES.to(face.device)[rows]
+    balanced = torch.softmax(own, dim=-1)
+    return torch.log((1.0 - FACE_PRIOR_SMOOTHING) * balanced + FACE_PRIOR_SMOOTHING / len(rows))
 
 
 def with_face_prior(embedding: torch.Tensor, face: torch.Tensor, indices: Sequence[int]) -> torch.Tensor:
