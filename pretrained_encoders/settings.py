@@ -30,10 +30,11 @@ class PretrainSettings:
     visual_weights: str | None = None
     """Local file of pretrained visual weights (never downloaded)."""
     face_prior: bool = True
-    """The visual temporal model adds the FER2013 face network's own reading of the face (its log-probabilities
-    of the classes, by name) to its logits and learns only what to add to it, so that a real face keeps the
-    reading of a network trained on real photographs. Needs every class to have a FER2013 counterpart (anger,
-    disgust, fear, happy, sad, surprise, neutral); otherwise off."""
+    """The visual temporal model adds the FER2013 face network's own reading of the face (its probabilities of
+    the classes, by name, divided by FER2013's base rates and mixed half and half with the uniform) to its
+    logits and learns only what to add to it, so that a real face keeps the reading of a network trained on
+    real photographs. Needs every class to have a FER2013 counterpart (anger, disgust, fear, happy, sad,
+    surprise, neutral); otherwise off."""
     embed_dim: int = 64
     """Audio, visual and fused embedding size."""
     hidden_dim: int = 64
