@@ -271,7 +271,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                                   "trained on the synthetic corpus only (rendered faces, synthesized voices), and "
                                   "the face's model starts from the face network's own reading. On real posed "
                                   "faces expect about what that network achieves, or a little more, at a "
-                                  "confidence below the accuracy; a real "
+                                  "confidence somewhat above the accuracy; a real "
                                   "voice is unlike the synthetic ones, so the recognizer answers from the face "
                                   "beside it, and with lowered confidence from a voice alone. For real use, train "
                                   "encoders on your own corpus (pretrain_encoder.py) and pass --run and "
