@@ -76,10 +76,9 @@ class StepModel(nn.Module):
         voice, seen = self.voice(mel), self.face(face)
         audio = cast(FrontEndEncoder, self.audio).top(voice)[0] if self.audio_on_voice else self.audio(mel)[0]
         visual = cast(FrontEndEncoder, self.visual).top(seen)[0] if self.visual_on_face else self.visual(face)[0]
-        embeddings: dict[str, torch.Tensor] = {"audio": audio, "visual": visual,
-                                               "fusion": self.fusion(audio, visual)[0]}
-        if self.face_prior is not None:
-            embeddings["visual"] = with_face_prior(visual, seen, self.face_prior)
+        embeddings: dict[str, torch.Tensor] = {
+            "audio": audio, "fusion": self.fusion(audio, visual)[0],
+            "visual": visual if self.face_prior is None else with_face_prior(visual, seen, self.face_prior)}
         probs: dict[str, torch.Tensor] = {}
         states: list[tuple[torch.Tensor, ...]] = []
         for i, (m, temporal) in enumerate(zip(MODALITIES, self.temporals, strict=True)):

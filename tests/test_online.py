@@ -23,7 +23,7 @@ from emo_online.cli import video_duration
 from emo_online.step import RUNTIMES, step_runner
 from pretrained_encoders.encoders import Encoders
 from pretrained_encoders.models import build_model
-from pretrained_encoders.models.frontends import face_prior, face_prior_indices
+from pretrained_encoders.models.frontends import face_prior_indices, with_face_prior
 
 CLASSES = ["happy", "surprise", "sad", "fear", "anger", "disgust"]
 NEVER = 2.0  # a threshold no probability reaches: the policy waits to the last step
@@ -265,9 +265,8 @@ def test_one_step_call_gives_the_numbers_of_the_separate_encoders():
             mels, faces = torch.from_numpy(mel[None]), torch.from_numpy(face[None])
             audio, visual = encoders.audio(mels)[0], encoders.visual(faces)[0]
             voice, seen = encoders.audio.frontend(mels), encoders.visual.frontend(faces)
-            reading = face_prior(seen, encoders.spec["face_prior"])  # the visual temporal model's prior
-            embeddings = {"audio": audio, "visual": torch.cat([visual, reading], dim=-1),
-                          "fusion": encoders.fusion(audio, visual)[0]}
+            embeddings = {"audio": audio, "fusion": encoders.fusion(audio, visual)[0],  # the visual model's prior too
+                          "visual": with_face_prior(visual, seen, encoders.spec["face_prior"])}
             probs = {}
             for m, x in embeddings.items():
                 probs[m], _, states[m] = encoders.temporals[m].step(x, states[m])

@@ -24,7 +24,7 @@ from pretrained_encoders.data import load_corpus
 from pretrained_encoders.encoders import load_encoders
 from pretrained_encoders.folds import run_fold
 from pretrained_encoders.models import build_model
-from pretrained_encoders.models.frontends import face_prior
+from pretrained_encoders.models.frontends import with_face_prior
 
 TINY = ["encoder.embed_dim=16", "encoder.hidden_dim=16", "encoder.steps_per_clip=4", "encoder.batch_size=16",
         "encoder.speaker=s3"]
@@ -84,8 +84,7 @@ def test_exported_features_match_the_saved_encoders(tiny_run, ingest_dir):
             visual = encoders.visual(faces)[0]
             voice, face = encoders.audio.frontend(mels), encoders.visual.frontend(faces)
             assert encoders.temporals["visual"].prior  # the default: it reads the face network's own reading too
-            reading = face_prior(face, encoders.spec["face_prior"])
-            embeddings = {"audio": audio, "visual": torch.cat([visual, reading], -1),
+            embeddings = {"audio": audio, "visual": with_face_prior(visual, face, encoders.spec["face_prior"]),
                           "fusion": encoders.fusion(audio, visual)[0]}
             probs = {m: torch.softmax(encoders.temporals[m](x[None])[1][0], -1).numpy() for m, x in embeddings.items()}
             voice, face = voice.numpy(), face.numpy()
